@@ -1,0 +1,51 @@
+"""Durable storage behind one interface: SQLite (embedded default) or PostgreSQL.
+
+>>> from gridledger.store import open_store
+>>> with open_store("sqlite:///:memory:") as store:
+...     store.reading_count()
+0
+
+See :mod:`gridledger.store.base` for the conventions (integer Wh / W / micro-units, ``ts_ms``).
+"""
+
+from gridledger.store.base import (
+    ASK,
+    BID,
+    DEVICE_KINDS,
+    Device,
+    DeviceKind,
+    EnergyInterval,
+    Order,
+    Reading,
+    Region,
+    Rejection,
+    Settlement,
+    Site,
+    Store,
+    TimeArg,
+    Trade,
+    from_ms,
+    open_store,
+    to_ms,
+)
+
+__all__ = [
+    "ASK",
+    "BID",
+    "DEVICE_KINDS",
+    "Device",
+    "DeviceKind",
+    "EnergyInterval",
+    "Order",
+    "Reading",
+    "Region",
+    "Rejection",
+    "Settlement",
+    "Site",
+    "Store",
+    "TimeArg",
+    "Trade",
+    "from_ms",
+    "open_store",
+    "to_ms",
+]
