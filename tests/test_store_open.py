@@ -1,0 +1,113 @@
+"""Opening stores: URLs, migrations, version checks, lifetime; both backends where it applies."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import psycopg
+import pytest
+
+import gridledger.store
+from gridledger.errors import StoreError
+from gridledger.store import Region, Store, open_store
+from gridledger.store.migrations import MIGRATIONS, SCHEMA_VERSION
+
+
+def raw_execute(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Run SQL behind the store's back (``?`` placeholders), return the rows."""
+    if url.startswith("sqlite:///"):
+        conn = sqlite3.connect(url[len("sqlite:///") :], isolation_level=None)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+    with psycopg.connect(url, autocommit=True) as pg:
+        cur = pg.execute(sql.replace("?", "%s"), params)
+        return cur.fetchall() if cur.description else []
+
+
+def test_public_surface() -> None:
+    assert set(gridledger.store.__all__) == {
+        "ASK", "BID", "DEVICE_KINDS", "Device", "DeviceKind", "EnergyInterval", "Order",
+        "Reading", "Region", "Rejection", "Settlement", "Site", "Store", "TimeArg", "Trade",
+        "from_ms", "open_store", "to_ms",
+    }  # fmt: skip
+
+
+def test_fresh_store_is_migrated_and_empty(store: Store) -> None:
+    assert isinstance(store, Store)
+    assert store.schema_version == SCHEMA_VERSION
+    assert store.reading_count() == 0
+    assert store.list_devices() == []
+    assert store.integrity_check() == []
+
+
+def test_migrations_are_idempotent(store_url: str) -> None:
+    for _ in range(3):
+        with open_store(store_url) as store:
+            store.add_region(Region("central"))
+            assert store.schema_version == SCHEMA_VERSION
+    rows = raw_execute(store_url, "SELECT version FROM schema_version ORDER BY version")
+    assert [r[0] for r in rows] == [m.version for m in MIGRATIONS]
+    with open_store(store_url) as store:
+        assert store.list_regions() == [Region("central")]
+
+
+def test_refuses_a_database_newer_than_the_code(store_url: str) -> None:
+    open_store(store_url).close()
+    raw_execute(
+        store_url,
+        "INSERT INTO schema_version (version, description, applied_at_ms) VALUES (?, ?, ?)",
+        (SCHEMA_VERSION + 1, "from the future", 0),
+    )
+    with pytest.raises(StoreError, match="newer than this gridledger supports"):
+        open_store(store_url)
+
+
+def test_closed_store_refuses_work(store_url: str) -> None:
+    store = open_store(store_url)
+    store.close()
+    store.close()  # idempotent
+    with pytest.raises(StoreError, match="closed"):
+        store.reading_count()
+
+
+@pytest.mark.parametrize(
+    ("url", "match"),
+    [
+        ("", "non-empty"),
+        ("mysql://localhost/db", "unsupported store URL"),
+        ("/var/lib/store.sqlite", "unsupported store URL"),
+        ("sqlite://", "bad SQLite store URL"),
+        ("sqlite:///", "bad SQLite store URL"),
+        ("sqlite://host/path", "bad SQLite store URL"),
+        ("postgresql://nobody@127.0.0.1:1/none", "cannot connect to PostgreSQL"),
+        ("postgresql://u:secret@127.0.0.1:1/none", r"u:\*\*\*@"),
+    ],
+)
+def test_bad_urls_give_clear_errors(url: str, match: str) -> None:
+    with pytest.raises(StoreError, match=match) as info:
+        open_store(url)
+    assert "secret" not in str(info.value)
+
+
+def test_sqlite_file_that_is_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "junk.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="not a database"):
+        open_store(f"sqlite:///{path}")
+
+
+def test_sqlite_creates_directories_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "store.sqlite"
+    with open_store(f"sqlite:///{path}") as store:
+        assert store.reading_count() == 0
+    assert path.is_file()
+    assert raw_execute(f"sqlite:///{path}", "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_sqlite_in_memory() -> None:
+    with open_store("sqlite:///:memory:") as store:
+        store.add_region(Region("north", "North", b"\x01" * 20))
+        assert store.list_regions() == [Region("north", "North", b"\x01" * 20)]
