@@ -47,7 +47,9 @@ def order(**changes: Any) -> dict[str, Any]:
     return fields
 
 
-def eth_account_recover(domain: Domain, mtype: MessageType, message: dict[str, Any], sig: bytes) -> str:
+def eth_account_recover(
+    domain: Domain, mtype: MessageType, message: dict[str, Any], sig: bytes
+) -> str:
     """Recover with eth-account's own EIP-712 encoder: an implementation independent of ours."""
     signable = encode_typed_data(full_message=domain.typed_data(mtype, message))
     return str(Account.recover_message(signable, signature=sig))

@@ -18,6 +18,8 @@ from gridledger.errors import GridLedgerError
 from gridledger.identity import Keystore
 
 PASSPHRASE_ENV = "GRIDLEDGER_PASSPHRASE"
+#: pbkdf2 iterations for new keys; None = the standard scrypt parameters (tests lower it).
+KDF_ITERATIONS: int | None = None
 
 
 class _Group(click.Group):
@@ -84,7 +86,10 @@ def config_show(ctx: click.Context, as_json: bool) -> None:
 
 @main.group()
 def keys() -> None:
-    """Create and inspect secp256k1 account keys (passphrase from $GRIDLEDGER_PASSPHRASE or prompt)."""
+    """Create and inspect secp256k1 account keys.
+
+    The passphrase comes from $GRIDLEDGER_PASSPHRASE or a prompt.
+    """
 
 
 @keys.command("new")
@@ -92,7 +97,7 @@ def keys() -> None:
 @click.pass_context
 def keys_new(ctx: click.Context, name: str) -> None:
     """Create a new key NAME, encrypted with a passphrase, and print its address."""
-    store = Keystore(_config(ctx).keystore_path)
+    store = Keystore(_config(ctx).keystore_path, KDF_ITERATIONS)
     address = store.create(name, _passphrase(confirm=True))
     click.echo(f"{name} {address}")
 

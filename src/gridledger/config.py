@@ -110,7 +110,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("chain_id", 1337, "EVM chain id; part of every EIP-712 signature.", _positive),
     Setting("region", "central", "Default region of this node or household."),
     Setting(
-        "slot_minutes", 15, "Delivery slot length [min]: 5 to 60, dividing the hour.",
+        "slot_minutes",
+        15,
+        "Delivery slot length [min]: 5 to 60, dividing the hour.",
         validate_slot_minutes,
     ),
     Setting(
@@ -118,16 +120,22 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("keystore_dir", "", "Directory of encrypted key files; empty = data_dir/keys."),
     Setting(
-        "retail_price_micro_per_kwh", 300_000,
-        "Grid retail tariff [micro-units/kWh]: price of unmatched demand.", _non_negative,
+        "retail_price_micro_per_kwh",
+        300_000,
+        "Grid retail tariff [micro-units/kWh]: price of unmatched demand.",
+        _non_negative,
     ),
     Setting(
-        "feed_in_price_micro_per_kwh", 80_000,
-        "Grid feed-in tariff [micro-units/kWh]: price of unmatched supply.", _non_negative,
+        "feed_in_price_micro_per_kwh",
+        80_000,
+        "Grid feed-in tariff [micro-units/kWh]: price of unmatched supply.",
+        _non_negative,
     ),
     Setting(
-        "grid_fee_micro_per_kwh", 20_000,
-        "Network fee [micro-units/kWh] added for buyers of market trades.", _non_negative,
+        "grid_fee_micro_per_kwh",
+        20_000,
+        "Network fee [micro-units/kWh] added for buyers of market trades.",
+        _non_negative,
     ),
     Setting("log_level", "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
 )

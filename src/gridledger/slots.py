@@ -104,7 +104,9 @@ class SlotClock:
     def __post_init__(self) -> None:
         validate_slot_minutes(self.slot_minutes)
         if isinstance(self.gate_closure_s, bool) or not isinstance(self.gate_closure_s, int):
-            raise SlotError(f"gate_closure_s must be an integer of seconds, got {self.gate_closure_s!r}")
+            raise SlotError(
+                f"gate_closure_s must be an integer of seconds, got {self.gate_closure_s!r}"
+            )
         if not 0 <= self.gate_closure_s <= 24 * 3600:
             raise SlotError(f"gate_closure_s must be 0 to 86400 s, got {self.gate_closure_s}")
 

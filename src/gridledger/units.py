@@ -11,13 +11,13 @@ Conventions (DESIGN.md):
 Floats never carry money or settled energy. Conversions from decimal text go through
 :class:`decimal.Decimal` and refuse anything that is not exactly representable.
 
-**The rounding rule, stated once.** The amount paid for ``energy_wh`` at ``price_micro_per_kwh`` is
-``energy_wh * price_micro_per_kwh // 1000``: exact integer arithmetic, rounded down (floor), which is
-exactly what the EVM's unsigned integer division does, so the ledger contract and the market compute
-the same integer. Each amount is computed once and the same integer is debited from the payer and
-credited to the payee, so settlement never creates or loses a micro-unit. Where one integer total has
-to be split into parts (pro-rata fills, fees), :func:`split_pro_rata` uses the largest-remainder
-method so the parts always add up to the total.
+**The rounding rule, stated once.** The amount paid for ``energy_wh`` at
+``price_micro_per_kwh`` is ``energy_wh * price_micro_per_kwh // 1000``: exact integer arithmetic,
+rounded down (floor), which is exactly what the EVM's unsigned integer division does, so the ledger
+contract and the market compute the same integer. Each amount is computed once and the same integer
+is debited from the payer and credited to the payee, so settlement never creates or loses a
+micro-unit. Where one integer total has to be split into parts (pro-rata fills, fees),
+:func:`split_pro_rata` uses the largest-remainder method so the parts always add up to the total.
 """
 
 from __future__ import annotations
@@ -81,7 +81,9 @@ def validate_power_w(value: object, title: str = "power_w") -> int:
 
 def _exact_decimal(value: str | int | Decimal, title: str) -> Decimal:
     if isinstance(value, float):
-        raise UnitError(f"{title}: pass a string or Decimal, not a float ({value!r}), to stay exact")
+        raise UnitError(
+            f"{title}: pass a string or Decimal, not a float ({value!r}), to stay exact"
+        )
     try:
         return Decimal(value)
     except (InvalidOperation, TypeError, ValueError) as exc:
