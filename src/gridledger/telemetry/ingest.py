@@ -1,0 +1,434 @@
+"""Ingest: verify signed readings, refuse bad ones with a reason, store the rest durably.
+
+:class:`Ingestor` checks a batch of wire payloads (:mod:`gridledger.devices.messages`) against the
+device registry in the store and writes the accepted readings in one transaction and the rejections
+in another. A reading is refused, with the reason code recorded in the store, when it is:
+
+==========================  ========================================================================
+``malformed``               not a reading record (length, tag, region, kind, or a value > 2**63-1)
+``unknown_device``          signed payload names a device address that is not registered
+``wrong_region``            the region in the reading is not the device's registered region
+``wrong_kind``              the device kind in the reading is not the registered kind
+``topic_mismatch``          the topic names another site or device than the signed payload
+``bad_signature``           the signature is malformed or was not made by the device's key
+``duplicate``               the very reading is stored already (a QoS 1 redelivery; harmless)
+``replay``                  sequence not above the last accepted one, content differs
+``future_timestamp``        more than ``max_future_ms`` ahead of the ingest clock
+``timestamp_backwards``     earlier than the device's previous reading
+``register_backwards``      a cumulative register below its previous value
+==========================  ========================================================================
+
+No payload makes ingest raise: anything unexpected while checking one is a ``malformed`` rejection.
+
+Acknowledgement: :func:`run_ingest` acknowledges a transport delivery only after the batch that
+holds it is committed to the store, so a crash at any point leaves every unacknowledged message in
+the broker's session to be redelivered; the store de-duplicates on ``(device_id, sequence)`` and
+ingest classifies the second copy as ``duplicate``. Run one ingest per store (the per-device state
+lives in memory and is loaded from the store on start).
+
+Run it as ``gridledger ingest`` or ``python -m gridledger.telemetry.ingest``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import queue
+import signal
+import struct
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from gridledger.devices.messages import (
+    READING,
+    READING_SIZE,
+    READING_TAG,
+    DeviceKind,
+)
+from gridledger.identity import Domain, FastRecoverer, keccak, region_id
+from gridledger.store import Reading, Rejection, Store
+from gridledger.telemetry.base import Delivery, Transport
+from gridledger.telemetry.topics import readings_filter
+
+log = logging.getLogger(__name__)
+
+REASONS = (
+    "malformed",
+    "unknown_device",
+    "wrong_region",
+    "wrong_kind",
+    "topic_mismatch",
+    "bad_signature",
+    "duplicate",
+    "replay",
+    "future_timestamp",
+    "timestamp_backwards",
+    "register_backwards",
+)
+DEFAULT_MAX_FUTURE_MS = 5 * 60 * 1000
+MAX_STORED_REJECTED_PAYLOAD = 4096
+
+_BODY = struct.Struct(">B32s20sQQBQQqHHHI")
+_WORDS = struct.Struct(">32s12x20s24xQ24xQ31xB24xQ24xQ24sq30xH30xH30xH28xI")
+_BODY_SIZE = _BODY.size
+_ZERO24 = bytes(24)
+_ONES24 = b"\xff" * 24
+_I63 = 1 << 63
+
+
+@dataclass(slots=True)
+class _DeviceState:
+    device_id: str
+    site_id: str
+    region_raw: bytes
+    kind: int
+    last_seq: int = 0
+    last_ts: int = -1
+    last_import: int = 0
+    last_export: int = 0
+
+
+@dataclass
+class BatchResult:
+    """What one :meth:`Ingestor.process` call did."""
+
+    accepted: int = 0
+    stored: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+class Ingestor:
+    """Checks and stores batches of signed readings; keeps counts by outcome in :attr:`stats`.
+
+    ``clock_ms`` returns the current Unix time [ms] (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        domain: Domain,
+        *,
+        max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self.store = store
+        self.domain = domain
+        self.max_future_ms = max_future_ms
+        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
+        self._prefix = b"\x19\x01" + domain.separator
+        self._type_hash = READING.type_hash
+        self._recoverer = FastRecoverer()
+        self._devices: dict[bytes, _DeviceState] = {}
+        self.stats: Counter[str] = Counter()
+        self.refresh_registry()
+
+    def refresh_registry(self) -> None:
+        """(Re)load registered devices and, for new ones, their latest stored reading."""
+        sites = {s.site_id: s for s in self.store.list_sites()}
+        latest: dict[str, Reading] | None = None
+        for device in self.store.list_devices():
+            address = bytes(device.address)
+            if address in self._devices:
+                continue
+            site = sites.get(device.site_id)
+            if site is None or device.kind not in _KIND_BY_NAME:
+                continue
+            state = _DeviceState(
+                device.device_id, device.site_id, region_id(site.region), _KIND_BY_NAME[device.kind]
+            )
+            if latest is None:
+                latest = self.store.latest_state()
+            last = latest.get(device.device_id)
+            if last is not None:
+                state.last_seq = last.sequence
+                state.last_ts = last.ts_ms
+                state.last_import = last.import_wh or 0
+                state.last_export = last.export_wh or 0
+            self._devices[address] = state
+
+    def process(self, batch: Sequence[tuple[str | None, bytes]]) -> BatchResult:
+        """Check ``(topic, payload)`` pairs; store accepted readings and rejections durably.
+
+        ``topic`` may be ``None`` (not checked). Raises :class:`~gridledger.errors.StoreError` only
+        when the store fails; then nothing of the batch is acknowledged and the in-memory state is
+        unchanged, so the batch can be retried.
+        """
+        now = self._clock_ms()
+        readings: list[Reading] = []
+        rejections: list[Rejection] = []
+        staged: dict[bytes, tuple[int, int, int, int]] = {}
+        pending: dict[tuple[str, int], bytes] = {}
+        refreshed = False
+        result = BatchResult()
+        for topic, payload in batch:
+            try:
+                outcome = self._check(topic, payload, now, staged, pending, refreshed)
+                if outcome == "unknown_device" and not refreshed:
+                    self.refresh_registry()
+                    refreshed = True
+                    outcome = self._check(topic, payload, now, staged, pending, refreshed)
+            except Exception as exc:  # never let a payload stop ingest
+                log.debug("unexpected error checking a payload", exc_info=True)
+                outcome = ("malformed", None, f"unexpected {type(exc).__name__}: {exc}")
+            if isinstance(outcome, Reading):
+                readings.append(outcome)
+                continue
+            if isinstance(outcome, str):  # pragma: no cover - handled above
+                outcome = (outcome, None, "")
+            reason, device_id, detail = outcome
+            result.rejected[reason] += 1
+            raw = payload if isinstance(payload, bytes) else b""
+            rejections.append(
+                Rejection(now, device_id, reason, detail, raw[:MAX_STORED_REJECTED_PAYLOAD])
+            )
+        if readings:
+            result.stored = self.store.insert_readings(readings)
+        if rejections:
+            self.store.record_rejections(rejections)
+        # durable: commit the staged per-device state
+        for address, (seq, ts, imp, exp) in staged.items():
+            state = self._devices[address]
+            state.last_seq, state.last_ts, state.last_import, state.last_export = seq, ts, imp, exp
+        result.accepted = len(readings)
+        self.stats["accepted"] += result.accepted
+        self.stats.update(result.rejected)
+        return result
+
+    def _check(
+        self,
+        topic: str | None,
+        payload: bytes,
+        now: int,
+        staged: dict[bytes, tuple[int, int, int, int]],
+        pending: dict[tuple[str, int], bytes],
+        refreshed: bool,
+    ) -> Reading | tuple[str, str | None, str] | str:
+        if not isinstance(payload, bytes) or len(payload) != READING_SIZE:
+            size = len(payload) if isinstance(payload, bytes) else type(payload).__name__
+            return ("malformed", None, f"a reading is {READING_SIZE} bytes, got {size}")
+        body = payload[:_BODY_SIZE]
+        (tag, region, address, seq, ts, kind, imp, exp, power, soc, soh, st, alarms) = _BODY.unpack(
+            body
+        )
+        if tag != READING_TAG:
+            return ("malformed", None, f"format tag {tag:#04x} is not a reading")
+        if seq >= _I63 or ts >= _I63 or imp >= _I63 or exp >= _I63:
+            return ("malformed", None, "sequence, timestamp or register above 2**63-1")
+        state = self._devices.get(address)
+        if state is None:
+            if not refreshed:
+                return "unknown_device"
+            return ("unknown_device", None, f"no registered device has address 0x{address.hex()}")
+        device_id = state.device_id
+        if region != state.region_raw:
+            return ("wrong_region", device_id, "region differs from the device's registered one")
+        if kind != state.kind:
+            return ("wrong_kind", device_id, f"kind {kind} is not the registered {state.kind}")
+        if topic is not None:
+            parts = topic.split("/")
+            if len(parts) != 5 or parts[3] != device_id or parts[2] != state.site_id:
+                return ("topic_mismatch", device_id, f"topic {topic!r} names another device")
+        digest = keccak(
+            self._prefix
+            + keccak(
+                self._type_hash
+                + _WORDS.pack(
+                    region,
+                    address,
+                    seq,
+                    ts,
+                    kind,
+                    imp,
+                    exp,
+                    _ONES24 if power < 0 else _ZERO24,
+                    power,
+                    soc,
+                    soh,
+                    st,
+                    alarms,
+                )
+            )
+        )
+        signature = payload[_BODY_SIZE:]
+        if self._recoverer.address(digest, signature) != address:
+            return ("bad_signature", device_id, "signature not made by the device's registered key")
+        prev = staged.get(address)
+        last_seq, last_ts, last_imp, last_exp = (
+            prev if prev is not None else (state.last_seq, state.last_ts, state.last_import,
+                                           state.last_export)
+        )  # fmt: skip
+        if seq <= last_seq:
+            if self._is_stored(device_id, seq, ts, body, signature, pending):
+                return ("duplicate", device_id, f"sequence {seq} is stored already")
+            return ("replay", device_id, f"sequence {seq} is not above the last {last_seq}")
+        if ts > now + self.max_future_ms:
+            return ("future_timestamp", device_id, f"timestamp {ts} ms is {ts - now} ms ahead")
+        if ts < last_ts:
+            return ("timestamp_backwards", device_id, f"timestamp {ts} ms < previous {last_ts} ms")
+        if imp < last_imp or exp < last_exp:
+            return (
+                "register_backwards",
+                device_id,
+                f"registers import {imp} / export {exp} Wh below previous {last_imp} / {last_exp}",
+            )
+        staged[address] = (seq, ts, imp, exp)
+        pending[(device_id, seq)] = payload
+        if kind == _ACCUMULATOR:
+            return Reading(
+                device_id, seq, ts, imp, exp, power, body, signature, soc,
+                {"soh_permille": soh, "state": st, "alarms": alarms},
+            )  # fmt: skip
+        extra = {"state": st, "alarms": alarms} if st or alarms else None
+        return Reading(device_id, seq, ts, imp, exp, power, body, signature, None, extra)
+
+    def _is_stored(
+        self,
+        device_id: str,
+        seq: int,
+        ts: int,
+        body: bytes,
+        signature: bytes,
+        pending: dict[tuple[str, int], bytes],
+    ) -> bool:
+        """True when exactly this reading is stored already or earlier in this batch."""
+        earlier = pending.get((device_id, seq))
+        if earlier is not None:
+            return earlier == body + signature
+        for stored in self.store.readings(device_id, ts, ts + 1):
+            if stored.sequence == seq:
+                return bytes(stored.payload) == body and bytes(stored.signature) == signature
+        return False
+
+
+_KIND_BY_NAME = {k.store_name: int(k) for k in DeviceKind}
+_ACCUMULATOR = int(DeviceKind.ACCUMULATOR)
+
+
+# --- the ingest loop -----------------------------------------------------------------------------
+
+
+def run_ingest(
+    transport: Transport,
+    ingestor: Ingestor,
+    *,
+    topic_filter: str | None = None,
+    batch_size: int = 500,
+    max_wait_s: float = 0.02,
+    stop: threading.Event | None = None,
+    on_batch: Callable[[Sequence[Delivery], BatchResult], None] | None = None,
+    idle_exit_s: float | None = None,
+) -> Counter[str]:
+    """Consume readings from ``transport`` until ``stop`` is set (or idle for ``idle_exit_s``).
+
+    Deliveries are taken in batches of up to ``batch_size`` (waiting at most ``max_wait_s`` to fill
+    one), processed, and acknowledged in delivery order only after :meth:`Ingestor.process` has
+    committed them. ``on_batch`` is called after the acks. Returns :attr:`Ingestor.stats`.
+    """
+    inbox: queue.Queue[Delivery] = queue.Queue()
+    transport.subscribe(topic_filter or readings_filter(), inbox.put)
+    stop = stop or threading.Event()
+    last_activity = time.monotonic()
+    while not stop.is_set():
+        try:
+            first = inbox.get(timeout=0.1)
+        except queue.Empty:
+            if idle_exit_s is not None and time.monotonic() - last_activity > idle_exit_s:
+                break
+            continue
+        batch = [first]
+        deadline = time.monotonic() + max_wait_s
+        while len(batch) < batch_size:
+            try:
+                batch.append(inbox.get_nowait())
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(inbox.get(timeout=remaining))
+                except queue.Empty:
+                    break
+        result = ingestor.process([(d.topic, d.payload) for d in batch])
+        for delivery in batch:
+            delivery.ack()
+        if on_batch is not None:
+            on_batch(batch, result)
+        last_activity = time.monotonic()
+    return ingestor.stats
+
+
+def _ack_logger(stream: IO[str]) -> Callable[[Sequence[Delivery], BatchResult], None]:
+    def write(batch: Sequence[Delivery], result: BatchResult) -> None:
+        stream.write("".join(f"acked {d.topic} {d.payload.hex()}\n" for d in batch))
+        stream.flush()
+
+    return write
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    """``python -m gridledger.telemetry.ingest``: run ingest until SIGTERM/SIGINT."""
+    parser = argparse.ArgumentParser(prog="python -m gridledger.telemetry.ingest")
+    parser.add_argument("--store", required=True, help="store URL (sqlite:///PATH, postgresql://)")
+    parser.add_argument("--telemetry", required=True, help="telemetry URL (mqtt://HOST:PORT)")
+    parser.add_argument("--chain-id", type=int, required=True)
+    parser.add_argument("--client-id", default="gridledger-ingest")
+    parser.add_argument("--region", default=None, help="only this region (default: all)")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--ack-log", default=None, help="append one line per acked message")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    return serve(
+        args.store, args.telemetry, args.chain_id, args.client_id, args.region, args.batch_size,
+        args.ack_log,
+    )  # fmt: skip
+
+
+def serve(
+    store_url: str,
+    telemetry_url: str,
+    chain_id: int,
+    client_id: str = "gridledger-ingest",
+    region: str | None = None,
+    batch_size: int = 500,
+    ack_log: str | None = None,
+) -> int:
+    """Open the store and transport, run ingest until SIGTERM/SIGINT; log counts on exit."""
+    from gridledger.store import open_store
+    from gridledger.telemetry.base import open_transport
+
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    ack_stream = open(ack_log, "a") if ack_log else None  # noqa: SIM115
+    try:
+        with open_store(store_url) as store:
+            ingestor = Ingestor(store, Domain(chain_id))
+            transport = open_transport(telemetry_url, client_id)
+            try:
+                stats = run_ingest(
+                    transport,
+                    ingestor,
+                    topic_filter=readings_filter(region),
+                    batch_size=batch_size,
+                    stop=stop,
+                    on_batch=_ack_logger(ack_stream) if ack_stream else None,
+                )
+            finally:
+                transport.close()
+        print(f"ingest stopped: {dict(stats)}", file=sys.stderr)
+    finally:
+        if ack_stream is not None:
+            ack_stream.close()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

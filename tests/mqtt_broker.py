@@ -1,0 +1,99 @@
+"""A throwaway Mosquitto broker on a free 127.0.0.1 port, for tests and benchmarks.
+
+It runs with its own configuration file in a temporary directory (persistence on, a large in-flight
+window and no queue limit, so a persistent session never drops QoS 1 messages) and is stopped by
+:meth:`MosquittoBroker.stop`. ``mosquitto_binary()`` is ``None`` where Mosquitto is not installed
+(``scripts/setup.sh --services`` installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")
+
+
+def mosquitto_binary() -> str | None:
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    return next((c for c in CANDIDATES if os.access(c, os.X_OK)), None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class MosquittoBroker:
+    """A Mosquitto process; ``url`` is its ``mqtt://127.0.0.1:PORT``."""
+
+    def __init__(self, directory: Path, binary: str | None = None) -> None:
+        binary = binary or mosquitto_binary()
+        if binary is None:
+            raise RuntimeError("mosquitto is not installed; run scripts/setup.sh --services")
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.config = directory / "mosquitto.conf"
+        self.config.write_text(
+            "\n".join(
+                [
+                    f"listener {self.port} 127.0.0.1",
+                    "allow_anonymous true",
+                    "persistence true",
+                    f"persistence_location {directory}/",
+                    "autosave_interval 1",
+                    "max_inflight_messages 1000",
+                    "max_queued_messages 0",
+                    "max_queued_bytes 0",
+                    f"log_dest file {directory / 'mosquitto.log'}",
+                    "log_type error",
+                    "log_type warning",
+                    "",
+                ]
+            )
+        )
+        self.process = subprocess.Popen(
+            [binary, "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self._wait_ready()
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def _wait_ready(self, timeout_s: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                log = self.directory / "mosquitto.log"
+                raise RuntimeError(
+                    f"mosquitto exited with {self.process.returncode}: "
+                    f"{log.read_text() if log.exists() else ''}"
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"mosquitto did not listen on port {self.port} within {timeout_s} s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
