@@ -13,7 +13,11 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")
 
@@ -97,3 +101,31 @@ class MosquittoBroker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+# --- pytest fixtures (imported by tests/conftest.py) ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
+    """One Mosquitto broker for the test session; skipped (or failed, with
+    ``GRIDLEDGER_REQUIRE_MQTT=1``) where Mosquitto is not installed."""
+    if mosquitto_binary() is None:
+        reason = "mosquitto not found; run scripts/setup.sh --services"
+        if os.environ.get("GRIDLEDGER_REQUIRE_MQTT") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    broker = MosquittoBroker(tmp_path_factory.mktemp("mosquitto"))
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(params=["memory", "mqtt"])
+def telemetry_url(request: pytest.FixtureRequest) -> str:
+    """``memory://<unique>`` or the session broker's ``mqtt://127.0.0.1:PORT``."""
+    if request.param == "memory":
+        return f"memory://{uuid.uuid4().hex}"
+    broker: MosquittoBroker = request.getfixturevalue("mosquitto")
+    return broker.url
