@@ -137,7 +137,7 @@ def test_a_bad_row_rolls_back_the_whole_batch(home: Store, bad: Callable[[int], 
     assert home.insert_readings(before) == 5
     batch = [reading("ea1", s, T0_MS + s, s, s) for s in range(5, 10)]
     batch.insert(3, bad(100))
-    with pytest.raises(StoreError, match="nothing of this batch was stored"):
+    with pytest.raises(StoreError, match="nothing of it was stored"):
         home.insert_readings(batch)
     assert home.reading_count() == 5
     assert home.readings("ea1", 0, 2**62) == before

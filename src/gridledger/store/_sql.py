@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Protocol
@@ -552,37 +552,55 @@ class SqlStore:
 
     # -- maintenance ---------------------------------------------------------------------------
     def integrity_check(self) -> list[str]:
-        with self._lock, self._tx() as cur:
-            problems = self._database_checks(cur)
-            self._exec(cur, _BACKWARDS_SQL, (MAX_PROBLEMS,))
-            for dev, seq, imp, p_imp, exp, p_exp, ts, p_ts in cur.fetchall():
-                what = []
-                if imp is not None and p_imp is not None and imp < p_imp:
-                    what.append(f"import_wh {p_imp} -> {imp}")
-                if exp is not None and p_exp is not None and exp < p_exp:
-                    what.append(f"export_wh {p_exp} -> {exp}")
-                if ts is not None and p_ts is not None and ts < p_ts:
-                    what.append(f"ts_ms {p_ts} -> {ts}")
-                problems.append(
-                    f"readings: device {dev} sequence {seq} goes back: " + ", ".join(what)
-                )
-            self._exec(
-                cur,
-                "SELECT DISTINCT device_id FROM readings WHERE device_id NOT IN "
-                "(SELECT device_id FROM devices) ORDER BY 1 LIMIT ?",
-                (MAX_PROBLEMS,),
-            )
-            problems += [f"readings: unknown device {r[0]}" for r in cur.fetchall()]
-            self._exec(
-                cur,
-                "SELECT region, slot_start_s, idx, amount_micro, energy_wh * price_micro_per_kwh "
-                "/ 1000 FROM trades WHERE amount_micro <> energy_wh * price_micro_per_kwh / 1000 "
-                "ORDER BY 1, 2, 3 LIMIT ?",
-                (MAX_PROBLEMS,),
-            )
-            problems += [
-                f"trades: {r[0]} slot {r[1]} trade {r[2]} amount_micro {r[3]} != "
-                f"energy_wh * price // 1000 = {r[4]}"
-                for r in cur.fetchall()
-            ]
-            return problems
+        problems: list[str] = []
+        checks: list[tuple[str, Callable[[Cursor], list[str]]]] = [
+            ("database", self._database_checks),
+            ("registers", self._check_backwards),
+            ("devices", self._check_devices),
+            ("trades", self._check_trades),
+        ]
+        with self._lock:
+            for name, check in checks:
+                try:
+                    with self._tx() as cur:
+                        problems += check(cur)
+                except StoreError as exc:  # a damaged database can fail the query itself
+                    problems.append(f"{name}: the check could not run: {exc}")
+        return problems
+
+    def _check_backwards(self, cur: Cursor) -> list[str]:
+        problems = []
+        self._exec(cur, _BACKWARDS_SQL, (MAX_PROBLEMS,))
+        for dev, seq, imp, p_imp, exp, p_exp, ts, p_ts in cur.fetchall():
+            what = []
+            if imp is not None and p_imp is not None and imp < p_imp:
+                what.append(f"import_wh {p_imp} -> {imp}")
+            if exp is not None and p_exp is not None and exp < p_exp:
+                what.append(f"export_wh {p_exp} -> {exp}")
+            if ts is not None and p_ts is not None and ts < p_ts:
+                what.append(f"ts_ms {p_ts} -> {ts}")
+            problems.append(f"readings: device {dev} sequence {seq} goes back: " + ", ".join(what))
+        return problems
+
+    def _check_devices(self, cur: Cursor) -> list[str]:
+        self._exec(
+            cur,
+            "SELECT DISTINCT device_id FROM readings WHERE device_id NOT IN "
+            "(SELECT device_id FROM devices) ORDER BY 1 LIMIT ?",
+            (MAX_PROBLEMS,),
+        )
+        return [f"readings: unknown device {r[0]}" for r in cur.fetchall()]
+
+    def _check_trades(self, cur: Cursor) -> list[str]:
+        self._exec(
+            cur,
+            "SELECT region, slot_start_s, idx, amount_micro, energy_wh * price_micro_per_kwh "
+            "/ 1000 FROM trades WHERE amount_micro <> energy_wh * price_micro_per_kwh / 1000 "
+            "ORDER BY 1, 2, 3 LIMIT ?",
+            (MAX_PROBLEMS,),
+        )
+        return [
+            f"trades: {r[0]} slot {r[1]} trade {r[2]} amount_micro {r[3]} != "
+            f"energy_wh * price // 1000 = {r[4]}"
+            for r in cur.fetchall()
+        ]

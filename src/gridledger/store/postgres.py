@@ -71,10 +71,14 @@ class PostgresStore(SqlStore):
         try:
             with self._conn.transaction(), self._conn.cursor() as cur:
                 yield cur
-        except (psycopg.Error, OverflowError, TypeError, ValueError) as exc:
+        except BaseException as exc:
+            self._staging_ready = False  # a rolled-back transaction may take the staging table
+            if not isinstance(exc, psycopg.Error | OverflowError | TypeError | ValueError):
+                raise
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreError(
-                f"store {self.url}: {detail}; nothing of this batch was stored"
+                f"store {self.url}: {detail}; the transaction was rolled back, "
+                "nothing of it was stored"
             ) from exc
 
     def _lock_schema(self, cur: Cursor) -> None:

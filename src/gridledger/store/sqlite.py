@@ -79,7 +79,10 @@ class SqliteStore(SqlStore):
             cur.execute("COMMIT")
         except (sqlite3.Error, OverflowError, TypeError, ValueError) as exc:
             self._rollback()
-            raise StoreError(f"store {self.url}: {exc}; nothing of this batch was stored") from exc
+            raise StoreError(
+                f"store {self.url}: {exc}; the transaction was rolled back, "
+                "nothing of it was stored"
+            ) from exc
         except BaseException:
             self._rollback()
             raise
