@@ -1,0 +1,1 @@
+"""Helpers shared by the market tests (``tests/test_market_*.py``)."""
