@@ -16,6 +16,7 @@ import click
 from gridledger.config import SETTINGS, Config, load_config
 from gridledger.errors import GridLedgerError
 from gridledger.identity import Keystore
+from gridledger.units import micro_to_money, wh_to_kwh
 
 PASSPHRASE_ENV = "GRIDLEDGER_PASSPHRASE"
 #: pbkdf2 iterations for new keys; None = the standard scrypt parameters (tests lower it).
@@ -58,6 +59,90 @@ def _passphrase(confirm: bool) -> str:
     if env is not None:
         return env
     return str(click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm))
+
+
+# --- simulate ------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--households", default=40, show_default=True, help="Households per region.")
+@click.option("--hours", default=24, show_default=True, help="Simulated hours.")
+@click.option(
+    "--start",
+    default="2026-06-21T00:00:00+00:00",
+    show_default=True,
+    help="Start time, ISO 8601 with a UTC offset.",
+)
+@click.option("--seed", default=7, show_default=True, help="Seed of the generated city.")
+@click.option(
+    "--rule",
+    type=click.Choice(["pay_as_clear", "pay_as_bid"]),
+    default="pay_as_clear",
+    show_default=True,
+    help="Clearing rule of every region.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.pass_context
+def simulate(
+    ctx: click.Context, households: int, hours: int, start: str, seed: int, rule: str, as_json: bool
+) -> None:
+    """Simulate the built-in example city: PV, loads and batteries trading in regional markets."""
+    from datetime import datetime
+
+    from gridledger.market import RuleSet
+    from gridledger.sim import example_city, simulate_city
+
+    cfg = _config(ctx)
+    try:
+        start_ts = datetime.fromisoformat(start)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{start!r} is not an ISO 8601 time", param_hint="--start"
+        ) from exc
+    rules = RuleSet.from_config(cfg, clearing_rule=rule)
+    report = simulate_city(
+        example_city(seed, households), start_ts, hours, rules, cfg["chain_id"], seed
+    )
+    if as_json:
+        click.echo(json.dumps(report.summary(), sort_keys=True))
+        return
+    click.echo(
+        f"city {report.city}: {len(report.regions)} regions, "
+        f"{sum(r.households for r in report.regions)} households, {rules.clearing_rule}, "
+        f"{rules.slot_minutes}-min slots from {report.start.isoformat()}"
+    )
+    click.echo(
+        f"{'hour':<6}{'pv kWh':>9}{'load kWh':>10}{'p2p kWh':>9}{'import':>8}{'export':>8}"
+        f"{'trades':>8}{'price/kWh':>11}"
+    )
+    slots_per_hour = max(1, 60 // rules.slot_minutes)
+    for h in range(len(report.regions[0].slots) // slots_per_hour):
+        rows = [
+            s
+            for r in report.regions
+            for s in r.slots[h * slots_per_hour : (h + 1) * slots_per_hour]
+        ]
+        prices = [s.clearing_price_micro_per_kwh for s in rows if s.clearing_price_micro_per_kwh]
+        price = f"{micro_to_money(sum(prices) // len(prices)):.4f}" if prices else "-"
+        click.echo(
+            f"{rows[0].slot.start:%H:%M} "
+            f"{wh_to_kwh(sum(s.pv_wh for s in rows)):>9.1f}"
+            f"{wh_to_kwh(sum(s.load_wh for s in rows)):>10.1f}"
+            f"{wh_to_kwh(sum(s.traded_wh for s in rows)):>9.1f}"
+            f"{wh_to_kwh(sum(s.grid_import_wh for s in rows)):>8.1f}"
+            f"{wh_to_kwh(sum(s.grid_export_wh for s in rows)):>8.1f}"
+            f"{sum(s.trades for s in rows):>8}{price:>11}"
+        )
+    summary = report.summary()
+    click.echo(
+        f"self-sufficiency {summary['self_sufficiency']:.1%}, peer-to-peer share "
+        f"{summary['p2p_share']:.1%}, {summary['trades']} trades"
+    )
+    click.echo(
+        f"community bill {micro_to_money(report.community_cost_micro):.2f} vs grid-only "
+        f"{micro_to_money(report.total('baseline_cost_micro')):.2f}: "
+        f"saved {micro_to_money(report.savings_micro):.2f}"
+    )
 
 
 # --- config --------------------------------------------------------------------------------------

@@ -16,11 +16,13 @@ from gridledger.identity import Signer
 
 @dataclass(frozen=True)
 class Region:
-    """One region of the city: its name, site coordinates [deg] and household arrays."""
+    """One region of the city: its name, coordinates [deg], local clock offset from UTC [h]
+    (for load profiles) and household arrays."""
 
     name: str
     lat_deg: float
     lon_deg: float
+    utc_offset_h: int
     pv_peak_w: npt.NDArray[np.int64]
     battery_capacity_wh: npt.NDArray[np.int64]
     battery_power_w: npt.NDArray[np.int64]
@@ -48,6 +50,7 @@ def generate_region(
     rng: np.random.Generator,
     lat_deg: float = 48.1,
     lon_deg: float = 11.6,
+    utc_offset_h: int = 2,
 ) -> Region:
     """A region of ``households`` homes: ~60% with PV (3-10 kWp), half of those with storage."""
     has_pv = rng.random(households) < 0.6
@@ -61,6 +64,7 @@ def generate_region(
         name,
         lat_deg,
         lon_deg,
+        utc_offset_h,
         pv_peak_w,
         capacity.astype(np.int64),
         power.astype(np.int64),

@@ -70,13 +70,17 @@ def pv_energy_wh(
 
 
 def load_energy_wh(
-    slots: list[Slot], annual_kwh: npt.NDArray[np.int64], noise: npt.NDArray[np.float64]
+    slots: list[Slot],
+    annual_kwh: npt.NDArray[np.int64],
+    noise: npt.NDArray[np.float64],
+    utc_offset_h: int = 0,
 ) -> npt.NDArray[np.int64]:
     """Household consumption per slot [Wh], shape (households, slots), H0-shaped.
 
-    ``noise`` has shape (households, slots): multiplicative variation around the profile.
+    The profile is in local clock time, ``utc_offset_h`` hours ahead of UTC. ``noise`` has shape
+    (households, slots): multiplicative variation around the profile.
     """
-    hour_of_day = np.array([s.start.hour for s in slots])
+    hour_of_day = np.array([(s.start.hour + utc_offset_h) % 24 for s in slots])
     profile_w = np.array(H0_W_PER_MWH_A, dtype=np.float64)[hour_of_day]
     hours = np.array([s.hours for s in slots])
     energy = (annual_kwh[:, None] / 1000.0) * profile_w[None, :] * hours[None, :] * noise

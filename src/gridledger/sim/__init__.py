@@ -1,0 +1,15 @@
+"""City simulation: generated households driven through the real market by a simulated clock."""
+
+from gridledger.sim.city import City, Region, example_city, generate_region
+from gridledger.sim.runner import RegionReport, SimulationReport, SlotReport, simulate_city
+
+__all__ = [
+    "City",
+    "Region",
+    "RegionReport",
+    "SimulationReport",
+    "SlotReport",
+    "example_city",
+    "generate_region",
+    "simulate_city",
+]

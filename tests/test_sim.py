@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gridledger.cli import main
+from gridledger.market import RuleSet
+from gridledger.sim import example_city, simulate_city
+from gridledger.sim.battery import BatteryBank
+from gridledger.sim.profiles import haurwitz_ghi, solar_zenith_cos
+from gridledger.slots import SlotClock
+from gridledger.units import cost_micro
+
+SUMMER = datetime(2026, 6, 21, tzinfo=UTC)
+
+
+def test_solar_noon_and_night() -> None:
+    clock = SlotClock()
+    noon = int(datetime(2026, 6, 21, 11, 15, tzinfo=UTC).timestamp())  # solar noon near 11.6 E
+    midnight = int(datetime(2026, 6, 21, 23, 0, tzinfo=UTC).timestamp())
+    cz = solar_zenith_cos(np.array([noon, midnight], dtype=np.int64), 48.1, 11.6)
+    # at the June solstice the sun stands 90 - 48.1 + 23.45 = 65.35 deg high at noon
+    assert cz[0] == pytest.approx(np.cos(np.radians(90 - 65.35)), abs=0.01)
+    assert cz[1] < 0
+    ghi = haurwitz_ghi(cz)
+    assert 900 < ghi[0] < 1000 and ghi[1] == 0
+    assert clock.slot_of(SUMMER).start == SUMMER
+
+
+def test_battery_respects_limits_and_reserve() -> None:
+    bank = BatteryBank(
+        capacity_wh=np.array([10_000, 10_000, 0], dtype=np.int64),
+        power_w=np.array([4000, 4000, 0], dtype=np.int64),
+        soc_wh=np.array([9_900, 1_500, 0], dtype=np.int64),
+    )
+    charged, discharged, residual = bank.dispatch(
+        np.array([5000, -5000, 700], dtype=np.int64), 0.25
+    )
+    assert charged.tolist() == [105, 0, 0]  # (10000 - 9900) / 0.95, rounded down
+    assert discharged.tolist() == [0, 500, 0]  # down to the 10% reserve
+    assert residual.tolist() == [4895, -4500, 700]
+    assert bank.soc_wh.tolist() == [9_999, 1_000, 0]
+
+
+@pytest.fixture(scope="module")
+def report() -> object:
+    return simulate_city(example_city(3, 12), SUMMER, hours=24, seed=5)
+
+
+def test_energy_balances_every_slot(report: object) -> None:
+    from gridledger.sim import SimulationReport
+
+    assert isinstance(report, SimulationReport)
+    for region in report.regions:
+        assert len(region.slots) == 96
+        for s in region.slots:
+            # what households put on the market minus what they took = exports minus imports
+            net = s.pv_wh - s.load_wh - s.charged_wh + s.discharged_wh
+            assert net == s.grid_export_wh - s.grid_import_wh
+            assert s.traded_wh <= s.load_wh
+
+
+def test_kpis_add_up(report: object) -> None:
+    from gridledger.sim import SimulationReport
+
+    assert isinstance(report, SimulationReport)
+    rules = report.rules
+    assert report.total("trades") > 0
+    assert 0 < report.self_sufficiency < 1 and 0 < report.p2p_share < 1
+    # every kWh traded between neighbours saves the retail/feed-in spread less the network fee;
+    # floor rounding of each slot's amounts costs at most a few micro-units per slot
+    tariff = rules.tariff
+    spread = (
+        tariff.retail_price_micro_per_kwh
+        - tariff.feed_in_price_micro_per_kwh
+        - tariff.grid_fee_micro_per_kwh
+    )
+    expected = cost_micro(report.total("traded_wh"), spread)
+    slots = sum(len(r.slots) for r in report.regions)
+    assert abs(report.savings_micro - expected) <= 3 * slots
+
+
+def test_deterministic() -> None:
+    a = simulate_city(example_city(3, 6), SUMMER, hours=6, seed=5)
+    b = simulate_city(example_city(3, 6), SUMMER, hours=6, seed=5)
+    hashes_a = [s.result_hash for r in a.regions for s in r.slots]
+    assert hashes_a == [s.result_hash for r in b.regions for s in r.slots]
+    assert a.summary() == b.summary()
+
+
+def test_pay_as_bid_runs() -> None:
+    rep = simulate_city(example_city(3, 6), SUMMER, hours=12, rules=RuleSet("pay_as_bid"), seed=5)
+    assert rep.total("trades") > 0
+
+
+def test_cli_simulate(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    table = runner.invoke(main, ["simulate", "--households", "6", "--hours", "6"])
+    assert table.exit_code == 0, table.output
+    assert "self-sufficiency" in table.output and "saved" in table.output
+    out = runner.invoke(main, ["simulate", "--households", "6", "--hours", "6", "--json"])
+    summary = json.loads(out.output)
+    assert summary["households"] == 12 and summary["slots"] == 48
+    bad = runner.invoke(main, ["simulate", "--start", "yesterday"])
+    assert bad.exit_code == 2 and "ISO 8601" in bad.output
