@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import psycopg
@@ -111,3 +112,22 @@ def test_sqlite_in_memory() -> None:
     with open_store("sqlite:///:memory:") as store:
         store.add_region(Region("north", "North", b"\x01" * 20))
         assert store.list_regions() == [Region("north", "North", b"\x01" * 20)]
+
+
+def test_concurrent_opens_migrate_once(store_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def open_and_close() -> None:
+        try:
+            open_store(store_url).close()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_and_close) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    rows = raw_execute(store_url, "SELECT version FROM schema_version ORDER BY version")
+    assert [r[0] for r in rows] == [m.version for m in MIGRATIONS]

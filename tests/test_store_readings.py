@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -245,3 +246,61 @@ def test_time_conversions() -> None:
     assert to_ms(1234) == 1234
     with pytest.raises(ValueError, match="timezone"):
         to_ms(datetime(2026, 1, 1))
+
+
+def energy_reference(
+    points: list[tuple[int, int]], start: int, end: int, step: int
+) -> dict[int, int]:
+    """Per-interval energy of one register by hand: each delta counts where the later reading is."""
+    out: dict[int, int] = {}
+    prev: int | None = None
+    for ts, value in points:
+        if start <= ts < end:
+            bucket = start + (ts - start) // step * step
+            out[bucket] = out.get(bucket, 0) + (0 if prev is None else value - prev)
+        prev = value
+    return out
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(0, 5_000), st.integers(0, 1_000)), min_size=1, max_size=40
+    ),
+    start=st.integers(0, 100_000),
+    length=st.integers(1, 100_000),
+    interval_s=st.integers(1, 60),
+)
+def test_energy_per_interval_matches_register_deltas(
+    home: Store, steps: list[tuple[int, int]], start: int, length: int, interval_s: int
+) -> None:
+    device_id = f"e{next(_devices)}"
+    site_id = f"site-{device_id}"
+    register(home, site_id, "central", (device_id, "pv_meter"))
+    points: list[tuple[int, int]] = []
+    ts = value = 0
+    for dt, de in steps:
+        ts, value = ts + dt, value + de
+        points.append((ts, value))
+    home.insert_readings([reading(device_id, seq, t, None, v) for seq, (t, v) in enumerate(points)])
+    got = home.energy_per_interval(site_id, start, start + length, interval_s)
+    assert {e.start_ms: e.export_wh for e in got} == energy_reference(
+        points, start, start + length, interval_s * 1000
+    )
+    assert all(e.import_wh == 0 and e.kind == "pv_meter" for e in got)
+
+
+def test_one_store_shared_by_threads(home: Store) -> None:
+    def write(device_id: str) -> None:
+        for i in range(0, 400, 50):
+            home.insert_readings([reading(device_id, s, s, s, s) for s in range(i, i + 50)])
+
+    threads = [threading.Thread(target=write, args=(d,)) for d in ("bec1", "pv1", "ea1")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert home.last_sequences() == {"bec1": 399, "pv1": 399, "ea1": 399}
+    assert home.reading_count() == 1200
