@@ -34,7 +34,7 @@ from gridledger.devices.models import (
     HouseholdLoad,
     SolarMeter,
 )
-from gridledger.devices.site import Site
+from gridledger.devices.site import Site, make_sites, traffic
 
 __all__ = [
     "COMMAND",
@@ -59,5 +59,7 @@ __all__ = [
     "command_digest",
     "decode_command",
     "decode_reading",
+    "make_sites",
     "reading_digest",
+    "traffic",
 ]
