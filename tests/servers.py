@@ -26,6 +26,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,21 @@ import pytest
 from gridledger.store import Store, open_store
 
 PG_USER = "gridledger"
+
+# Stops the server if the test process dies without running its finalizers (SIGTERM from
+# `timeout`, SIGKILL): polls the test process, then stops the server and removes its directory.
+_WATCHDOG = """
+import os, shutil, subprocess, sys, time
+pid, base, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+while os.path.exists(base):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        subprocess.run(cmd, capture_output=True, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
+        break
+    time.sleep(1)
+"""
 
 
 def find_pg_bindir() -> Path | None:
@@ -71,6 +87,7 @@ class PostgresServer:
         self.port = 0
         self._prefix: list[str] = []
         self._names = itertools.count(1)
+        self._watchdog: subprocess.Popen[bytes] | None = None
         if os.geteuid() == 0:
             user = "postgres"
             try:
@@ -105,15 +122,24 @@ class PostgresServer:
                     str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
                     "-t", "60", "-o", f"-p {self.port} {options}", "start",
                 )  # fmt: skip
-                return
+                break
             except RuntimeError:
                 if attempt == 2:
                     raise
+        stop = [*self._prefix, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate"]
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(self.base), *stop, "stop"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
         shutil.rmtree(self.base, ignore_errors=True)
+        if self._watchdog is not None:
+            self._watchdog.terminate()
+            self._watchdog.wait(timeout=30)
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{dbname}"
