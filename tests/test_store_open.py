@@ -12,7 +12,8 @@ import pytest
 import gridledger.store
 from gridledger.errors import StoreError
 from gridledger.store import Region, Store, open_store
-from gridledger.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from gridledger.store import _sql as sql_module
+from gridledger.store.migrations import MIGRATIONS, SCHEMA_VERSION, Migration
 
 
 def raw_execute(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
@@ -131,3 +132,23 @@ def test_concurrent_opens_migrate_once(store_url: str) -> None:
     assert errors == []
     rows = raw_execute(store_url, "SELECT version FROM schema_version ORDER BY version")
     assert [r[0] for r in rows] == [m.version for m in MIGRATIONS]
+
+
+def test_a_new_migration_upgrades_an_old_database(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_store(store_url) as store:
+        store.add_region(Region("central", "Central"))
+    v2 = Migration(
+        len(MIGRATIONS) + 1, "regions get a note", ("ALTER TABLE regions ADD note TEXT",)
+    )
+    monkeypatch.setattr(sql_module, "MIGRATIONS", (*MIGRATIONS, v2))
+    monkeypatch.setattr(sql_module, "SCHEMA_VERSION", v2.version)
+    with open_store(store_url) as store:
+        assert store.schema_version == v2.version
+        assert store.list_regions() == [Region("central", "Central")]  # data kept
+    assert raw_execute(store_url, "SELECT note FROM regions") == [(None,)]
+    rows = raw_execute(store_url, "SELECT version, description FROM schema_version ORDER BY 1")
+    assert rows[-1] == (v2.version, "regions get a note")
+    with open_store(store_url) as store:  # and once only
+        assert store.schema_version == v2.version

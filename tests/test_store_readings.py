@@ -304,3 +304,13 @@ def test_one_store_shared_by_threads(home: Store) -> None:
         t.join()
     assert home.last_sequences() == {"bec1": 399, "pv1": 399, "ea1": 399}
     assert home.reading_count() == 1200
+
+
+def test_region_readings_in_a_deterministic_order(store: Store) -> None:
+    register(store, "s1", "central", ("b", "bec"), ("a", "pv_meter"))
+    register(store, "s2", "north", ("c", "bec"))
+    rows = [reading(d, s, 1000 * s, s, s) for s in (2, 0, 1) for d in ("a", "b", "c")]
+    store.insert_readings(rows)
+    got = store.region_readings("central", 0, 2000)
+    assert [(r.device_id, r.sequence) for r in got] == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
+    assert store.region_readings("south", 0, 2000) == []

@@ -396,6 +396,16 @@ class SqlStore:
         )
         return [_reading(r) for r in rows]
 
+    def region_readings(self, region: str, start: TimeArg, end: TimeArg) -> list[Reading]:
+        cols = ", ".join("r." + c.strip() for c in READING_COLUMNS.split(","))
+        rows = self._query(
+            f"SELECT {cols} FROM readings r JOIN devices d ON d.device_id = r.device_id "
+            "JOIN sites s ON s.site_id = d.site_id "
+            "WHERE s.region = ? AND r.ts_ms >= ? AND r.ts_ms < ? ORDER BY r.device_id, r.sequence",
+            (region, to_ms(start, "start"), to_ms(end, "end")),
+        )
+        return [_reading(r) for r in rows]
+
     def reading_count(self, device_id: str | None = None) -> int:
         if device_id is None:
             rows = self._query("SELECT COUNT(*) FROM readings")

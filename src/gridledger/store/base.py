@@ -287,6 +287,14 @@ class Store(Protocol):
         """Readings of a device with ``start <= ts < end``, by sequence."""
         ...
 
+    def region_readings(self, region: str, start: TimeArg, end: TimeArg) -> list[Reading]:
+        """Readings of every device of a region with ``start <= ts < end``.
+
+        Ordered by ``(device_id, sequence)``, a deterministic order for the Merkle root of a
+        slot's readings.
+        """
+        ...
+
     def reading_count(self, device_id: str | None = None) -> int:
         """Number of stored readings, of one device or of all."""
         ...
