@@ -19,11 +19,14 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
+import coincurve
 from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import MiningChain
 from eth.exceptions import Revert
 from eth.typing import AccountState
 from eth.vm.forks.cancun import CancunVM
+from eth.vm.forks.cancun.computation import CancunComputation
+from eth.vm.forks.cancun.state import CancunState
 from eth_keys.datatypes import PrivateKey
 from eth_typing import Address
 from eth_utils.exceptions import ValidationError as EthValidationError
@@ -49,6 +52,46 @@ _ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 _PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
 
 _cancun_header_from_parent = CancunVM.create_header_from_parent
+_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+_GAS_ECRECOVER = 3000
+
+
+def ecrecover_precompile(computation: ComputationAPI) -> ComputationAPI:
+    """Precompile 0x01 (ECRECOVER) on libsecp256k1 via coincurve.
+
+    Same result and gas as py-evm's own (empty output on any bad input), about 5x faster: the
+    settlement contract calls it twice per trade.
+    """
+    computation.consume_gas(_GAS_ECRECOVER, reason="ECRecover Precompile")
+    data = computation.msg.data_as_bytes[:128].ljust(128, b"\x00")
+    v = int.from_bytes(data[32:64], "big")
+    r = int.from_bytes(data[64:96], "big")
+    s = int.from_bytes(data[96:128], "big")
+    if v not in (27, 28) or not (0 < r < _SECP256K1_N and 0 < s < _SECP256K1_N):
+        return computation
+    try:
+        public_key = coincurve.PublicKey.from_signature_and_message(
+            data[64:128] + bytes((v - 27,)), data[:32], hasher=None
+        )
+    except Exception:  # libsecp256k1 found no key for this signature
+        return computation
+    computation.output = bytes(12) + keccak(public_key.format(compressed=False)[1:])[12:]
+    return computation
+
+
+class GridLedgerComputation(CancunComputation):
+    """Cancun computation with the coincurve ECRECOVER precompile."""
+
+    _precompiles = {  # noqa: RUF012 - py-evm's own class attribute, read-only
+        **CancunComputation.get_precompiles(),
+        Address(bytes(19) + b"\x01"): ecrecover_precompile,
+    }
+
+
+class GridLedgerState(CancunState):
+    """Cancun state whose computations use :class:`GridLedgerComputation`."""
+
+    computation_class = GridLedgerComputation
 
 
 def _create_header_from_parent(
@@ -65,6 +108,7 @@ class GridLedgerVM(CancunVM):
     """Cancun with a constant base fee and a constant gas limit (see the module docstring)."""
 
     fork = "gridledger-cancun"
+    _state_class = GridLedgerState
     create_header_from_parent = staticmethod(_create_header_from_parent)
 
     @classmethod
