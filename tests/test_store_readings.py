@@ -100,6 +100,9 @@ def test_readings_round_trip_and_duplicates_ignored(home: Store) -> None:
     assert got == batch[:5]
     assert got[0].timestamp == T0
     assert home.readings("ea1", T0_MS + 9000, T0_MS + 100_000)[0] == batch[9]
+    assert home.get_reading("ea1", 3) == batch[3]
+    assert home.get_reading("ea1", 99) is None
+    assert home.get_reading("nope", 3) is None
 
 
 def test_duplicates_inside_one_batch(home: Store) -> None:

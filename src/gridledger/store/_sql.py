@@ -380,6 +380,13 @@ class SqlStore:
                 return 0
             return self._insert_reading_rows(cur, rows)
 
+    def get_reading(self, device_id: str, sequence: int) -> Reading | None:
+        rows = self._query(
+            f"SELECT {READING_COLUMNS} FROM readings WHERE device_id = ? AND sequence = ?",
+            (device_id, sequence),
+        )
+        return _reading(rows[0]) if rows else None
+
     def last_sequence(self, device_id: str) -> int | None:
         rows = self._query("SELECT MAX(sequence) FROM readings WHERE device_id = ?", (device_id,))
         return None if rows[0][0] is None else int(rows[0][0])

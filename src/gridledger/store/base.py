@@ -275,6 +275,10 @@ class Store(Protocol):
         """
         ...
 
+    def get_reading(self, device_id: str, sequence: int) -> Reading | None:
+        """The stored reading ``(device_id, sequence)``, or ``None``."""
+        ...
+
     def last_sequence(self, device_id: str) -> int | None:
         """Highest stored sequence of a device, or ``None`` if it has no readings."""
         ...
