@@ -83,14 +83,25 @@ class Trade:
         }
 
 
-def _be(values: I64, width: int) -> npt.NDArray[np.uint8]:
-    """Big-endian bytes of non-negative int64 ``values`` as an (n, width) uint8 array."""
-    raw = values.astype(">u8").view(np.uint8).reshape(len(values), 8)
-    if width == 8:
-        return raw
-    out = np.zeros((len(values), width), np.uint8)
-    out[:, width - 8 :] = raw
-    return out
+#: One trade record of the canonical encoding (packed, big-endian integers).
+_TRADE_RECORD = np.dtype(
+    [
+        ("bid_id", "V32"),
+        ("ask_id", "V32"),
+        ("buyer", "V20"),
+        ("seller", "V20"),
+        ("energy_wh", ">u8"),
+        ("price", ">u8"),
+        ("amount_micro", ">u8"),
+        ("fee_micro", ">u8"),
+    ]
+)
+assert _TRADE_RECORD.itemsize == TRADE_RECORD_BYTES
+
+
+def _rows_as_void(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.void]:
+    """An (n, w) uint8 array as n opaque w-byte items (fast to gather)."""
+    return np.ascontiguousarray(rows).view(f"V{rows.shape[1]}").reshape(len(rows))
 
 
 class ClearingResult:
@@ -260,7 +271,8 @@ class ClearingResult:
         fee = self.rules.grid_fee_micro_per_kwh
         bid_order = priority_order(book, bids, fee - book.price_micro_per_kwh[bids])
         ask_order = priority_order(book, asks, book.price_micro_per_kwh[asks])
-        return keccak(book.order_ids[np.concatenate((bid_order, ask_order))].tobytes())
+        ids = _rows_as_void(book.order_ids)[np.concatenate((bid_order, ask_order))]
+        return keccak(ids.tobytes())
 
     def encode_header(self) -> bytes:
         price = self.clearing_price_micro_per_kwh
@@ -287,17 +299,18 @@ class ClearingResult:
 
     def encode_trades(self) -> bytes:
         """The trade records (136 bytes each), vectorised."""
-        k = len(self)
-        out = np.empty((k, TRADE_RECORD_BYTES), np.uint8)
-        out[:, 0:32] = self.book.order_ids[self.bid_row]
-        out[:, 32:64] = self.book.order_ids[self.ask_row]
-        out[:, 64:84] = self.book.owners[self.bid_row]
-        out[:, 84:104] = self.book.owners[self.ask_row]
-        out[:, 104:112] = _be(self.energy_wh, 8)
-        out[:, 112:120] = _be(self.price_micro_per_kwh, 8)
-        out[:, 120:128] = _be(self.amount_micro, 8)
-        out[:, 128:136] = _be(self.fee_micro, 8)
-        return out.tobytes()
+        records = np.empty(len(self), _TRADE_RECORD)
+        ids = _rows_as_void(self.book.order_ids)
+        owners = _rows_as_void(self.book.owners)
+        records["bid_id"] = ids[self.bid_row]
+        records["ask_id"] = ids[self.ask_row]
+        records["buyer"] = owners[self.bid_row]
+        records["seller"] = owners[self.ask_row]
+        records["energy_wh"] = self.energy_wh
+        records["price"] = self.price_micro_per_kwh
+        records["amount_micro"] = self.amount_micro
+        records["fee_micro"] = self.fee_micro
+        return records.tobytes()
 
     @cached_property
     def encoding(self) -> bytes:
