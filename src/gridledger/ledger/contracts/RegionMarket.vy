@@ -21,7 +21,10 @@
 
         A slot moves NONE -> TRADING -> TRADED -> DELIVERING -> DELIVERED, never back: it settles
         once. Trades are not stored, only emitted (``TradeSettled``) and folded into a running
-        hash (``trades_hash``) that anyone can recompute from the events.
+        hash (``trades_hash``) that anyone can recompute from the events. Per-order fills are
+        stored (``filled``) only between the batches of a slot that spans several transactions;
+        the closing batch checks them in transient storage, since a closed slot never trades
+        again and every order is signed for one slot.
 """
 
 from ethereum.ercs import IERC20
@@ -29,8 +32,8 @@ from ethereum.ercs import IERC20
 interface Registry:
     def region_of(account: address) -> bytes32: view
 
-MAX_TRADES: constant(uint256) = 1024
-MAX_ENTRIES: constant(uint256) = 1024
+MAX_TRADES: constant(uint256) = 256
+MAX_ENTRIES: constant(uint256) = 512
 
 STATUS_NONE: constant(uint8) = 0
 STATUS_TRADING: constant(uint8) = 1
@@ -74,6 +77,7 @@ struct SlotInfo:
     retail_micro_per_kwh: uint64
     feed_in_micro_per_kwh: uint64
     trade_count: uint64
+    delivery_count: uint64
     energy_wh: uint256
     amount_micro: uint256
     fee_micro: uint256
@@ -150,6 +154,7 @@ fee_micro_per_kwh: public(uint64)
 escrow: public(HashMap[address, uint256])
 total_escrow: public(uint256)
 filled: public(HashMap[bytes32, uint256])
+filled_now: transient(HashMap[bytes32, uint256])
 slots: public(HashMap[uint64, SlotInfo])
 delivered: public(HashMap[bytes32, bool])
 
@@ -217,12 +222,32 @@ def order_id(slot: uint64, side: uint8, order: SignedOrder) -> bytes32:
     return self._order_id(slot, side, order)
 
 
+@internal
+def _fill(order_id: bytes32, energy: uint256, order_energy: uint256, closing: bool) -> bool:
+    # An order is signed for one slot and a slot trades once, so fills matter only until the
+    # slot closes: the closing batch keeps them in transient storage (100 gas instead of 22,100),
+    # earlier batches of a multi-transaction slot store them for the batches after.
+    fill: uint256 = self.filled_now[order_id]
+    if fill == 0:
+        fill = self.filled[order_id]
+    fill += energy
+    if fill > order_energy:
+        return False
+    self.filled_now[order_id] = fill
+    if not closing:
+        self.filled[order_id] = fill
+    return True
+
+
 @external
-def settle_trades(slot: uint64, orders_root: bytes32, trades: DynArray[Trade, MAX_TRADES], close: bool, trades_root: bytes32):
+def settle_trades(slot: uint64, orders_root: bytes32, first_trade: uint64, trades: DynArray[Trade, MAX_TRADES], close: bool, trades_root: bytes32):
     """
     @notice Settle one batch of a slot's trades. The first batch opens the slot and records
-            ``orders_root``; later batches must pass the same root. ``close`` ends the slot's
-            trading and records ``trades_root`` (the Merkle root of the slot's trade leaves).
+            ``orders_root``; later batches must pass the same root. ``first_trade`` is the index
+            of the batch's first trade in the slot: a batch applies only right after the one
+            before it, so when a batch fails the later ones fail too and the slot can resume.
+            ``close`` ends the slot's trading and records ``trades_root`` (the Merkle root of the
+            slot's trade leaves).
     """
     assert msg.sender == OPERATOR, "only the region operator settles"
     info: SlotInfo = self.slots[slot]
@@ -236,13 +261,15 @@ def settle_trades(slot: uint64, orders_root: bytes32, trades: DynArray[Trade, MA
     else:
         assert info.status == STATUS_TRADING, "slot is settled already"
         assert info.orders_root == orders_root, "orders root differs from the one the slot opened with"
+    assert info.trade_count == first_trade, "batch out of order: first_trade is not the slot's trade count"
 
     fee_rate: uint256 = convert(info.fee_micro_per_kwh, uint256)
     chain_hash: bytes32 = info.trades_hash
     energy_total: uint256 = 0
     amount_total: uint256 = 0
     fee_total: uint256 = 0
-    for t: Trade in trades:
+    for i: uint256 in range(len(trades), bound=MAX_TRADES):
+        t: Trade = trades[i]
         buyer: address = t.bid.owner
         seller: address = t.ask.owner
         assert buyer != seller, "buyer and seller are the same account"
@@ -261,12 +288,8 @@ def settle_trades(slot: uint64, orders_root: bytes32, trades: DynArray[Trade, MA
         assert seller != empty(address), "ask owner is the zero address"
         assert ecrecover(keccak256(concat(x"1901", DOMAIN_SEPARATOR, ask_id)), t.ask.v, t.ask.r, t.ask.s) == seller, "ask signature invalid"
 
-        fill: uint256 = self.filled[bid_id] + energy
-        assert fill <= convert(t.bid.energy_wh, uint256), "bid overfilled"
-        self.filled[bid_id] = fill
-        fill = self.filled[ask_id] + energy
-        assert fill <= convert(t.ask.energy_wh, uint256), "ask overfilled"
-        self.filled[ask_id] = fill
+        assert self._fill(bid_id, energy, convert(t.bid.energy_wh, uint256), close), "bid overfilled"
+        assert self._fill(ask_id, energy, convert(t.ask.energy_wh, uint256), close), "ask overfilled"
 
         amount: uint256 = energy * price // 1000
         fee: uint256 = energy * fee_rate // 1000
@@ -297,11 +320,12 @@ def settle_trades(slot: uint64, orders_root: bytes32, trades: DynArray[Trade, MA
 
 
 @external
-def settle_delivery(slot: uint64, readings_root: bytes32, entries: DynArray[Delivery, MAX_ENTRIES], close: bool):
+def settle_delivery(slot: uint64, readings_root: bytes32, first_entry: uint64, entries: DynArray[Delivery, MAX_ENTRIES], close: bool):
     """
     @notice Settle one batch of a slot's imbalances after delivery; the first batch records
             ``readings_root`` (the Merkle root of the slot's meter readings), ``close`` ends the
-            slot. Each account settles at most once per slot. An account that owes more than its
+            slot; ``first_entry`` orders the batches as in ``settle_trades``. Each account settles
+            at most once per slot. An account that owes more than its
             escrow pays what it has (``paid_micro < due_micro`` in the event).
     """
     assert msg.sender == OPERATOR, "only the region operator settles"
@@ -312,6 +336,7 @@ def settle_delivery(slot: uint64, readings_root: bytes32, entries: DynArray[Deli
     else:
         assert info.status == STATUS_DELIVERING, "slot is not waiting for delivery settlement"
         assert info.readings_root == readings_root, "readings root differs from the first batch"
+    assert info.delivery_count == first_entry, "batch out of order: first_entry is not the slot's entry count"
 
     retail: int256 = convert(info.retail_micro_per_kwh, int256)
     feed_in: int256 = convert(info.feed_in_micro_per_kwh, int256)
@@ -341,6 +366,7 @@ def settle_delivery(slot: uint64, readings_root: bytes32, entries: DynArray[Deli
     operator_escrow: uint256 = self.escrow[OPERATOR] + to_grid
     assert operator_escrow >= from_grid, "operator escrow too low for the feed-in credits"
     self.escrow[OPERATOR] = unsafe_sub(operator_escrow, from_grid)
+    info.delivery_count += convert(len(entries), uint64)
     if close:
         info.status = STATUS_DELIVERED
         log SlotDelivered(slot=slot, readings_root=readings_root)

@@ -1,0 +1,165 @@
+"""A region on a chain with funded households, in a few batches: for tests, benchmarks, demos.
+
+``Sandbox.create(backend, households=1000)`` deploys the contracts, registers the households,
+mints them tokens and deposits part into escrow, with one batch of transactions per step.
+:meth:`Sandbox.random_trades` builds signed trades between them for a slot.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gridledger.identity import Domain, Signer, keccak, region_id
+from gridledger.ledger import merkle
+from gridledger.ledger.backend import LedgerBackend
+from gridledger.ledger.deploy import GAS_ALLOWANCE_WEI, RegionDeployment, Tariffs, deploy_region
+from gridledger.ledger.registry import Role
+from gridledger.ledger.settlement import APPROVE_GAS, DEPOSIT_GAS
+from gridledger.ledger.token import MINT_GAS
+from gridledger.ledger.trades import SIDE_ASK, SIDE_BID, SettlementTrade, SignedOrder
+from gridledger.ledger.transactions import Call, provide_gas, send_many
+
+REGISTER_GAS = 120_000
+#: Transactions per batch while setting up (keeps JSON-RPC requests a sensible size).
+SETUP_CHUNK = 500
+
+
+def deterministic_signer(seed: bytes, index: int) -> Signer:
+    """A reproducible key (tests and benchmarks only: the key is public)."""
+    return Signer(keccak(seed + index.to_bytes(8)))
+
+
+@dataclass
+class Sandbox:
+    """One region, its operator and its households on ``backend``."""
+
+    backend: LedgerBackend
+    deployment: RegionDeployment
+    admin: Signer
+    operator: Signer
+    households: list[Signer]
+    domain: Domain
+    _nonces: dict[bytes, int] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls,
+        backend: LedgerBackend,
+        *,
+        households: int,
+        region: str = "central",
+        seed: bytes = b"gridledger sandbox",
+        mint_micro: int = 10**12,
+        deposit_micro: int = 10**11,
+        operator_deposit_micro: int = 10**11,
+        tariffs: Tariffs | None = None,
+    ) -> Sandbox:
+        admin = deterministic_signer(seed + b"admin", 0)
+        operator = deterministic_signer(seed + b"operator", 0)
+        homes = [deterministic_signer(seed + b"household", i) for i in range(households)]
+        deployment = deploy_region(
+            backend,
+            admin=admin,
+            operator=operator,
+            region=region_id(region),
+            tariffs=tariffs or Tariffs(),
+        )
+        provide_gas(backend, [h.address_bytes for h in homes], GAS_ALLOWANCE_WEI)
+        bed = cls(backend, deployment, admin, operator, homes, Domain(backend.chain_id))
+        bed.join(homes, mint_micro=mint_micro, deposit_micro=deposit_micro)
+        if operator_deposit_micro:
+            deployment.token.mint(admin, operator.address_bytes, operator_deposit_micro)
+            deployment.market.deposit(operator, operator_deposit_micro)
+        return bed
+
+    def join(self, homes: Sequence[Signer], *, mint_micro: int, deposit_micro: int) -> None:
+        """Register ``homes`` (each itself), mint to them and deposit into escrow, in batches."""
+        d = self.deployment
+        for start in range(0, len(homes), SETUP_CHUNK):
+            chunk = homes[start : start + SETUP_CHUNK]
+            send_many(
+                self.backend,
+                [
+                    (
+                        h,
+                        [
+                            d.registry.make_call(
+                                h,
+                                "register",
+                                h.address_bytes,
+                                int(Role.HOUSEHOLD),
+                                d.region,
+                                gas=REGISTER_GAS,
+                            )
+                        ],
+                    )
+                    for h in chunk
+                ],
+            )
+            if mint_micro:
+                calls = [
+                    d.token.make_call(self.admin, "mint", h.address_bytes, mint_micro, gas=MINT_GAS)
+                    for h in chunk
+                ]
+                send_many(self.backend, [(self.admin, calls)])
+            if deposit_micro:
+                approve = d.token.abi.encode_call("approve", d.market.address, deposit_micro)
+                send_many(
+                    self.backend,
+                    [
+                        (
+                            h,
+                            [
+                                Call(d.token.address, approve, APPROVE_GAS, "Token.approve"),
+                                d.market.make_call(h, "deposit", deposit_micro, gas=DEPOSIT_GAS),
+                            ],
+                        )
+                        for h in chunk
+                    ],
+                )
+
+    def order(
+        self,
+        owner: Signer,
+        slot: int,
+        side: int,
+        energy_wh: int,
+        price_micro_per_kwh: int,
+        target: bytes = bytes(20),
+    ) -> SignedOrder:
+        """A fresh signed order of ``owner`` (nonces count up per owner)."""
+        nonce = self._nonces.get(owner.address_bytes, 0)
+        self._nonces[owner.address_bytes] = nonce + 1
+        return SignedOrder.sign(
+            owner,
+            self.domain,
+            region=self.deployment.region,
+            slot=slot,
+            side=side,
+            energy_wh=energy_wh,
+            price_micro_per_kwh=price_micro_per_kwh,
+            nonce=nonce,
+            target=target,
+        )
+
+    def random_trades(self, slot: int, count: int, rng: random.Random) -> list[SettlementTrade]:
+        """``count`` trades between distinct random households, each from its own two orders."""
+        fee = self.deployment.market.grid_prices()[2]
+        trades = []
+        homes = self.households
+        for _ in range(count):
+            buyer, seller = rng.sample(homes, 2)
+            energy = rng.randint(1, 5_000)
+            price = rng.randint(50_000, 250_000)
+            bid = self.order(buyer, slot, SIDE_BID, energy, price + fee + rng.randint(0, 20_000))
+            ask = self.order(seller, slot, SIDE_ASK, energy, price - rng.randint(0, 20_000))
+            trades.append(SettlementTrade(bid, ask, energy, price))
+        return trades
+
+    @staticmethod
+    def orders_root(trades: Sequence[SettlementTrade]) -> bytes:
+        """Merkle root of the orders behind ``trades`` (each order once)."""
+        leaves = {t.bid.leaf for t in trades} | {t.ask.leaf for t in trades}
+        return merkle.merkle_root(leaves)

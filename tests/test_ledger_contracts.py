@@ -1,0 +1,370 @@
+"""The contracts on every backend: registry, token, escrow, slot settlement, delivery, events.
+
+Each test runs on anvil (JSON-RPC) and on the embedded chain, against contracts it deploys itself.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+
+import pytest
+from eth_abi.abi import decode as abi_decode
+
+from gridledger.errors import ContractError, LedgerError
+from gridledger.identity import ORDER, Domain, Signer, region_id
+from gridledger.ledger import merkle
+from gridledger.ledger.backend import LedgerBackend
+from gridledger.ledger.registry import Role
+from gridledger.ledger.sandbox import Sandbox
+from gridledger.ledger.settlement import GasModel, MarketClient, SlotStatus
+from gridledger.ledger.trades import SIDE_ASK, SIDE_BID, Delivery, SettlementTrade, SignedOrder
+from gridledger.units import cost_micro
+
+SLOT = 1_767_225_600
+FEE = 20_000
+
+
+@pytest.fixture
+def bed(ledger_backend: LedgerBackend) -> Sandbox:
+    """A fresh region with 6 households (fresh keys, so tests never share accounts)."""
+    return Sandbox.create(ledger_backend, households=6, seed=secrets.token_bytes(8))
+
+
+def _trade(
+    bed: Sandbox, buyer: Signer, seller: Signer, energy: int, price: int, slot: int = SLOT
+) -> SettlementTrade:
+    bid = bed.order(buyer, slot, SIDE_BID, energy, price + FEE)
+    ask = bed.order(seller, slot, SIDE_ASK, energy, price)
+    return SettlementTrade(bid, ask, energy, price)
+
+
+def _escrows(bed: Sandbox) -> list[int]:
+    m = bed.deployment.market
+    return [m.escrow_of(h.address_bytes) for h in [bed.operator, *bed.households]]
+
+
+def test_domain_and_order_id_match_identity(bed: Sandbox) -> None:
+    market = bed.deployment.market
+    assert market.domain_separator() == Domain(bed.backend.chain_id).separator
+    order = bed.order(bed.households[0], SLOT, SIDE_BID, 1234, 99_000)
+    onchain = market.call(
+        "order_id",
+        SLOT,
+        SIDE_BID,
+        (
+            order.energy_wh,
+            order.price_micro_per_kwh,
+            order.owner,
+            order.nonce,
+            order.target,
+            order.signature[64],
+            order.signature[:32],
+            order.signature[32:64],
+        ),
+    )
+    assert onchain == order.order_id == ORDER.hash_struct(order.message)
+
+
+def test_registry_roles(bed: Sandbox) -> None:
+    reg = bed.deployment.registry
+    region = bed.deployment.region
+    home = bed.households[0]
+    assert reg.role_of(home.address_bytes) == Role.HOUSEHOLD
+    assert reg.role_of(bed.operator.address_bytes) == Role.OPERATOR
+    assert reg.operator_of(region) == bed.operator.address_bytes
+    company = Signer.generate()
+    with pytest.raises(ContractError, match="only the region operator registers"):
+        reg.register(home, company.address_bytes, Role.COMPANY, region)
+    reg.register(bed.operator, company.address_bytes, Role.COMPANY, region)
+    assert reg.role_of(company.address_bytes) == Role.COMPANY
+    with pytest.raises(ContractError, match="registered already"):
+        reg.register(bed.operator, company.address_bytes, Role.DEVICE, region)
+    with pytest.raises(ContractError, match="region exists already"):
+        reg.add_region(bed.admin, region, Signer.generate().address_bytes)
+    with pytest.raises(ContractError, match="only the admin"):
+        reg.add_region(home, region_id("north"), home.address_bytes)
+    reg.deregister(bed.operator, company.address_bytes)
+    assert reg.role_of(company.address_bytes) == Role.NONE
+    events = [e.name for e in reg.events()]
+    assert events.count("ParticipantRegistered") == 1 + 6 + 1
+    assert "ParticipantRemoved" in events
+
+
+def test_token_mint_only_by_issuer(bed: Sandbox) -> None:
+    token = bed.deployment.token
+    home = bed.households[0]
+    supply = token.total_supply()
+    with pytest.raises(ContractError, match="only the issuer mints"):
+        token.mint(home, home.address_bytes, 1)
+    token.mint(bed.admin, home.address_bytes, 5)
+    assert token.total_supply() == supply + 5
+    with pytest.raises(ContractError, match="balance too low"):
+        token.transfer(bed.households[1], home.address_bytes, 10**30)
+
+
+def test_deposit_and_withdraw(bed: Sandbox) -> None:
+    market = bed.deployment.market
+    token = bed.deployment.token
+    home = bed.households[0]
+    before = market.escrow_of(home.address_bytes)
+    wallet = token.balance_of(home.address_bytes)
+    market.deposit(home, 1_000)
+    market.withdraw(home, 300)
+    assert market.escrow_of(home.address_bytes) == before + 700
+    assert token.balance_of(home.address_bytes) == wallet - 700
+    assert market.total_escrow() == token.balance_of(market.address)
+    with pytest.raises(ContractError, match="escrow too low"):
+        market.withdraw(home, before + 701)
+    stranger = Signer.generate()
+    bed.backend.fund(stranger.address_bytes, 10**21)
+    token.mint(bed.admin, stranger.address_bytes, 10)
+    with pytest.raises(ContractError, match="not registered in this region"):
+        market.deposit(stranger, 10)
+    names = [e.name for e in market.events("Withdrawn")]
+    assert names == ["Withdrawn"]
+
+
+def test_settle_slot_moves_payments_and_records_roots(bed: Sandbox) -> None:
+    market = bed.deployment.market
+    h = bed.households
+    trades = [_trade(bed, h[0], h[1], 1500, 120_000), _trade(bed, h[2], h[3], 333, 101_001)]
+    before = _escrows(bed)
+    orders_root = bed.orders_root(trades)
+    result = market.settle_trades(bed.operator, SLOT, trades, orders_root=orders_root)
+    assert result.transactions == 1
+    after = _escrows(bed)
+    for t, (b, s) in zip(trades, [(1, 2), (3, 4)], strict=True):
+        amount = cost_micro(t.energy_wh, t.price_micro_per_kwh)
+        fee = cost_micro(t.energy_wh, FEE)
+        assert after[b] == before[b] - amount - fee
+        assert after[s] == before[s] + amount
+    assert after[0] == before[0] + sum(cost_micro(t.energy_wh, FEE) for t in trades)
+    assert sum(after) == sum(before)
+
+    state = market.slot(SLOT)
+    assert state.status == SlotStatus.TRADED
+    assert state.trade_count == 2 and state.energy_wh == 1833
+    assert state.orders_root == orders_root
+    assert state.trades_root == result.root
+    events = market.verify_slot_trades(SLOT)
+    assert [e.bid_id for e in events] == [t.bid.order_id for t in trades]
+    for t in trades:
+        proof = market.trade_proof(SLOT, t.trade_hash(FEE))
+        assert merkle.verify_proof(state.trades_root, t.leaf(FEE), proof)
+        tree = merkle.MerkleTree.build({x.bid.leaf for x in trades} | {x.ask.leaf for x in trades})
+        assert merkle.verify_proof(state.orders_root, t.ask.leaf, tree.proof(t.ask.leaf))
+
+
+def test_slot_settles_once(bed: Sandbox) -> None:
+    market = bed.deployment.market
+    h = bed.households
+    trades = [_trade(bed, h[0], h[1], 100, 100_000)]
+    market.settle_trades(bed.operator, SLOT, trades, orders_root=bytes(32))
+    again = [_trade(bed, h[2], h[3], 100, 100_000)]
+    with pytest.raises(ContractError, match="settled already"):
+        market.settle_trades(bed.operator, SLOT, again, orders_root=bytes(32))
+    # the chain itself refuses, not just the client
+    data = market.encode_settle_trades(SLOT, bytes(32), 1, again, True, bytes(32))
+    with pytest.raises(ContractError, match="slot is settled already"):
+        bed.backend.estimate_gas(market.address, data, bed.operator.address_bytes)
+
+
+@pytest.mark.parametrize(
+    "tamper, reason",
+    [
+        ("forged_bid", "bid signature invalid"),
+        ("forged_ask", "ask signature invalid"),
+        ("changed_energy", "ask signature invalid"),
+        ("other_slot", "bid signature invalid"),
+        ("price_below_ask", "price below the ask limit"),
+        ("price_above_bid", "price plus fee above the bid limit"),
+        ("overfill", "bid overfilled"),
+        ("self_trade", "buyer and seller are the same account"),
+        ("wrong_target", "ask is addressed to another buyer"),
+        ("not_operator", "only the region operator settles"),
+    ],
+)
+def test_bad_trades_are_refused_on_chain(bed: Sandbox, tamper: str, reason: str) -> None:
+    market = bed.deployment.market
+    h = bed.households
+    trade = _trade(bed, h[0], h[1], 1000, 100_000)
+    sender = bed.operator
+    if tamper == "forged_bid":  # a bid "of" h[0] signed by someone else
+        forged = SignedOrder.sign(
+            h[4],
+            bed.domain,
+            region=bed.deployment.region,
+            slot=SLOT,
+            side=SIDE_BID,
+            energy_wh=1000,
+            price_micro_per_kwh=200_000,
+            nonce=7,
+        )
+        bid = SignedOrder(**{**trade.bid.__dict__, "signature": forged.signature})
+        bid.__dict__.pop("order_id", None)
+        trade = SettlementTrade(bid, trade.ask, 1000, 100_000)
+    elif tamper == "forged_ask":
+        ask = SignedOrder(**{**trade.ask.__dict__, "owner": h[3].address_bytes})
+        ask.__dict__.pop("order_id", None)
+        trade = SettlementTrade(trade.bid, ask, 1000, 100_000)
+    elif tamper == "changed_energy":
+        ask = SignedOrder(**{**trade.ask.__dict__, "energy_wh": 5000})
+        ask.__dict__.pop("order_id", None)
+        trade = SettlementTrade(trade.bid, ask, 5000, 100_000)
+    elif tamper == "other_slot":
+        trade = _trade(bed, h[0], h[1], 1000, 100_000, slot=SLOT + 900)
+    elif tamper == "price_below_ask":
+        trade = SettlementTrade(trade.bid, trade.ask, 1000, 99_999)
+    elif tamper == "price_above_bid":
+        trade = SettlementTrade(trade.bid, trade.ask, 1000, 100_001)
+    elif tamper == "overfill":
+        trade = SettlementTrade(trade.bid, trade.ask, 1001, 100_000)
+    elif tamper == "self_trade":
+        trade = _trade(bed, h[0], h[0], 1000, 100_000)
+    elif tamper == "wrong_target":
+        ask = bed.order(h[1], SLOT, SIDE_ASK, 1000, 100_000, target=h[5].address_bytes)
+        trade = SettlementTrade(trade.bid, ask, 1000, 100_000)
+    elif tamper == "not_operator":
+        sender = h[2]
+    before = _escrows(bed)
+    with pytest.raises(ContractError, match=reason):
+        market.settle_trades(sender, SLOT, [trade], orders_root=bytes(32))
+    assert _escrows(bed) == before
+    assert market.slot(SLOT).status == SlotStatus.NONE
+
+
+def test_reused_order_is_refused_across_batches(bed: Sandbox) -> None:
+    """An order filled in one transaction of a slot cannot be filled again in a later one."""
+    market = bed.deployment.market
+    h = bed.households
+    t1 = _trade(bed, h[0], h[1], 600, 100_000)
+    market.settle_trades(bed.operator, SLOT, [t1], orders_root=bytes(32), close=False)
+    assert market.filled(t1.bid.order_id) == 600
+    partial = SettlementTrade(t1.bid, bed.order(h[2], SLOT, SIDE_ASK, 600, 100_000), 600, 100_000)
+    with pytest.raises(ContractError, match="bid overfilled"):
+        market.settle_trades(bed.operator, SLOT, [t1, partial], orders_root=bytes(32))
+    # the same order reused within one (closing) batch is refused as well
+    t2 = _trade(bed, h[3], h[4], 500, 100_000)
+    t3 = SettlementTrade(t2.bid, bed.order(h[5], SLOT, SIDE_ASK, 500, 100_000), 1, 100_000)
+    with pytest.raises(ContractError, match="bid overfilled"):
+        market.settle_trades(bed.operator, SLOT, [t1, t2, t3], orders_root=bytes(32))
+    market.settle_trades(bed.operator, SLOT, [t1, t2], orders_root=bytes(32))
+    assert market.slot(SLOT).trade_count == 2
+
+
+def test_batches_split_resume_and_stay_in_order(bed: Sandbox) -> None:
+    market = MarketClient(bed.backend, bed.deployment.market.address)
+    market._trade_gas = GasModel(base=400_000, per_item=120_000, max_items=3)
+    h = bed.households
+    rng = random.Random(5)
+    pairs = [rng.sample(h, 2) for _ in range(8)]
+    trades = [_trade(bed, b, s, rng.randint(1, 900), 90_000) for b, s in pairs]
+    # the buyer of trade 4 (second batch) cannot pay: batches 2 and 3 fail, batch 1 stays
+    poor = trades[4].buyer
+    poor_signer = next(x for x in h if x.address_bytes == poor)
+    market.withdraw(poor_signer, market.escrow_of(poor))
+    with pytest.raises(ContractError, match="buyer escrow too low"):
+        market.settle_trades(bed.operator, SLOT, trades, orders_root=bytes(32))
+    state = market.slot(SLOT)
+    assert state.status == SlotStatus.TRADING and state.trade_count == 3
+    market.deposit(poor_signer, 10**9)
+    result = market.settle_trades(bed.operator, SLOT, trades, orders_root=bytes(32))
+    assert result.transactions == 2 and result.items == 5
+    assert market.slot(SLOT).trade_count == 8
+    market.verify_slot_trades(SLOT)
+    with pytest.raises(LedgerError):
+        market.settle_trades(bed.operator, SLOT, trades[::-1], orders_root=bytes(32))
+
+
+def test_batch_sizes_fit_the_gas_limit() -> None:
+    model = GasModel(base=300_000, per_item=50_000, max_items=256)
+    assert model.batch_sizes(0, 30_000_000) == [0]
+    sizes = model.batch_sizes(1000, 30_000_000)
+    assert sum(sizes) == 1000 and max(sizes) - min(sizes) <= 1
+    assert all(model.gas(s, 30_000_000) <= 30_000_000 for s in sizes)
+    assert len(sizes) == 4  # 256 per transaction at most
+    assert len(model.batch_sizes(1000, 5_000_000)) == 12  # 89 per 5M block (95 % used)
+
+
+def test_delivery_imbalance_at_grid_prices(bed: Sandbox) -> None:
+    market = bed.deployment.market
+    h = bed.households
+    retail, feed_in, _ = market.grid_prices()
+    trades = [_trade(bed, h[0], h[1], 1000, 100_000)]
+    market.settle_trades(bed.operator, SLOT, trades, orders_root=bytes(32))
+    entries = [
+        Delivery(h[0].address_bytes, 1000, 0, 1400, 0),  # took 400 Wh more: pays retail
+        Delivery(h[1].address_bytes, 0, 1000, 0, 700),  # delivered 300 Wh less: pays retail
+        Delivery(h[2].address_bytes, 0, 0, 0, 250),  # exported untraded: gets feed-in
+        Delivery(h[3].address_bytes, 0, 0, 0, 0),
+    ]
+    readings = [merkle.meter_leaf(e.account, SLOT, e.import_wh, e.export_wh) for e in entries]
+    root = merkle.merkle_root(readings)
+    before = _escrows(bed)
+    market.settle_delivery(bed.operator, SLOT, entries, readings_root=root)
+    after = _escrows(bed)
+    assert after[1] - before[1] == -cost_micro(400, retail)
+    assert after[2] - before[2] == -cost_micro(300, retail)
+    assert after[3] - before[3] == cost_micro(250, feed_in)
+    assert after[4] == before[4]
+    assert sum(after) == sum(before)
+    for e in entries:
+        expected = e.settlement_micro(retail, feed_in)
+        assert (
+            before[1 + [x.account for x in entries].index(e.account)]
+            - after[1 + [x.account for x in entries].index(e.account)]
+            == expected
+        )
+    state = market.slot(SLOT)
+    assert state.status == SlotStatus.DELIVERED and state.readings_root == root
+    assert len(market.events("DeliverySettled")) == 4
+    with pytest.raises(ContractError, match="not waiting for delivery"):
+        market.settle_delivery(bed.operator, SLOT, entries[:1], readings_root=root)
+
+
+def test_delivery_account_settles_once_per_slot(bed: Sandbox) -> None:
+    market = bed.deployment.market
+    h = bed.households
+    market.settle_trades(bed.operator, SLOT, [], orders_root=bytes(32))
+    entry = Delivery(h[0].address_bytes, 0, 0, 100, 0)
+    with pytest.raises(ContractError, match="settled already for this slot"):
+        market.settle_delivery(bed.operator, SLOT, [entry, entry], readings_root=bytes(32))
+    market.settle_delivery(bed.operator, SLOT, [entry], readings_root=bytes(32), close=False)
+    data = market.encode_settle_delivery(SLOT, bytes(32), 1, [entry], True)
+    with pytest.raises(ContractError, match="settled already for this slot"):
+        bed.backend.estimate_gas(market.address, data, bed.operator.address_bytes)
+
+
+def test_hand_encoded_call_data_matches_eth_abi(bed: Sandbox) -> None:
+    market = bed.deployment.market
+    h = bed.households
+    trades = [_trade(bed, h[0], h[1], 10, 1), _trade(bed, h[2], h[3], 7, 3)]
+
+    def order_tuple(o: SignedOrder) -> tuple[object, ...]:
+        sig = o.signature
+        return (
+            o.energy_wh,
+            o.price_micro_per_kwh,
+            o.owner,
+            o.nonce,
+            o.target,
+            sig[64],
+            sig[:32],
+            sig[32:64],
+        )
+
+    args = [
+        (order_tuple(t.bid), order_tuple(t.ask), t.energy_wh, t.price_micro_per_kwh) for t in trades
+    ]
+    ours = market.encode_settle_trades(SLOT, b"\x01" * 32, 4, trades, True, b"\x02" * 32)
+    assert ours == market.abi.encode_call(
+        "settle_trades", SLOT, b"\x01" * 32, 4, args, True, b"\x02" * 32
+    )
+    entries = [Delivery(h[0].address_bytes, 1, 2, 3, 4)]
+    ours = market.encode_settle_delivery(SLOT, b"\x03" * 32, 2, entries, False)
+    theirs = market.abi.encode_call(
+        "settle_delivery", SLOT, b"\x03" * 32, 2, [(h[0].address_bytes, 1, 2, 3, 4)], False
+    )
+    assert ours == theirs
+    assert abi_decode(["uint64"], ours[4:36]) == (SLOT,)
