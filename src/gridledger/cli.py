@@ -205,3 +205,51 @@ def keys_list(ctx: click.Context) -> None:
         click.echo(f"no keys in {store.directory}; create one with `gridledger keys new NAME`")
     for name in names:
         click.echo(f"{name} {store.address(name)}")
+
+
+# --- market --------------------------------------------------------------------------------------
+
+
+@main.group()
+def market() -> None:
+    """Clear market slots from stored orders and check recorded results."""
+
+
+@market.command("clear")
+@click.option(
+    "--file",
+    "path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Slot document: JSON with region, slot_start_s, orders and optional company_offers.",
+)
+@click.option(
+    "--rule",
+    type=click.Choice(["pay_as_clear", "pay_as_bid"]),
+    default="pay_as_clear",
+    show_default=True,
+    help="Clearing rule; the tariff and slot length come from the settings.",
+)
+@click.option("--expect-hash", default=None, help="Fail unless the result hash is this 0x-hex.")
+@click.option("--trades", "with_trades", is_flag=True, help="Include every trade in the output.")
+@click.pass_context
+def market_clear(
+    ctx: click.Context, path: Path, rule: str, expect_hash: str | None, with_trades: bool
+) -> None:
+    """Validate and clear the orders of one slot; print the result (JSON) and its hash."""
+    from gridledger.identity import Domain
+    from gridledger.market import RuleSet, SlotOrders
+
+    cfg = _config(ctx)
+    rules = RuleSet.from_config(cfg, clearing_rule=rule)
+    document = SlotOrders.load(path)
+    domain = Domain(int(cfg["chain_id"]))
+    if expect_hash is None:
+        result = document.clear(rules, domain)
+    else:
+        try:
+            expected = bytes.fromhex(expect_hash.removeprefix("0x"))
+        except ValueError:
+            raise click.BadParameter("must be 0x followed by 64 hex digits") from None
+        result = document.reclear(rules, domain, expected)
+    click.echo(json.dumps(result.to_dict(trades=with_trades), indent=2))

@@ -19,6 +19,7 @@ from gridledger.market.companies import STANDING_SLOT, CompanyRegistry, match_co
 from gridledger.market.market import RegionalMarket, clear_slot, reclear
 from gridledger.market.matching import Matches
 from gridledger.market.orders import Cancel, Order, Side, validate_cancel, validate_order
+from gridledger.market.records import SlotOrders
 from gridledger.market.result import ClearingResult, Trade
 from gridledger.market.rules import CLEARING_RULE_NAMES, RuleSchedule, RuleSet
 from gridledger.market.tariff import GridTariff
@@ -40,6 +41,7 @@ __all__ = [
     "RuleSchedule",
     "RuleSet",
     "Side",
+    "SlotOrders",
     "Trade",
     "clear_book",
     "clear_slot",
