@@ -32,6 +32,7 @@ Run it as ``gridledger ingest`` or ``python -m gridledger.telemetry.ingest``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import queue
 import signal
@@ -405,28 +406,23 @@ def serve(
     def _stop(signum: int, frame: Any) -> None:
         stop.set()
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    ack_stream = open(ack_log, "a") if ack_log else None  # noqa: SIM115
-    try:
-        with open_store(store_url) as store:
-            ingestor = Ingestor(store, Domain(chain_id))
-            transport = open_transport(telemetry_url, client_id)
-            try:
-                stats = run_ingest(
-                    transport,
-                    ingestor,
-                    topic_filter=readings_filter(region),
-                    batch_size=batch_size,
-                    stop=stop,
-                    on_batch=_ack_logger(ack_stream) if ack_stream else None,
-                )
-            finally:
-                transport.close()
-        print(f"ingest stopped: {dict(stats)}", file=sys.stderr)
-    finally:
-        if ack_stream is not None:
-            ack_stream.close()
+    with contextlib.ExitStack() as stack:
+        ack_stream = stack.enter_context(open(ack_log, "a")) if ack_log else None
+        store = stack.enter_context(open_store(store_url))
+        ingestor = Ingestor(store, Domain(chain_id))
+        transport = open_transport(telemetry_url, client_id)
+        stack.callback(transport.close)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            stack.callback(signal.signal, signum, signal.signal(signum, _stop))
+        stats = run_ingest(
+            transport,
+            ingestor,
+            topic_filter=readings_filter(region),
+            batch_size=batch_size,
+            stop=stop,
+            on_batch=_ack_logger(ack_stream) if ack_stream else None,
+        )
+    print(f"ingest stopped: {dict(stats)}", file=sys.stderr)
     return 0
 
 
