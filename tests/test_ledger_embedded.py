@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -254,3 +255,34 @@ def test_one_holder_per_file_and_settings_must_match(chain_path: Path) -> None:
     closed.close()
     with pytest.raises(LedgerError, match="closed"):
         closed.block_number()
+
+
+def test_threads_take_turns(ledger: EmbeddedLedger, store_code: bytes) -> None:
+    signer = Signer(ledger)
+    contract = deploy(signer, store_code)
+    batches = [[signer.tx(contract, TOUCH + word(b * 10 + i)) for i in range(10)] for b in range(5)]
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                ledger.block_number()
+                ledger.balance(signer.address)
+                ledger.get_logs(contract, topic0=TOUCHED_TOPIC)
+                ledger.call(contract, X)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for thread in readers:
+        thread.start()
+    try:
+        for batch in batches:
+            ledger.send_raw_transactions(batch)
+    finally:
+        done.set()
+        for thread in readers:
+            thread.join()
+    assert errors == []
+    assert len(ledger.get_logs(contract, topic0=TOUCHED_TOPIC)) == 50

@@ -22,22 +22,26 @@ How it persists (see also ``docs/architecture.md``, "Embedded chain"):
   :mod:`gridledger.ledger.embedded_vm`.
 
 Only one :class:`EmbeddedLedger` may hold a chain file at a time (an exclusive ``flock`` on
-``<file>.lock``, released by the OS even after SIGKILL).
+``<file>.lock``, released by the OS even after SIGKILL). Its methods may be called from several
+threads: they take turns on one lock.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from eth.abc import BlockHeaderAPI, SignedTransactionAPI, StateAPI
 from eth.db.atomic import AtomicDB
+from eth.db.trie import _make_trie_root_and_nodes
 from eth.vm.chain_context import ChainContext
 from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address, BlockNumber
@@ -61,6 +65,20 @@ from gridledger.ledger.embedded_vm import (
 
 DEFAULT_CHAIN_ID = 1337
 _TX_BUILDER = GridLedgerVM.get_transaction_builder()
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _serialized(method: _Method) -> _Method:
+    """Run ``method`` under the ledger's lock: one thread at a time uses the chain."""
+
+    @functools.wraps(method)
+    def locked(self: EmbeddedLedger, *args: Any, **kwargs: Any) -> Any:
+        with self._mutex:
+            return method(self, *args, **kwargs)
+
+    return cast(_Method, locked)
 
 
 def _address(value: bytes | None, title: str) -> Address:
@@ -94,6 +112,7 @@ class EmbeddedLedger:
         synchronous: Synchronous = "FULL",
     ) -> None:
         self.path = Path(path)
+        self._mutex = threading.RLock()
         self._lock_file = self._lock(self.path)
         try:
             self._kv = SQLiteKV(self.path, synchronous)
@@ -182,11 +201,13 @@ class EmbeddedLedger:
         """Gas limit of the next block [gas] (constant: the genesis value)."""
         return self._gas_limit
 
+    @_serialized
     def head(self) -> BlockHeaderAPI:
         """Header of the latest mined block."""
         self._check_open()
         return self._chain.get_canonical_head()
 
+    @_serialized
     def block_number(self) -> int:
         """Number of the latest mined block."""
         return int(self.head().block_number)
@@ -194,11 +215,14 @@ class EmbeddedLedger:
     @property
     def genesis_hash(self) -> bytes:
         """Hash of block 0."""
-        return bytes(self._chain.get_canonical_block_header_by_number(BlockNumber(0)).hash)
+        with self._mutex:
+            self._check_open()
+            return bytes(self._chain.get_canonical_block_header_by_number(BlockNumber(0)).hash)
 
     def _state(self) -> StateAPI:
         return GridLedgerVM.build_state(self._kv, self.head(), self._chain_context)
 
+    @_serialized
     def nonce(self, address: bytes) -> int:
         """Next transaction nonce of ``address`` (mined transactions; there is no pending pool)."""
         return int(self._state().get_nonce(_address(address, "address")))
@@ -207,14 +231,17 @@ class EmbeddedLedger:
         """Gas price the next block accepts [wei]: the constant base fee (0)."""
         return BASE_FEE_WEI
 
+    @_serialized
     def balance(self, address: bytes) -> int:
         """Native-currency balance of ``address`` [wei]."""
         return int(self._state().get_balance(_address(address, "address")))
 
+    @_serialized
     def code(self, address: bytes) -> bytes:
         """Contract code at ``address`` (empty for plain accounts)."""
         return bytes(self._state().get_code(_address(address, "address")))
 
+    @_serialized
     def storage(self, address: bytes, slot: int) -> int:
         """Value of a storage slot of ``address`` at the head."""
         return int(self._state().get_storage(_address(address, "address"), slot))
@@ -235,6 +262,7 @@ class EmbeddedLedger:
     def _costless_state(self) -> AbstractContextManager[StateAPI]:
         return self._chain.get_vm(self.head()).in_costless_state()
 
+    @_serialized
     def call(self, to: bytes, data: bytes, sender: bytes | None = None) -> bytes:
         """Execute a read-only call against the head state; raises ``ContractError`` on revert."""
         self._check_open()
@@ -251,6 +279,7 @@ class EmbeddedLedger:
             raise ContractError(f"call to 0x{to.hex()} failed: {reason}", reason)
         return bytes(computation.output)
 
+    @_serialized
     def estimate_gas(self, to: bytes | None, data: bytes, sender: bytes) -> int:
         """Gas a transaction would use now [gas]; raises ``ContractError`` on revert."""
         self._check_open()
@@ -264,6 +293,7 @@ class EmbeddedLedger:
 
     # --- logs and receipts ----------------------------------------------------------------
 
+    @_serialized
     def get_logs(
         self,
         address: bytes,
@@ -277,6 +307,7 @@ class EmbeddedLedger:
         rows = self._kv.iter_logs(_address(address, "address"), from_block, last, topic0)
         return [_log(row) for row in rows]
 
+    @_serialized
     def receipt(self, tx_hash: bytes) -> Receipt | None:
         """The receipt of a mined transaction (an index lookup, no block scan), or None."""
         self._check_open()
@@ -288,6 +319,7 @@ class EmbeddedLedger:
 
     # --- writing --------------------------------------------------------------------------
 
+    @_serialized
     def send_raw_transactions(self, raw_transactions: Sequence[bytes]) -> list[Receipt]:
         """Check, mine and persist signed transactions; one block per batch when the gas fits.
 
@@ -299,6 +331,7 @@ class EmbeddedLedger:
         transactions = self._decode_and_check(raw_transactions)
         return self._mine(transactions)
 
+    @_serialized
     def fund(self, address: bytes, amount_wei: int) -> None:
         """Send ``amount_wei`` [wei] to ``address`` from the genesis faucet, in a mined block."""
         self._check_open()
@@ -440,14 +473,20 @@ class EmbeddedLedger:
                     f"the chain refused the batch while mining it: {exc}; nothing was recorded"
                 ) from exc
             raise
+        finally:
+            # py-evm memoizes the transaction and receipt tries of the last 128 blocks (it builds
+            # each twice while mining); a settlement block's are ~1 MB, so drop them per batch.
+            _make_trie_root_and_nodes.cache_clear()
         return receipts
 
     # --- lifecycle ------------------------------------------------------------------------
 
+    @_serialized
     def disk_bytes(self) -> int:
         """Size of the chain file, write-ahead log included [bytes]."""
         return self._kv.file_bytes()
 
+    @_serialized
     def checkpoint(self) -> None:
         """Fold SQLite's write-ahead log into the chain file."""
         self._kv.checkpoint()
@@ -456,6 +495,7 @@ class EmbeddedLedger:
         if self._closed:
             raise LedgerError(f"the embedded chain {self.path} is closed; open it again")
 
+    @_serialized
     def close(self) -> None:
         """Release the file (pending writes cannot exist between calls: each batch commits)."""
         if self._closed:

@@ -92,14 +92,17 @@ class SQLiteKV(BaseAtomicDB):
     """py-evm's key-value database over one SQLite file, with a pending overlay committed at once.
 
     Writes (``db[key] = value``, ``del db[key]``, ``atomic_batch()``) go to the overlay; nothing
-    reaches the file before :meth:`commit`. :meth:`rollback` drops the overlay.
+    reaches the file before :meth:`commit`. :meth:`rollback` drops the overlay. Not thread-safe by
+    itself: :class:`~gridledger.ledger.embedded.EmbeddedLedger` serializes the calls.
     """
 
     def __init__(self, path: str | Path, synchronous: Synchronous = "FULL") -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(str(self.path), isolation_level=None)
+            self._conn = sqlite3.connect(
+                str(self.path), isolation_level=None, check_same_thread=False
+            )
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(f"PRAGMA synchronous={synchronous}")
             self._conn.executescript(_SCHEMA)
