@@ -10,7 +10,7 @@ import pytest
 from market.books import BID_RULES, RULES, TARIFF, ask, bid, clear, company, make_book, trade_table
 
 from gridledger.errors import MarketError
-from gridledger.market import RuleSet, clear_book, uniform_price
+from gridledger.market import BookArrays, RuleSet, clear_book, uniform_price
 from gridledger.market.tariff import GridTariff
 from gridledger.units import cost_micro
 
@@ -286,3 +286,38 @@ def test_hash_prefix_collisions_still_order_by_full_hash() -> None:
     reversed_book = make_book(rows[::-1])
     reversed_book.order_ids[1:, :8] = 7
     assert clear_book(reversed_book, RULES, region="test", slot_start_s=0).hash == result.hash
+
+
+def test_grid_fallback_per_order() -> None:
+    rows = [
+        company("utility", 1000, 120_000),
+        bid("b1", 1000, 250_000),
+        bid("b2", 500, 180_000),
+        ask("a1", 600, 100_000),
+        ask("a2", 600, 200_000),
+    ]
+    result = clear(rows)
+    fallback = {f.order_id: f for f in result.grid_fallback()}
+    assert set(fallback) == {rows[2].order_id, rows[4].order_id}  # unused capacity left out
+    b2, a2 = fallback[rows[2].order_id], fallback[rows[4].order_id]
+    assert (b2.is_bid, b2.energy_wh, b2.amount_micro) == (True, 500, 150_000)
+    assert (a2.is_bid, a2.energy_wh, a2.amount_micro) == (False, 200, 16_000)
+    assert sum(f.energy_wh for f in fallback.values() if f.is_bid) == result.unmatched_demand_wh
+
+
+def test_money_totals_never_wrap() -> None:
+    # 100,000 trades of 1e8 Wh at ~1e9 micro/kWh: about 1e19 micro-units, beyond int64
+    n = 100_000
+    rng = np.random.default_rng(3)
+    price = 10**9 - 20_000
+    book = BookArrays.build(
+        order_ids=rng.integers(0, 256, (2 * n, 32), dtype=np.uint8),
+        owners=np.zeros((2 * n, 20), np.uint8),
+        is_bid=np.arange(2 * n) < n,
+        energy_wh=np.full(2 * n, 10**8, np.int64),
+        price_micro_per_kwh=np.where(np.arange(2 * n) < n, 10**9, price).astype(np.int64),
+    )
+    result = clear_book(book, RULES, region="test", slot_start_s=0)
+    assert result.traded_wh == n * 10**8
+    assert result.total_amount_micro == n * 10**8 * price // 1000 > 2**63
+    assert int.from_bytes(result.encode_header()[-40:-24]) == result.total_amount_micro

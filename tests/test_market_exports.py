@@ -15,6 +15,7 @@ def test_exported_members() -> None:
         "ClearingResult",
         "ClearingRule",
         "CompanyRegistry",
+        "GridFallback",
         "GridTariff",
         "Matches",
         "Order",

@@ -20,7 +20,7 @@ from gridledger.market.market import RegionalMarket, clear_slot, reclear
 from gridledger.market.matching import Matches
 from gridledger.market.orders import Cancel, Order, Side, validate_cancel, validate_order
 from gridledger.market.records import SlotOrders
-from gridledger.market.result import ClearingResult, Trade
+from gridledger.market.result import ClearingResult, GridFallback, Trade
 from gridledger.market.rules import CLEARING_RULE_NAMES, RuleSchedule, RuleSet
 from gridledger.market.tariff import GridTariff
 
@@ -33,6 +33,7 @@ __all__ = [
     "ClearingResult",
     "ClearingRule",
     "CompanyRegistry",
+    "GridFallback",
     "GridTariff",
     "Matches",
     "Order",

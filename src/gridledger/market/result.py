@@ -49,6 +49,19 @@ _NO_PRICE = 2**64 - 1
 
 
 @dataclass(frozen=True)
+class GridFallback:
+    """What one order leaves to the grid: ``energy_wh`` [Wh] bought at the retail price (a bid)
+    or sold at the feed-in price (an ask), for ``amount_micro`` = ``cost_micro`` of it."""
+
+    order_id: bytes
+    owner: str
+    is_bid: bool
+    energy_wh: int
+    price_micro_per_kwh: int
+    amount_micro: int
+
+
+@dataclass(frozen=True)
 class Trade:
     """One trade: ``energy_wh`` [Wh] from ``seller`` to ``buyer`` at ``price_micro_per_kwh``.
 
@@ -97,6 +110,15 @@ _TRADE_RECORD = np.dtype(
     ]
 )
 assert _TRADE_RECORD.itemsize == TRADE_RECORD_BYTES
+
+
+def _exact_sum(values: I64) -> int:
+    """Sum of non-negative int64 ``values`` as a Python int, never wrapping around."""
+    if len(values) == 0:
+        return 0
+    if int(values.max()) * len(values) < 2**63:
+        return int(values.sum())
+    return int(sum(values.tolist()))
 
 
 def _rows_as_void(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.void]:
@@ -220,12 +242,37 @@ class ClearingResult:
     @property
     def total_amount_micro(self) -> int:
         """Sum received by sellers [micro-units]."""
-        return int(self.amount_micro.sum())
+        return _exact_sum(self.amount_micro)
 
     @property
     def total_fee_micro(self) -> int:
         """Sum of network fees [micro-units]."""
-        return int(self.fee_micro.sum())
+        return _exact_sum(self.fee_micro)
+
+    def grid_fallback(self) -> list[GridFallback]:
+        """Per order, the unfilled energy the grid takes, sorted by order id (slow for very large
+        books). Company offers' unused capacity is not demand and is left out."""
+        book = self.book
+        rows = np.flatnonzero((self.residual_wh > 0) & ~book.is_company)
+        tariff = self.rules.tariff
+        out = []
+        for row in rows.tolist():
+            is_bid = bool(book.is_bid[row])
+            price = (
+                tariff.retail_price_micro_per_kwh if is_bid else tariff.feed_in_price_micro_per_kwh
+            )
+            energy = int(self.residual_wh[row])
+            out.append(
+                GridFallback(
+                    order_id=book.order_ids[row].tobytes(),
+                    owner=checksum(book.owners[row].tobytes()),
+                    is_bid=is_bid,
+                    energy_wh=energy,
+                    price_micro_per_kwh=price,
+                    amount_micro=cost_micro(energy, price),
+                )
+            )
+        return sorted(out, key=lambda f: f.order_id)
 
     # --- trades ------------------------------------------------------------------------------
 
