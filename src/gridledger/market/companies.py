@@ -36,8 +36,8 @@ class CompanyRegistry:
     """Energy companies registered in one region and their current offers."""
 
     region: str
-    _names: dict[bytes, str] = field(default_factory=dict)
-    _offers: dict[tuple[bytes, int], Order] = field(default_factory=dict)
+    _names: dict[bytes, str] = field(default_factory=dict, init=False, repr=False)
+    _offers: dict[tuple[bytes, int], Order] = field(default_factory=dict, init=False, repr=False)
 
     def register(self, address: str, name: str = "") -> None:
         """Register company ``address`` (idempotent; the name is for display only)."""
