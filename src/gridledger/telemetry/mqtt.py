@@ -45,6 +45,7 @@ class MqttTransport:
         self._lock = threading.RLock()
         self._subacks: set[int] = set()
         self._connected = threading.Event()
+        self._disconnected = threading.Event()
         self._connect_rc: str | None = None
         self._handlers: list[tuple[str, Handler]] = []
         self._early: list[mqtt.MQTTMessage] = []  # session messages that came before subscribe()
@@ -62,6 +63,8 @@ class MqttTransport:
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
+        client.on_disconnect = self._on_disconnect
+        client.on_unsubscribe = self._on_unsubscribe
         self._client = client
         try:
             client.connect(host, port, keepalive_s)
@@ -100,6 +103,22 @@ class MqttTransport:
                 self._early.append(msg)
             else:
                 handler(self._delivery(msg))
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: object,
+        reason: object,
+        properties: object,
+    ) -> None:
+        self._disconnected.set()
+
+    def _on_unsubscribe(
+        self, client: mqtt.Client, userdata: object, mid: int, reasons: object, props: object
+    ) -> None:
+        with self._lock:
+            self._subacks.add(mid)
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: object, mid: int, reasons: object, props: object
@@ -185,9 +204,36 @@ class MqttTransport:
         self._closed = True
         self._stop()
 
-    def _stop(self) -> None:
+    def _sync(self, timeout_s: float) -> bool:
+        """Round trip to the broker: once it answers, it has processed every earlier packet.
+
+        MQTT does not acknowledge a PUBACK; an UNSUBSCRIBE of a filter never subscribed costs
+        nothing and its UNSUBACK comes after the broker has handled our earlier acknowledgements.
+        """
+        result, mid = self._client.unsubscribe(f"gridledger/_sync/{self._client_id}")
+        if result != mqtt.MQTT_ERR_SUCCESS or mid is None:
+            return False
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if mid in self._subacks:
+                    self._subacks.discard(mid)
+                    return True
+            time.sleep(0.002)
+        return False
+
+    def _stop(self, timeout_s: float = 5.0) -> None:
+        # Closing a TCP socket that still has unread input (the broker keeps sending) resets the
+        # connection, and the broker may then drop our last acknowledgements unread: confirm them
+        # with a round trip first, then disconnect.
         try:
-            self._client.disconnect()
+            if self._connected.is_set():
+                self._sync(timeout_s)
+                self._disconnected.clear()
+                self._client.disconnect()
+                self._disconnected.wait(timeout_s)
+            else:
+                self._client.disconnect()
         finally:
             self._client.loop_stop()
 
