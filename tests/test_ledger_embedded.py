@@ -286,3 +286,31 @@ def test_threads_take_turns(ledger: EmbeddedLedger, store_code: bytes) -> None:
             thread.join()
     assert errors == []
     assert len(ledger.get_logs(contract, topic0=TOUCHED_TOPIC)) == 50
+
+
+def test_legacy_transactions_empty_batches_and_failed_deploys(
+    ledger: EmbeddedLedger, store_code: bytes
+) -> None:
+    signer = Signer(ledger)
+    contract = deploy(signer, store_code)
+    legacy = signer.account.sign_transaction(
+        {
+            "nonce": signer.next_nonce,
+            "gas": 100_000,
+            "gasPrice": 0,
+            "to": contract,
+            "data": SET + word(8),
+            "value": 0,
+            "chainId": ledger.chain_id,
+        }
+    )
+    (receipt,) = ledger.send_raw_transactions([bytes(legacy.raw_transaction)])
+    assert receipt.status == 1 and ledger.call(contract, X) == word(8)
+    head = ledger.block_number()
+    assert ledger.send_raw_transactions([]) == []
+    assert ledger.block_number() == head
+    signer.next_nonce += 1
+    # init code that reverts at once (PUSH0 PUSH0 REVERT): status 0, no contract
+    (failed,) = ledger.send_raw_transactions([signer.tx(None, bytes.fromhex("5f5ffd"))])
+    assert failed.status == 0 and failed.contract_address is None
+    assert failed.revert_reason == "reverted without a reason"
