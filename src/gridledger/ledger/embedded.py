@@ -49,7 +49,7 @@ from eth_utils.exceptions import ValidationError as EthValidationError
 
 from gridledger.errors import ContractError, LedgerError
 from gridledger.ledger.backend import Log, Receipt
-from gridledger.ledger.embedded_db import LogRow, SQLiteKV, Synchronous, TxRow
+from gridledger.ledger.embedded_db import SCHEMA_VERSION, LogRow, SQLiteKV, Synchronous, TxRow
 from gridledger.ledger.embedded_vm import (
     BASE_FEE_WEI,
     DEFAULT_GAS_LIMIT,
@@ -160,13 +160,19 @@ class EmbeddedLedger:
             genesis_hash = chain.get_canonical_block_header_by_number(BlockNumber(0)).hash
             kv.commit(
                 meta={
-                    "schema": b"1",
+                    "schema": str(SCHEMA_VERSION).encode(),
                     "chain_id": str(cid).encode(),
                     "gas_limit": str(limit).encode(),
                     "genesis_hash": genesis_hash,
                 }
             )
         else:
+            schema = int(kv.get_meta("schema") or b"0")
+            if schema != SCHEMA_VERSION:
+                raise LedgerError(
+                    f"the embedded chain {self.path} has file layout {schema}, this gridledger "
+                    f"reads layout {SCHEMA_VERSION}; use the gridledger version that wrote it"
+                )
             cid = int(kv.get_meta("chain_id") or b"0")
             limit = int(kv.get_meta("gas_limit") or b"0")
             for name, given, stored in (
@@ -361,6 +367,8 @@ class EmbeddedLedger:
                 tx = _TX_BUILDER.decode(bytes(raw))
             except Exception as exc:
                 raise LedgerError(f"{where} is not a signed Ethereum transaction: {exc}") from exc
+            if getattr(tx, "type_id", None) == 3:
+                raise LedgerError(f"{where} is a blob transaction (EIP-4844): not supported here")
             try:
                 tx.check_signature_validity()
                 sender = tx.sender
