@@ -24,6 +24,7 @@ suite defines it) runs 20,000 and the slower signed-order property at full size.
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -45,7 +46,8 @@ from gridledger.market import (
 from gridledger.slots import Slot
 from gridledger.units import MAX_ENERGY_WH, MAX_PRICE_MICRO_PER_KWH, cost_micro
 
-SOAK = os.environ.get("GRIDLEDGER_SOAK", "") not in ("", "0")
+# --soak is honoured once the suite registers that option; the variable works everywhere.
+SOAK = os.environ.get("GRIDLEDGER_SOAK", "") not in ("", "0") or "--soak" in sys.argv
 EXAMPLES = 20_000 if SOAK else 2_000
 CORE = settings(
     max_examples=EXAMPLES,
