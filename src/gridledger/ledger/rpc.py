@@ -5,8 +5,9 @@ to the node as one JSON-RPC batch; receipts are then polled (also in batches) un
 transaction is mined. PoA chains have immediate finality, so a receipt is final.
 
 Nonce gaps: when the node refuses one transaction of a batch, the later transactions of the same
-sender would wait forever behind the missing nonce. They are dropped from the node's pool where the
-node allows it (anvil's ``anvil_dropTransaction``) and :class:`~gridledger.errors.LedgerError` is
+sender would wait forever behind the missing nonce (and run later, out of order, once the gap
+fills). They are removed from the node's pool where the node allows it (anvil's
+``anvil_removePoolTransactions``) and :class:`~gridledger.errors.LedgerError` is
 raised naming the refused transaction; the caller re-signs from :meth:`RpcBackend.nonce`, which
 counts only transactions the node can actually mine.
 """
@@ -161,11 +162,11 @@ class RpcBackend:
                 continue
             if any(j < i and senders[j] == senders[i] for j in refused_idx):
                 stranded.append(i)
-        for i in stranded:
-            try:
-                self._request("anvil_dropTransaction", [_hex(hashes[i])])
+        for sender in {senders[i] for i in stranded}:
+            try:  # anvil; other nodes drop queued transactions when their pool expires them
+                self._request("anvil_removePoolTransactions", [_hex(sender)])
             except LedgerError:
-                break  # not anvil: the node's pool expiry removes them
+                break
         mined = [i for i in range(len(raws)) if i not in refused_idx and i not in stranded]
         if mined:
             self._wait_receipts([hashes[i] for i in mined])

@@ -33,6 +33,11 @@ MAX_ENTRIES_PER_TX = 512
 #: Extra gas a trade may need over the sampled average: a seller escrow written for the first time
 #: (22,100 instead of 5,000) plus slack.
 PER_TRADE_MARGIN = 20_000
+#: Extra gas of a batch over its estimate: a slot record written for the first time.
+BASE_MARGIN = 250_000
+#: Gas model before anything was estimated (and for empty batches) [gas].
+DEFAULT_BASE_GAS = 600_000
+DEFAULT_TRADE_GAS = 90_000
 #: Fraction of the block gas limit a settlement transaction may use.
 BLOCK_FILL = 0.95
 #: Gas of one approve + deposit pair, with headroom.
@@ -310,19 +315,33 @@ class MarketClient(ContractClient):
         return head + body
 
     def trade_gas_model(
-        self, operator: Signer, slot: int, sample: Sequence[SettlementTrade]
+        self, operator: Signer, slot: int, first_trade: int, sample: Sequence[SettlementTrade]
     ) -> GasModel:
-        """Gas model of ``settle_trades`` from two estimates (cached on this client)."""
-        if self._trade_gas is None:
-            empty = self.encode_settle_trades(slot, bytes(32), 0, [], False, bytes(32))
-            base = self.backend.estimate_gas(self.address, empty, operator.address_bytes)
-            per = PER_TRADE_MARGIN + 90_000
-            if sample:
-                data = self.encode_settle_trades(slot, bytes(32), 0, sample, False, bytes(32))
-                total = self.backend.estimate_gas(self.address, data, operator.address_bytes)
-                per = PER_TRADE_MARGIN + max(1, (total - base)) // len(sample)
-            self._trade_gas = GasModel(base + 20_000, per, MAX_TRADES_PER_TX)
-        return self._trade_gas
+        """Gas model of ``settle_trades`` from two estimates (cached on this client).
+
+        The estimates run non-closing batches (which store per-order fills) of one trade and of
+        ``sample``; the difference gives the gas per trade. Margins cover what a sample may not
+        show: a slot record written for the first time, sellers with a fresh escrow entry.
+        """
+        if self._trade_gas is None and sample:
+            sender = operator.address_bytes
+
+            def estimate(batch: Sequence[SettlementTrade]) -> int:
+                data = self.encode_settle_trades(
+                    slot, bytes(32), first_trade, batch, False, bytes(32)
+                )
+                return self.backend.estimate_gas(self.address, data, sender)
+
+            one = estimate(sample[:1])
+            per = DEFAULT_TRADE_GAS
+            if len(sample) > 1:
+                per = max(1, (estimate(sample) - one) // (len(sample) - 1))
+            self._trade_gas = GasModel(
+                max(0, one - per) + BASE_MARGIN, per + PER_TRADE_MARGIN, MAX_TRADES_PER_TX
+            )
+        return self._trade_gas or GasModel(
+            DEFAULT_BASE_GAS, DEFAULT_TRADE_GAS + PER_TRADE_MARGIN, MAX_TRADES_PER_TX
+        )
 
     def settle_trades(
         self,
@@ -363,7 +382,7 @@ class MarketClient(ContractClient):
             )
         rest = list(trades[done:])
         limit = self.backend.block_gas_limit()
-        model = self.trade_gas_model(operator, slot, rest[:16])
+        model = self.trade_gas_model(operator, slot, done, rest[:16])
         calls: list[Call] = []
         start = done
         sizes = model.batch_sizes(len(rest), limit)

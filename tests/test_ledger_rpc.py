@@ -1,0 +1,104 @@
+"""The JSON-RPC backend against anvil: batches, receipts, revert reasons, nonce gaps, funding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gridledger.errors import ContractError, LedgerError
+from gridledger.identity import Signer
+from gridledger.ledger.backend import LedgerBackend
+from gridledger.ledger.rpc import RpcBackend, RpcError, decode_revert_reason
+from gridledger.ledger.token import TokenClient
+from gridledger.ledger.transactions import Call, sign_calls
+
+
+@pytest.fixture
+def funded(rpc_backend: RpcBackend) -> Signer:
+    signer = Signer.generate()
+    rpc_backend.fund(signer.address_bytes, 10**21)
+    return signer
+
+
+def test_is_a_ledger_backend(rpc_backend: RpcBackend) -> None:
+    assert isinstance(rpc_backend, LedgerBackend)
+    assert rpc_backend.chain_id == 1337
+    assert rpc_backend.block_gas_limit() == 100_000_000
+
+
+def test_unreachable_node_is_a_ledger_error() -> None:
+    with pytest.raises(LedgerError, match="cannot reach a JSON-RPC node"):
+        RpcBackend("http://127.0.0.1:9", request_timeout_s=1)
+
+
+def test_fund_adds_to_the_balance(rpc_backend: RpcBackend) -> None:
+    account = Signer.generate().address_bytes
+    rpc_backend.fund(account, 5)
+    rpc_backend.fund(account, 7)
+    assert rpc_backend.balance(account) == 12
+
+
+def test_fund_without_anvil_says_how_to_fund(
+    rpc_backend: RpcBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = rpc_backend._request
+
+    def no_cheats(method: str, params: list[Any]) -> Any:
+        if method.startswith("anvil_"):
+            raise RpcError(method, {"code": -32601, "message": "the method does not exist"})
+        return real(method, params)
+
+    monkeypatch.setattr(rpc_backend, "_request", no_cheats)
+    with pytest.raises(LedgerError, match="faucet or validator"):
+        rpc_backend.fund(b"\x01" * 20, 1)
+
+
+def test_batch_receipts_logs_and_revert_reason(rpc_backend: RpcBackend, funded: Signer) -> None:
+    token = TokenClient.deploy(rpc_backend, funded, funded.address_bytes)
+    receiver = Signer.generate().address_bytes
+    calls = [
+        token.make_call(funded, "mint", receiver, 10, gas=100_000),
+        token.make_call(funded, "transfer", receiver, 10**9, gas=100_000),  # balance too low
+        token.make_call(funded, "mint", receiver, 5, gas=100_000),
+    ]
+    receipts = rpc_backend.send_raw_transactions(sign_calls(rpc_backend, funded, calls))
+    assert [r.status for r in receipts] == [1, 0, 1]
+    assert receipts[1].revert_reason == "balance too low"
+    assert len(receipts[0].logs) == 1 and receipts[0].logs[0].address == token.address
+    transfers = token.events("Transfer", from_block=receipts[0].block_number)
+    assert [e.args["value"] for e in transfers] == [10, 5]
+    assert token.balance_of(receiver) == 15
+    with pytest.raises(ContractError, match="only the issuer mints") as info:
+        rpc_backend.estimate_gas(
+            token.address, token.abi.encode_call("mint", receiver, 1), receiver
+        )
+    assert info.value.reason == "only the issuer mints"
+    with pytest.raises(ContractError):
+        rpc_backend.call(token.address, b"\xde\xad\xbe\xef")
+
+
+def test_nonce_gap_drops_the_stranded_and_resumes(rpc_backend: RpcBackend, funded: Signer) -> None:
+    token = TokenClient.deploy(rpc_backend, funded, funded.address_bytes)
+    receiver = Signer.generate().address_bytes
+    mint = token.abi.encode_call("mint", receiver, 1)
+    start = rpc_backend.nonce(funded.address_bytes)
+    too_big = Call(token.address, mint, 200_000_000)  # more gas than a block holds: refused
+    ok = Call(token.address, mint, 100_000)
+    raws = sign_calls(rpc_backend, funded, [too_big, ok, ok])
+    with pytest.raises(LedgerError, match="refused transaction 0 of 3"):
+        rpc_backend.send_raw_transactions(raws)
+    assert rpc_backend.nonce(funded.address_bytes) == start
+    receipts = rpc_backend.send_raw_transactions(sign_calls(rpc_backend, funded, [ok]))
+    assert receipts[0].status == 1
+    # the two stranded transactions were dropped: they did not run after the gap closed
+    assert rpc_backend.nonce(funded.address_bytes) == start + 1
+    assert token.balance_of(receiver) == 1
+
+
+def test_decode_revert_reason() -> None:
+    payload = (
+        bytes.fromhex("08c379a0") + (32).to_bytes(32) + (2).to_bytes(32) + b"hi".ljust(32, b"\0")
+    )
+    assert decode_revert_reason(payload) == "hi"
+    assert decode_revert_reason(b"\x00" * 4) is None
