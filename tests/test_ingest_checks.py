@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,7 @@ from gridledger.devices import (
     make_sites,
     traffic,
 )
+from gridledger.errors import StoreError
 from gridledger.identity import Domain, Signer
 from gridledger.store import Store
 from gridledger.telemetry import REASONS, Ingestor
@@ -164,3 +166,51 @@ def test_fuzz_ingest_never_raises(store: Store, payloads: list[bytes]) -> None:
     result = ingestor.process([("gridledger/a/b/c/readings", p) for p in payloads])
     assert result.accepted == 0
     assert sum(result.rejected.values()) == len(payloads)
+
+
+def test_pipelined_stream_stores_the_same_and_spots_in_flight_duplicates(store: Store) -> None:
+    ingestor, site = setup(store)
+    msgs = traffic([site], 10, NOW_MS - 3_600_000, 60_000, DOMAIN)
+    batches: list[tuple[int, list[tuple[str | None, bytes]]] | None] = []
+    for token, i in enumerate(range(0, 40, 8)):
+        again = msgs[i - 8 : i - 6] if i else []  # two readings of the batch still in flight
+        batches.append((token, [*msgs[i : i + 8], *again]))
+        if token == 2:
+            batches.append(None)  # idle tick
+    results = list(ingestor.process_stream(batches))
+    assert [token for token, _ in results] == [0, 1, 2, 3, 4]
+    assert sum(r.accepted for _, r in results) == 40
+    assert sum(r.rejected["duplicate"] for _, r in results) == 8
+    assert store.reading_count() == 40
+    assert store.rejection_counts() == {"duplicate": 8}
+
+
+class FailsOnce:
+    """A store whose next insert_readings fails (as a lost database connection would)."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner, self.armed = inner, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def insert_readings(self, batch: Any) -> int:
+        if self.armed:
+            self.armed = False
+            raise StoreError("connection lost")
+        return self.inner.insert_readings(batch)
+
+
+def test_a_failed_write_leaves_the_batch_retryable(store: Store) -> None:
+    site = make_sites(1, "north", seed=1)[0]
+    site.register(store)
+    flaky = FailsOnce(store)
+    ingestor = Ingestor(cast(Store, flaky), DOMAIN, clock_ms=lambda: NOW_MS)
+    msgs = traffic([site], 3, NOW_MS - 3_600_000, 60_000, DOMAIN)
+    assert ingestor.process(msgs[:4]).accepted == 4
+    flaky.armed = True
+    with pytest.raises(StoreError):
+        ingestor.process(msgs[4:])
+    result = ingestor.process(msgs[4:])  # the transport redelivers: nothing is a "replay"
+    assert result.accepted == 8 and not result.rejected
+    assert store.reading_count() == 12

@@ -41,9 +41,10 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from gridledger.devices.messages import (
     READING,
@@ -103,6 +104,18 @@ class BatchResult:
     rejected: Counter[str] = field(default_factory=Counter)
 
 
+@dataclass
+class CheckedBatch:
+    """A checked batch waiting for :meth:`Ingestor.commit`."""
+
+    readings: list[Reading] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    result: BatchResult = field(default_factory=BatchResult)
+
+
+T = TypeVar("T")
+
+
 class Ingestor:
     """Checks and stores batches of signed readings; keeps counts by outcome in :attr:`stats`.
 
@@ -125,6 +138,8 @@ class Ingestor:
         self._type_hash = READING.type_hash
         self._recoverer = FastRecoverer()
         self._devices: dict[bytes, _DeviceState] = {}
+        # accepted readings not yet committed, for telling duplicates from replays
+        self._unstored: dict[tuple[str, int], bytes] = {}
         self.stats: Counter[str] = Counter()
         self.refresh_registry()
 
@@ -152,62 +167,104 @@ class Ingestor:
                 state.last_export = last.export_wh or 0
             self._devices[address] = state
 
+    def reload(self) -> None:
+        """Forget the in-memory per-device state and load it again from the store."""
+        self._devices.clear()
+        self._unstored.clear()
+        self.refresh_registry()
+
     def process(self, batch: Sequence[tuple[str | None, bytes]]) -> BatchResult:
         """Check ``(topic, payload)`` pairs; store accepted readings and rejections durably.
 
         ``topic`` may be ``None`` (not checked). Raises :class:`~gridledger.errors.StoreError` only
         when the store fails; then nothing of the batch is acknowledged and the in-memory state is
-        unchanged, so the batch can be retried.
+        reloaded from the store, so the batch can be retried.
         """
+        checked = self.check(batch)
+        try:
+            return self.commit(checked)
+        except BaseException:
+            self.reload()
+            raise
+
+    def process_stream(
+        self, batches: Iterable[tuple[T, Sequence[tuple[str | None, bytes]]] | None]
+    ) -> Iterator[tuple[T, BatchResult]]:
+        """Pipelined :meth:`process`: check a batch while the previous one is being committed.
+
+        ``batches`` yields ``(token, batch)`` pairs, or ``None`` when idle (then the batch in flight
+        is finished at once). Yields ``(token, result)`` in order, each once its batch is durable.
+        The store write runs on a worker thread (the database works, and the GIL is released,
+        while the next batch's signatures are checked). A store failure is raised after the
+        in-memory state is reloaded from the store.
+        """
+        inflight: tuple[T, Future[BatchResult]] | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="ingest-commit") as pool:
+            try:
+                for item in batches:
+                    if item is None:
+                        if inflight is not None:
+                            yield inflight[0], inflight[1].result()
+                            inflight = None
+                        continue
+                    token, batch = item
+                    checked = self.check(batch)
+                    if inflight is not None:
+                        yield inflight[0], inflight[1].result()
+                    inflight = (token, pool.submit(self.commit, checked))
+                if inflight is not None:
+                    yield inflight[0], inflight[1].result()
+                    inflight = None
+            except BaseException:
+                if inflight is not None:
+                    wait([inflight[1]])
+                self.reload()
+                raise
+
+    def check(self, batch: Sequence[tuple[str | None, bytes]]) -> CheckedBatch:
+        """First half of :meth:`process`: verify and classify, advance the in-memory state."""
         now = self._clock_ms()
-        readings: list[Reading] = []
-        rejections: list[Rejection] = []
-        staged: dict[bytes, tuple[int, int, int, int]] = {}
-        pending: dict[tuple[str, int], bytes] = {}
+        checked = CheckedBatch()
         refreshed = False
-        result = BatchResult()
         for topic, payload in batch:
             try:
-                outcome = self._check(topic, payload, now, staged, pending, refreshed)
+                outcome = self._check(topic, payload, now, refreshed)
                 if outcome == "unknown_device" and not refreshed:
                     self.refresh_registry()
                     refreshed = True
-                    outcome = self._check(topic, payload, now, staged, pending, refreshed)
+                    outcome = self._check(topic, payload, now, refreshed)
             except Exception as exc:  # never let a payload stop ingest
                 log.debug("unexpected error checking a payload", exc_info=True)
                 outcome = ("malformed", None, f"unexpected {type(exc).__name__}: {exc}")
             if isinstance(outcome, Reading):
-                readings.append(outcome)
+                checked.readings.append(outcome)
                 continue
             if isinstance(outcome, str):  # pragma: no cover - handled above
                 outcome = (outcome, None, "")
             reason, device_id, detail = outcome
-            result.rejected[reason] += 1
+            checked.result.rejected[reason] += 1
             raw = payload if isinstance(payload, bytes) else b""
-            rejections.append(
+            checked.rejections.append(
                 Rejection(now, device_id, reason, detail, raw[:MAX_STORED_REJECTED_PAYLOAD])
             )
-        if readings:
-            result.stored = self.store.insert_readings(readings)
-        if rejections:
-            self.store.record_rejections(rejections)
-        # durable: commit the staged per-device state
-        for address, (seq, ts, imp, exp) in staged.items():
-            state = self._devices[address]
-            state.last_seq, state.last_ts, state.last_import, state.last_export = seq, ts, imp, exp
-        result.accepted = len(readings)
+        checked.result.accepted = len(checked.readings)
+        return checked
+
+    def commit(self, checked: CheckedBatch) -> BatchResult:
+        """Second half of :meth:`process`: write the batch (readings, then rejections)."""
+        result = checked.result
+        if checked.readings:
+            result.stored = self.store.insert_readings(checked.readings)
+        if checked.rejections:
+            self.store.record_rejections(checked.rejections)
+        for reading in checked.readings:
+            self._unstored.pop((reading.device_id, reading.sequence), None)
         self.stats["accepted"] += result.accepted
         self.stats.update(result.rejected)
         return result
 
     def _check(
-        self,
-        topic: str | None,
-        payload: bytes,
-        now: int,
-        staged: dict[bytes, tuple[int, int, int, int]],
-        pending: dict[tuple[str, int], bytes],
-        refreshed: bool,
+        self, topic: str | None, payload: bytes, now: int, refreshed: bool
     ) -> Reading | tuple[str, str | None, str] | str:
         if not isinstance(payload, bytes) or len(payload) != READING_SIZE:
             size = len(payload) if isinstance(payload, bytes) else type(payload).__name__
@@ -258,13 +315,10 @@ class Ingestor:
         signature = payload[_BODY_SIZE:]
         if self._recoverer.address(digest, signature) != address:
             return ("bad_signature", device_id, "signature not made by the device's registered key")
-        prev = staged.get(address)
-        last_seq, last_ts, last_imp, last_exp = (
-            prev if prev is not None else (state.last_seq, state.last_ts, state.last_import,
-                                           state.last_export)
-        )  # fmt: skip
+        last_seq, last_ts = state.last_seq, state.last_ts
+        last_imp, last_exp = state.last_import, state.last_export
         if seq <= last_seq:
-            if self._is_stored(device_id, seq, ts, body, signature, pending):
+            if self._is_stored(device_id, seq, ts, payload):
                 return ("duplicate", device_id, f"sequence {seq} is stored already")
             return ("replay", device_id, f"sequence {seq} is not above the last {last_seq}")
         if ts > now + self.max_future_ms:
@@ -277,8 +331,8 @@ class Ingestor:
                 device_id,
                 f"registers import {imp} / export {exp} Wh below previous {last_imp} / {last_exp}",
             )
-        staged[address] = (seq, ts, imp, exp)
-        pending[(device_id, seq)] = payload
+        state.last_seq, state.last_ts, state.last_import, state.last_export = seq, ts, imp, exp
+        self._unstored[(device_id, seq)] = payload
         if kind == _ACCUMULATOR:
             return Reading(
                 device_id, seq, ts, imp, exp, power, body, signature, soc,
@@ -287,22 +341,14 @@ class Ingestor:
         extra = {"state": st, "alarms": alarms} if st or alarms else None
         return Reading(device_id, seq, ts, imp, exp, power, body, signature, None, extra)
 
-    def _is_stored(
-        self,
-        device_id: str,
-        seq: int,
-        ts: int,
-        body: bytes,
-        signature: bytes,
-        pending: dict[tuple[str, int], bytes],
-    ) -> bool:
-        """True when exactly this reading is stored already or earlier in this batch."""
-        earlier = pending.get((device_id, seq))
+    def _is_stored(self, device_id: str, seq: int, ts: int, payload: bytes) -> bool:
+        """True when exactly this reading is stored already or accepted and on its way there."""
+        earlier = self._unstored.get((device_id, seq))
         if earlier is not None:
-            return earlier == body + signature
+            return earlier == payload
         for stored in self.store.readings(device_id, ts, ts + 1):
             if stored.sequence == seq:
-                return bytes(stored.payload) == body and bytes(stored.signature) == signature
+                return bytes(stored.payload) + bytes(stored.signature) == payload
         return False
 
 
@@ -327,20 +373,41 @@ def run_ingest(
     """Consume readings from ``transport`` until ``stop`` is set (or idle for ``idle_exit_s``).
 
     Deliveries are taken in batches of up to ``batch_size`` (waiting at most ``max_wait_s`` to fill
-    one), processed, and acknowledged in delivery order only after :meth:`Ingestor.process` has
-    committed them. ``on_batch`` is called after the acks. Returns :attr:`Ingestor.stats`.
+    one) and go through :meth:`Ingestor.process_stream`; each batch is acknowledged, in delivery
+    order, only once it is committed. ``on_batch`` is called after the acks. Returns
+    :attr:`Ingestor.stats`.
     """
     inbox: queue.Queue[Delivery] = queue.Queue()
     transport.subscribe(topic_filter or readings_filter(), inbox.put)
     stop = stop or threading.Event()
+    batches = _batches(inbox, stop, batch_size, max_wait_s, idle_exit_s)
+    for deliveries, result in ingestor.process_stream(batches):
+        for delivery in deliveries:
+            delivery.ack()
+        if on_batch is not None:
+            on_batch(deliveries, result)
+    return ingestor.stats
+
+
+def _batches(
+    inbox: queue.Queue[Delivery],
+    stop: threading.Event,
+    batch_size: int,
+    max_wait_s: float,
+    idle_exit_s: float | None,
+) -> Iterator[tuple[list[Delivery], list[tuple[str | None, bytes]]] | None]:
     last_activity = time.monotonic()
     while not stop.is_set():
         try:
-            first = inbox.get(timeout=0.1)
+            first = inbox.get_nowait()
         except queue.Empty:
-            if idle_exit_s is not None and time.monotonic() - last_activity > idle_exit_s:
-                break
-            continue
+            yield None  # idle: let the batch in flight finish and be acknowledged now
+            try:
+                first = inbox.get(timeout=0.1)
+            except queue.Empty:
+                if idle_exit_s is not None and time.monotonic() - last_activity > idle_exit_s:
+                    return
+                continue
         batch = [first]
         deadline = time.monotonic() + max_wait_s
         while len(batch) < batch_size:
@@ -354,13 +421,8 @@ def run_ingest(
                     batch.append(inbox.get(timeout=remaining))
                 except queue.Empty:
                     break
-        result = ingestor.process([(d.topic, d.payload) for d in batch])
-        for delivery in batch:
-            delivery.ack()
-        if on_batch is not None:
-            on_batch(batch, result)
         last_activity = time.monotonic()
-    return ingestor.stats
+        yield batch, [(d.topic, d.payload) for d in batch]
 
 
 def _ack_logger(stream: IO[str]) -> Callable[[Sequence[Delivery], BatchResult], None]:
