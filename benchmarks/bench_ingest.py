@@ -2,10 +2,12 @@
 
 The ceiling is the raw rate of coincurve's secp256k1 public-key recovery
 (``PublicKey.from_signature_and_message``, the work ingest cannot avoid per reading) on one core.
-Ingest is :meth:`gridledger.telemetry.Ingestor.process` over batches of 1,000 wire payloads:
-decode, EIP-712 digest, signature recovery and check against the registered device, sequence /
-register / timestamp checks, and the store transaction. The process is pinned to one core; the
-PostgreSQL server (a throwaway one started here, as the test suite does) runs in its own processes.
+Ingest is :meth:`gridledger.telemetry.Ingestor.process_stream` (what ``run_ingest`` uses) over
+batches of 1,000 wire payloads: decode, EIP-712 digest, signature recovery and check against the
+registered device, sequence / register / timestamp checks, and the store transaction (on a worker
+thread, overlapping the next batch's checks). The process, both threads, is pinned to one core;
+the PostgreSQL server (a throwaway one started here, as the test suite does) runs in its own
+processes, started before the pinning.
 With Mosquitto installed, the end-to-end rate over a real broker into SQLite is measured too.
 
 Usage: ``python benchmarks/bench_ingest.py [--quick] [-n READINGS]``. The last line printed is one
@@ -88,8 +90,9 @@ def ingest_rate(url: str, sites: list[Site], msgs: list[tuple[str, bytes]]) -> f
             site.register(store)
         ingestor = Ingestor(store, DOMAIN)
         t0 = time.perf_counter()
-        for i in range(0, len(msgs), BATCH):
-            ingestor.process(msgs[i : i + BATCH])
+        batches = ((i, msgs[i : i + BATCH]) for i in range(0, len(msgs), BATCH))
+        for _ in ingestor.process_stream(batches):
+            pass
         elapsed = time.perf_counter() - t0
         if ingestor.stats["accepted"] != len(msgs) or store.reading_count() != len(msgs):
             raise RuntimeError(f"ingest did not store every reading: {dict(ingestor.stats)}")
