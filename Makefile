@@ -1,5 +1,5 @@
 # The two quick-start commands: `make run` and `make test`. Both set up what they need first.
-.PHONY: setup services run test lint bench
+.PHONY: setup services run test lint bench bench-deps
 
 setup:
 	@bash scripts/setup.sh
@@ -17,6 +17,11 @@ lint: setup
 
 test: services lint
 	.venv/bin/python -m pytest -q $(PYTEST_ARGS)
+
+# pymarket (the clearing benchmark's baseline) needs pandas < 3, so it gets its own venv
+bench-deps:
+	test -x .venv-pymarket/bin/python || python3 -m venv .venv-pymarket
+	.venv-pymarket/bin/python -m pip install -q pymarket 'pandas<3'
 
 bench: setup
 	for b in benchmarks/bench_*.py; do .venv/bin/python $$b --quick || exit 1; done

@@ -13,9 +13,10 @@ Keccak-256 separately. The process is pinned to one CPU unless ``--no-pin``.
 
 pymarket (0.7.6) needs pandas < 3 for its Huang mechanism, so it is run in a separate interpreter
 (``--pymarket-python``, default: this one if it can import pymarket, else
-``$GRIDLEDGER_PYMARKET_PYTHON``, else ``/tmp/pymarket-venv/bin/python``) on the same books, at the
-sizes where one run finishes within a minute; the comparison is skipped with a printed reason
-when none is available. ``--quick`` (under 60 s) skips pymarket but not the 1M case.
+``$GRIDLEDGER_PYMARKET_PYTHON``, else ``.venv-pymarket/bin/python`` made by ``make bench-deps``)
+on the same books, at the sizes where one run finishes within a minute; the comparison is skipped
+with a printed reason when none is available. ``--quick`` (under 60 s) skips pymarket but not
+the 1M case.
 
 The last line printed is one JSON object with ``clear_1m_s`` and ``orders_per_s_1m``.
 """
@@ -41,7 +42,8 @@ import numpy as np
 SEED = 20_261_124
 PYMARKET_BUDGET_S = 60.0
 PYMARKET_MECHANISMS = ("huang", "muda")
-DEFAULT_PYMARKET_VENV = Path("/tmp/pymarket-venv/bin/python")
+#: Created by `make bench-deps` (pymarket with pandas < 3, kept apart from the project venv).
+DEFAULT_PYMARKET_VENV = Path(__file__).resolve().parent.parent / ".venv-pymarket" / "bin" / "python"
 
 
 def make_columns(n: int, seed: int = SEED) -> dict[str, np.ndarray[Any, Any]]:
@@ -140,9 +142,8 @@ def find_pymarket_python(explicit: str | None) -> tuple[str | None, str]:
     if DEFAULT_PYMARKET_VENV.exists():
         return str(DEFAULT_PYMARKET_VENV), f"from {DEFAULT_PYMARKET_VENV}"
     return None, (
-        "pymarket is not importable here (it needs pandas < 3); create a throwaway venv: "
-        "python -m venv /tmp/pymarket-venv && "
-        "/tmp/pymarket-venv/bin/pip install pymarket 'pandas<3'"
+        "pymarket is not importable here (it needs pandas < 3); run `make bench-deps` to create "
+        f"{DEFAULT_PYMARKET_VENV.parent.parent} with it"
     )
 
 
