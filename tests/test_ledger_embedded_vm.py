@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import coincurve
 import pytest
+import vyper
+from eth.chains.base import MiningChain
+from eth.db.atomic import AtomicDB
 from eth.precompiles.ecrecover import ecrecover as pyevm_ecrecover
+from eth.vm.computation import BaseComputation
+from eth_account import Account
+from eth_typing import BlockNumber
 
 from gridledger.identity import SECP256K1_N, keccak
+from gridledger.ledger.embedded import EmbeddedLedger
 from gridledger.ledger.embedded_vm import (
     BASE_FEE_WEI,
+    GridLedgerComputation,
+    GridLedgerState,
+    GridLedgerVM,
     decode_revert_reason,
     ecrecover_precompile,
+    genesis_params,
+    genesis_state,
 )
 
 
@@ -92,3 +105,112 @@ def test_revert_reasons() -> None:
     assert decode_revert_reason(b"") is None
     assert decode_revert_reason(encoded[:50]) is None
     assert BASE_FEE_WEI == 0
+
+
+WORK_SOURCE = """
+interface Child:
+    def bump(x: uint256) -> uint256: nonpayable
+
+event Did:
+    who: indexed(address)
+    value: uint256
+
+marks: public(HashMap[bytes32, uint256])
+counts: public(HashMap[address, uint256])
+child: public(address)
+
+@external
+def set_child(c: address):
+    self.child = c
+
+@external
+def bump(x: uint256) -> uint256:
+    self.counts[msg.sender] += x
+    return self.counts[msg.sender]
+
+@external
+def work(n: uint256, digest: bytes32, v: uint8, r: bytes32, s: bytes32) -> address:
+    signer: address = ecrecover(digest, v, r, s)
+    h: bytes32 = digest
+    for i: uint256 in range(n, bound=200):
+        h = keccak256(concat(h, convert(i, bytes32)))
+        self.marks[h] += i
+    if self.child != empty(address):
+        extcall Child(self.child).bump(n)
+    assert n != 13, "unlucky"
+    log Did(who=signer, value=n)
+    return signer
+"""
+
+
+class _StockLoopComputation(GridLedgerComputation):
+    """py-evm's unmodified opcode loop (the reference for the fast one)."""
+
+    apply_computation: Any = classmethod(BaseComputation.apply_computation.__func__)  # type: ignore[attr-defined]
+
+
+class _StockLoopState(GridLedgerState):
+    computation_class = _StockLoopComputation
+
+
+class _StockLoopVM(GridLedgerVM):
+    _state_class = _StockLoopState
+
+
+def test_fast_opcode_loop_gives_the_blocks_of_pyevm_loop(tmp_path: Path) -> None:
+    out = vyper.compile_code(WORK_SOURCE, output_formats=["bytecode", "abi"])
+    code = bytes.fromhex(out["bytecode"][2:])
+    account = Account.from_key(keccak(b"loop test"))
+    key = coincurve.PrivateKey(keccak(b"signer"))
+    digest = keccak(b"digest")
+    sig = key.sign_recoverable(digest, hasher=None)
+    vrs = (sig[64] + 27).to_bytes(32, "big") + sig[:64]
+    work = keccak(b"work(uint256,bytes32,uint8,bytes32,bytes32)")[:4]
+    with EmbeddedLedger(tmp_path / "chain.sqlite") as ledger:
+        nonce = 0
+
+        def tx(to: bytes | None, data: bytes, gas: int = 6_000_000) -> bytes:
+            nonlocal nonce
+            fields: dict[str, Any] = {
+                "nonce": nonce,
+                "gas": gas,
+                "maxFeePerGas": 0,
+                "maxPriorityFeePerGas": 0,
+                "data": data,
+                "value": 0,
+                "chainId": ledger.chain_id,
+            }
+            if to is not None:
+                fields["to"] = to
+            nonce += 1
+            return bytes(account.sign_transaction(fields).raw_transaction)
+
+        parent, child = (
+            r.contract_address
+            for r in ledger.send_raw_transactions([tx(None, code), tx(None, code)])
+        )
+        assert parent is not None and child is not None
+        calls = [work + n.to_bytes(32, "big") + digest + vrs for n in (0, 1, 13, 60, 199)]
+        receipts = ledger.send_raw_transactions(
+            [tx(parent, keccak(b"set_child(address)")[:4] + bytes(12) + child)]
+            + [tx(parent, data) for data in calls]
+            + [tx(parent, calls[4], gas=200_000), tx(None, code)]
+        )
+        assert [r.status for r in receipts] == [1, 1, 1, 0, 1, 1, 0, 1]
+        assert receipts[3].revert_reason == "unlucky"
+        assert receipts[6].revert_reason is not None and "OutOfGas" in receipts[6].revert_reason
+        head = ledger.head()
+
+        reference = MiningChain.configure(
+            __name__="StockLoopChain",
+            vm_configuration=((0, _StockLoopVM),),
+            chain_id=ledger.chain_id,
+        ).from_genesis(
+            AtomicDB(), genesis_params(ledger.chain_id, ledger.block_gas_limit()), genesis_state()
+        )
+        for number in range(1, head.block_number + 1):
+            reference.import_block(ledger._chain.get_canonical_block_by_number(BlockNumber(number)))
+        assert reference.get_canonical_head().hash == head.hash
+    assert _StockLoopComputation.apply_computation.__func__ is not (
+        GridLedgerComputation.apply_computation.__func__  # type: ignore[attr-defined]
+    )
