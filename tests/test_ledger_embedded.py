@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 import vyper
 from eth_account import Account
 
-from gridledger.errors import ContractError, LedgerError
+from gridledger.errors import ContractError, LedgerError, VerificationError
 from gridledger.identity import keccak
 from gridledger.ledger.backend import LedgerBackend
 from gridledger.ledger.embedded import EmbeddedLedger
@@ -314,3 +316,23 @@ def test_legacy_transactions_empty_batches_and_failed_deploys(
     (failed,) = ledger.send_raw_transactions([signer.tx(None, bytes.fromhex("5f5ffd"))])
     assert failed.status == 0 and failed.contract_address is None
     assert failed.revert_reason == "reverted without a reason"
+
+
+def test_verify_finds_damage(chain_path: Path, store_code: bytes) -> None:
+    with EmbeddedLedger(chain_path) as ledger:
+        signer = Signer(ledger)
+        contract = deploy(signer, store_code)
+        ledger.send_raw_transactions([signer.tx(contract, SET + word(v)) for v in (1, 2, 3)])
+        check = verify_embedded_chain(ledger, replay=True)
+        assert check.accounts == 3 and check.storage_slots == 1 and check.trie_nodes >= 3
+        state_root = ledger.head().state_root
+        parent_hash = ledger.head().parent_hash
+    with closing(sqlite3.connect(chain_path)) as conn, conn:
+        (node,) = conn.execute("SELECT value FROM kv WHERE key = ?", (state_root,)).fetchone()
+        conn.execute("UPDATE kv SET value = ? WHERE key = ?", (node + b"\x00", state_root))
+    with EmbeddedLedger(chain_path) as ledger, pytest.raises(VerificationError, match="hash"):
+        verify_embedded_chain(ledger)
+    with closing(sqlite3.connect(chain_path)) as conn, conn:
+        conn.execute("DELETE FROM kv WHERE key = ?", (parent_hash,))
+    with EmbeddedLedger(chain_path) as ledger, pytest.raises(VerificationError, match="missing"):
+        verify_embedded_chain(ledger)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import rlp
 from eth.db.atomic import AtomicDB
+from eth.exceptions import HeaderNotFound
 from eth_typing import BlockNumber
 
 from gridledger.errors import VerificationError
@@ -100,12 +101,21 @@ def verify_embedded_chain(ledger: EmbeddedLedger, replay: bool = False) -> Chain
         encoded = rlp.encode(header)
         if keccak(encoded) != header.hash:
             raise VerificationError(f"block #{header.block_number} does not hash to its key")
-        canonical = chain.chaindb.get_canonical_block_hash(BlockNumber(header.block_number))
+        try:
+            canonical = chain.chaindb.get_canonical_block_hash(BlockNumber(header.block_number))
+        except HeaderNotFound:
+            canonical = None
         if canonical != header.hash:
             raise VerificationError(f"block #{header.block_number} is not the canonical one")
         if header.block_number == 0:
             break
-        parent = chain.chaindb.get_block_header_by_hash(header.parent_hash)
+        try:
+            parent = chain.chaindb.get_block_header_by_hash(header.parent_hash)
+        except HeaderNotFound:
+            raise VerificationError(
+                f"the parent of block #{header.block_number} (0x{header.parent_hash.hex()}) "
+                "is missing"
+            ) from None
         if parent.block_number != header.block_number - 1:
             raise VerificationError(f"block #{header.block_number} links to a wrong parent")
         header = parent
