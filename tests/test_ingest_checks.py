@@ -99,6 +99,7 @@ def test_tampered_readings_are_rejected_with_their_reason(store: Store) -> None:
         ("wrong_region", topic, resign(fresh, load.signer, region="south")),
         ("wrong_kind", topic, resign(fresh, load.signer, kind=DeviceKind.FUEL_CELL)),
         ("topic_mismatch", "gridledger/north/other/other-load/readings", fresh),
+        ("topic_mismatch", topic.replace("/north/", "/south/"), fresh),
         ("unknown_device", topic, resign(fresh, stranger, device=stranger.address_bytes)),
         ("malformed", topic, fresh[:-1]),
         ("malformed", topic, b"\x00" + fresh[1:]),

@@ -21,6 +21,10 @@ Because the layout is fixed, EIP-712's ``encodeData`` is computed straight from 
 ``struct.pack`` (:func:`reading_digest`), hashed once, without building a dict per message; a test
 pins it to the generic :meth:`Domain.digest` path byte for byte.
 
+A device numbers its readings 1, 2, 3, ... (``sequence``; ingest refuses any sequence not above the
+last one it stored for that device) and its commands are numbered by the owner (``nonce``, refused
+unless above the last one the device accepted).
+
 Register convention (all cumulative, monotonic, integer Wh, from the device's point of view):
 ``importWh`` is energy flowing into the device from the household bus or the grid (OBIS 1.8.0 at
 the BEC, charging for the accumulator, consumption for loads and EV chargers); ``exportWh`` is

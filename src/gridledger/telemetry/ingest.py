@@ -87,6 +87,7 @@ _I63 = 1 << 63
 class _DeviceState:
     device_id: str
     site_id: str
+    region: str
     region_raw: bytes
     kind: int
     last_seq: int = 0
@@ -155,7 +156,11 @@ class Ingestor:
             if site is None or device.kind not in _KIND_BY_NAME:
                 continue
             state = _DeviceState(
-                device.device_id, device.site_id, region_id(site.region), _KIND_BY_NAME[device.kind]
+                device.device_id,
+                device.site_id,
+                site.region,
+                region_id(site.region),
+                _KIND_BY_NAME[device.kind],
             )
             if latest is None:
                 latest = self.store.latest_state()
@@ -289,7 +294,12 @@ class Ingestor:
             return ("wrong_kind", device_id, f"kind {kind} is not the registered {state.kind}")
         if topic is not None:
             parts = topic.split("/")
-            if len(parts) != 5 or parts[3] != device_id or parts[2] != state.site_id:
+            if (
+                len(parts) != 5
+                or parts[3] != device_id
+                or parts[2] != state.site_id
+                or parts[1] != state.region
+            ):
                 return ("topic_mismatch", device_id, f"topic {topic!r} names another device")
         digest = keccak(
             self._prefix
