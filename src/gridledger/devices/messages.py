@@ -133,14 +133,14 @@ READING_TAG: Final = 0x52
 COMMAND_TAG: Final = 0x43
 SIGNATURE_SIZE: Final = 65
 
-_READING_BODY = struct.Struct(">B32s20sQQBQQqHHHI")
+READING_LAYOUT = struct.Struct(">B32s20sQQBQQqHHHI")
 _COMMAND_BODY = struct.Struct(">B32s20s20sQBqQ")
-READING_SIZE: Final = _READING_BODY.size + SIGNATURE_SIZE
+READING_SIZE: Final = READING_LAYOUT.size + SIGNATURE_SIZE
 COMMAND_SIZE: Final = _COMMAND_BODY.size + SIGNATURE_SIZE
 
 # encodeData of a Reading: 12 words of 32 bytes; small integers left-padded with zeros, the signed
 # power sign-extended (two's complement over 256 bits) by the 24-byte prefix.
-_READING_WORDS = struct.Struct(">32s12x20s24xQ24xQ31xB24xQ24xQ24sq30xH30xH30xH28xI")
+READING_WORDS_LAYOUT = struct.Struct(">32s12x20s24xQ24xQ31xB24xQ24xQ24sq30xH30xH30xH28xI")
 _COMMAND_WORDS = struct.Struct(">32s12x20s12x20s24xQ31xB24sq24xQ")
 _ZERO24 = bytes(24)
 _ONES24 = b"\xff" * 24
@@ -172,7 +172,7 @@ class Reading:
     def body(self) -> bytes:
         """The fixed-layout binary record (without signature); raises ReadingError out of range."""
         try:
-            return _READING_BODY.pack(
+            return READING_LAYOUT.pack(
                 READING_TAG,
                 region_id(self.region),
                 address_bytes(self.device, "device"),
@@ -221,11 +221,11 @@ def reading_digest(domain: Domain, body: bytes) -> bytes:
 def reading_struct_hash(body: bytes) -> bytes:
     """EIP-712 ``hashStruct`` of a reading record; ``struct.error`` if it is not one."""
     (_, region, device, seq, ts, kind, imp, exp, power, soc, soh, state, alarms) = (
-        _READING_BODY.unpack(body)
+        READING_LAYOUT.unpack(body)
     )
     return keccak(
         READING.type_hash
-        + _READING_WORDS.pack(
+        + READING_WORDS_LAYOUT.pack(
             region,
             device,
             seq,
@@ -254,7 +254,7 @@ def decode_reading(payload: bytes) -> tuple[Reading, bytes]:
     if len(payload) != READING_SIZE:
         raise ReadingError(f"a reading payload is {READING_SIZE} bytes, got {len(payload)}")
     raw = bytes(payload)
-    fields = _READING_BODY.unpack_from(raw)
+    fields = READING_LAYOUT.unpack_from(raw)
     if fields[0] != READING_TAG:
         raise ReadingError(f"not a reading: format tag {fields[0]:#04x}")
     try:
@@ -267,7 +267,7 @@ def decode_reading(payload: bytes) -> tuple[Reading, bytes]:
         region, fields[2], fields[3], fields[4], kind, fields[6], fields[7], fields[8],
         fields[9], fields[10], fields[11], fields[12],
     )  # fmt: skip
-    return reading, raw[_READING_BODY.size :]
+    return reading, raw[READING_LAYOUT.size :]
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,6 @@ import contextlib
 import logging
 import queue
 import signal
-import struct
 import sys
 import threading
 import time
@@ -48,8 +47,10 @@ from typing import IO, Any, TypeVar
 
 from gridledger.devices.messages import (
     READING,
+    READING_LAYOUT,
     READING_SIZE,
     READING_TAG,
+    READING_WORDS_LAYOUT,
     DeviceKind,
 )
 from gridledger.identity import Domain, FastRecoverer, keccak, region_id
@@ -75,8 +76,8 @@ REASONS = (
 DEFAULT_MAX_FUTURE_MS = 5 * 60 * 1000
 MAX_STORED_REJECTED_PAYLOAD = 4096
 
-_BODY = struct.Struct(">B32s20sQQBQQqHHHI")
-_WORDS = struct.Struct(">32s12x20s24xQ24xQ31xB24xQ24xQ24sq30xH30xH30xH28xI")
+_BODY = READING_LAYOUT
+_WORDS = READING_WORDS_LAYOUT
 _BODY_SIZE = _BODY.size
 _ZERO24 = bytes(24)
 _ONES24 = b"\xff" * 24
