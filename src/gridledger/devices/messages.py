@@ -144,8 +144,6 @@ READING_WORDS_LAYOUT = struct.Struct(">32s12x20s24xQ24xQ31xB24xQ24xQ24sq30xH30xH
 _COMMAND_WORDS = struct.Struct(">32s12x20s12x20s24xQ31xB24sq24xQ")
 _ZERO24 = bytes(24)
 _ONES24 = b"\xff" * 24
-_U64 = 1 << 64
-_I64 = 1 << 63
 
 
 def _digest_prefix(domain: Domain) -> bytes:
