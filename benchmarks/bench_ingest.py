@@ -120,7 +120,7 @@ def start_postgres() -> Any | None:
         return None
 
 
-def start_mosquitto(tmp: Path) -> Any | None:
+def start_mosquitto() -> Any | None:
     """A throwaway Mosquitto from ``tests/mqtt_broker.py``, or ``None`` where it is missing."""
     try:
         mqtt_broker = importlib.import_module("mqtt_broker")
@@ -128,7 +128,7 @@ def start_mosquitto(tmp: Path) -> Any | None:
         return None
     if mqtt_broker.mosquitto_binary() is None:
         return None
-    return mqtt_broker.MosquittoBroker(tmp / "mosquitto")
+    return mqtt_broker.MosquittoBroker()
 
 
 def mqtt_rate(broker: Any, tmp: Path, sites: list[Site], msgs: list[tuple[str, bytes]]) -> float:
@@ -180,7 +180,7 @@ def main() -> None:
         tmp = Path(tmpdir)
         # servers first: pinning is inherited, and their processes must not share our core
         server = start_postgres()
-        broker = start_mosquitto(tmp)
+        broker = start_mosquitto()
         core = pin_one_core()
         print(f"bench_ingest: {n} readings per backend, pinned to {core}, batches of {BATCH}")
         t0 = time.perf_counter()

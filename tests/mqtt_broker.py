@@ -9,9 +9,11 @@ window and no queue limit, so a persistent session never drops QoS 1 messages) a
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,40 +39,62 @@ def free_port() -> int:
 
 
 class MosquittoBroker:
-    """A Mosquitto process; ``url`` is its ``mqtt://127.0.0.1:PORT``."""
+    """A Mosquitto process in its own temporary directory; ``url`` is ``mqtt://127.0.0.1:PORT``.
 
-    def __init__(self, directory: Path, binary: str | None = None) -> None:
+    Under root, Mosquitto drops its privileges to the ``mosquitto`` user: the directory (made
+    directly under the system temporary directory, so that user can reach it) is then handed to
+    that user, or, where it does not exist, the broker is told to stay root. :meth:`stop`
+    removes the directory.
+    """
+
+    def __init__(self, binary: str | None = None) -> None:
         binary = binary or mosquitto_binary()
         if binary is None:
             raise RuntimeError("mosquitto is not installed; run scripts/setup.sh --services")
-        self.directory = directory
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.config = directory / "mosquitto.conf"
-        self.config.write_text(
-            "\n".join(
-                [
-                    f"listener {self.port} 127.0.0.1",
-                    "allow_anonymous true",
-                    "persistence true",
-                    f"persistence_location {directory}/",
-                    "autosave_interval 1",
-                    "max_inflight_messages 1000",
-                    "max_queued_messages 0",
-                    "max_queued_bytes 0",
-                    f"log_dest file {directory / 'mosquitto.log'}",
-                    "log_type error",
-                    "log_type warning",
-                    "",
-                ]
+        self.binary = binary
+        self.directory = Path(tempfile.mkdtemp(prefix="gridledger-mqtt-"))
+        self.config = self.directory / "mosquitto.conf"
+        self.log = self.directory / "mosquitto.log"
+        user_line = ""
+        if os.geteuid() == 0:
+            try:
+                os.chown(self.directory, pwd.getpwnam("mosquitto").pw_uid, -1)
+            except KeyError:
+                user_line = "user root"
+        for attempt in range(3):  # another process may take the free port before mosquitto binds
+            self.port = free_port()
+            self.config.write_text(
+                "\n".join(
+                    [
+                        f"listener {self.port} 127.0.0.1",
+                        "allow_anonymous true",
+                        user_line,
+                        "persistence true",
+                        f"persistence_location {self.directory}/",
+                        "autosave_interval 1",
+                        "max_inflight_messages 1000",
+                        "max_queued_messages 0",
+                        "max_queued_bytes 0",
+                        f"log_dest file {self.log}",
+                        "log_type error",
+                        "log_type warning",
+                        "",
+                    ]
+                )
             )
-        )
-        self.process = subprocess.Popen(
-            [binary, "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self._wait_ready()
+            self.process = subprocess.Popen(
+                [binary, "-c", str(self.config)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                self._wait_ready()
+                return
+            except RuntimeError:
+                self.stop(remove=False)
+                if attempt == 2:
+                    shutil.rmtree(self.directory, ignore_errors=True)
+                    raise
 
     @property
     def url(self) -> str:
@@ -80,20 +104,28 @@ class MosquittoBroker:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                log = self.directory / "mosquitto.log"
                 raise RuntimeError(
                     f"mosquitto exited with {self.process.returncode}: "
-                    f"{log.read_text() if log.exists() else ''}"
+                    f"{self.log.read_text() if self.log.exists() else ''}"
                 )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return
             except OSError:
                 time.sleep(0.02)
-        self.stop()
         raise RuntimeError(f"mosquitto did not listen on port {self.port} within {timeout_s} s")
 
-    def stop(self) -> None:
+    def restart(self) -> None:
+        """Stop the broker (it saves its persistence file) and start it again on the same port."""
+        self.stop(remove=False)
+        self.process = subprocess.Popen(
+            [self.binary, "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self._wait_ready()
+
+    def stop(self, remove: bool = True) -> None:
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -101,13 +133,15 @@ class MosquittoBroker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if remove:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 # --- pytest fixtures (imported by tests/conftest.py) ---------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
+def mosquitto() -> Iterator[MosquittoBroker]:
     """One Mosquitto broker for the test session; skipped (or failed, with
     ``GRIDLEDGER_REQUIRE_MQTT=1``) where Mosquitto is not installed."""
     if mosquitto_binary() is None:
@@ -115,7 +149,7 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBro
         if os.environ.get("GRIDLEDGER_REQUIRE_MQTT") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
-    broker = MosquittoBroker(tmp_path_factory.mktemp("mosquitto"))
+    broker = MosquittoBroker()
     try:
         yield broker
     finally:

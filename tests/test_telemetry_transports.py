@@ -168,3 +168,34 @@ def test_memory_client_id_is_exclusive() -> None:
         open_transport(url, "same")
     first.close()
     open_transport(url, "same").close()
+
+
+def test_broker_restart_keeps_sessions_and_queued_messages() -> None:
+    """Mosquitto's persistence: a persistent session and its queued QoS 1 messages survive."""
+    from mqtt_broker import MosquittoBroker, mosquitto_binary
+
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto not installed")
+    broker = MosquittoBroker()
+    try:
+        sub = open_transport(broker.url, "ingest-persist")
+        sub.subscribe(readings_filter(), lambda d: None)
+        sub.close()
+        pub = open_transport(broker.url, "gateway-persist")
+        for i in range(20):
+            pub.publish(topic("north", "s1", "d", "readings"), i.to_bytes(2))
+        pub.flush()
+        pub.close()
+        broker.restart()
+        inbox: queue.Queue[Delivery] = queue.Queue()
+        sub = open_transport(broker.url, "ingest-persist")
+        try:
+            sub.subscribe(readings_filter(), inbox.put)
+            got = drain(inbox, 20)
+            assert [int.from_bytes(d.payload) for d in got] == list(range(20))
+            for d in got:
+                d.ack()
+        finally:
+            sub.close()
+    finally:
+        broker.stop()
