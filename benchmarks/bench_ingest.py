@@ -175,7 +175,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=None, help="readings per backend")
     args = parser.parse_args()
     n = args.n or (10_000 if args.quick else 40_000)
-    rounds = 2 if args.quick else 3
+    rounds = 3
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmpdir:
         tmp = Path(tmpdir)
         # servers first: pinning is inherited, and their processes must not share our core
