@@ -157,6 +157,100 @@ class _StockLoopVM(GridLedgerVM):
     _state_class = _StockLoopState
 
 
+def _replay_on_pyevm_loop(ledger: EmbeddedLedger) -> None:
+    """Import every block of ``ledger`` into a chain running py-evm's own loop: same hashes."""
+    reference = MiningChain.configure(
+        __name__="StockLoopChain", vm_configuration=((0, _StockLoopVM),), chain_id=ledger.chain_id
+    ).from_genesis(
+        AtomicDB(), genesis_params(ledger.chain_id, ledger.block_gas_limit()), genesis_state()
+    )
+    head = ledger.head()
+    for number in range(1, head.block_number + 1):
+        reference.import_block(ledger._chain.get_canonical_block_by_number(BlockNumber(number)))
+    assert reference.get_canonical_head().hash == head.hash
+
+
+def _initcode(runtime: bytes) -> bytes:
+    """Creation code returning ``runtime``: PUSH2 n DUP1 PUSH1 10 PUSH0 CODECOPY PUSH0 RETURN."""
+    return b"\x61" + len(runtime).to_bytes(2, "big") + b"\x80\x60\x0a\x5f\x39\x5f\xf3" + runtime
+
+
+STACK_PROGRAMS = {
+    # PUSH2 0x1234 DUP1 SWAP1 POP PUSH0 SSTORE JUMPDEST PUSH1 1 PUSH1 1 SSTORE: slots 0, 1 set
+    "ok": (bytes.fromhex("6112348090505f555b6001600155"), 1),
+    "push_overflow": (b"\x5f" * 1025, 0),
+    "dup_overflow": (b"\x5f" + b"\x80" * 1024, 0),
+    "pop_underflow": (b"\x50", 0),
+    "dup16_underflow": (b"\x5f" * 3 + b"\x8f", 0),
+    "swap16_underflow": (b"\x5f" * 3 + b"\x9f", 0),
+    "swap16_exact": (b"\x5f" * 17 + b"\x9f", 1),
+    "push32_truncated": (b"\x7f\x01\x02\x03", 1),
+    "full_stack_exact": (b"\x5f" * 1024, 1),
+    # MSTORE/MLOAD with and without memory growth, int and bytes words, unaligned: slots 1-4
+    "memory": (
+        bytes.fromhex(
+            "60056007015f52"  # MSTORE(0, 5 + 7): memory grows to 32 (py-evm's code)
+            "6112345f52"  # MSTORE(0, 0x1234): inline
+            "5f51600155"  # slot 1 = MLOAD(0)
+            "60036001015f52"  # MSTORE(0, 3 + 1): an int word, inline
+            "5f51600255"  # slot 2 = MLOAD(0)
+            "60ab600152"  # MSTORE(1, 0xab): unaligned, memory grows to 64
+            "6001516003556020516004"
+            "55"  # slot 3 = MLOAD(1), slot 4 = MLOAD(32)
+        ),
+        1,
+    ),
+    "mstore_huge_offset": (b"\x7f" + b"\xff" * 32 + b"\x5f\x90\x52", 0),
+    "mload_empty_stack": (b"\x51", 0),
+    "mstore_one_item": (b"\x5f\x52", 0),
+}
+
+
+def test_inline_stack_opcodes_match_pyevm_at_the_limits(tmp_path: Path) -> None:
+    account = Account.from_key(keccak(b"stack test"))
+    with EmbeddedLedger(tmp_path / "chain.sqlite") as ledger:
+        nonce = 0
+
+        def tx(to: bytes | None, data: bytes, gas: int = 1_000_000) -> bytes:
+            nonlocal nonce
+            fields: dict[str, Any] = {
+                "nonce": nonce,
+                "gas": gas,
+                "maxFeePerGas": 0,
+                "maxPriorityFeePerGas": 0,
+                "data": data,
+                "value": 0,
+                "chainId": ledger.chain_id,
+            }
+            if to is not None:
+                fields["to"] = to
+            nonce += 1
+            return bytes(account.sign_transaction(fields).raw_transaction)
+
+        programs = list(STACK_PROGRAMS.values())
+        deployed = ledger.send_raw_transactions([tx(None, _initcode(code)) for code, _ in programs])
+        addresses = [r.contract_address for r in deployed]
+        assert all(a is not None for a in addresses)
+        receipts = ledger.send_raw_transactions(
+            [tx(a, b"") for a in addresses if a is not None]
+            + [tx(addresses[0], b"", gas=21_000 + 10)]  # out of gas inside the PUSH run
+        )
+        assert [r.status for r in receipts] == [ok for _, ok in programs] + [0]
+        assert "FullStack" in (receipts[1].revert_reason or "")
+        assert "InsufficientStack" in (receipts[3].revert_reason or "")
+        assert addresses[0] is not None and ledger.storage(addresses[0], 0) == 0x1234
+        assert ledger.storage(addresses[0], 1) == 1
+        memory = addresses[list(STACK_PROGRAMS).index("memory")]
+        assert memory is not None
+        assert [ledger.storage(memory, slot) for slot in (1, 2, 3, 4)] == [
+            0x1234,
+            4,
+            0xAB,
+            0xAB << 248,
+        ]
+        _replay_on_pyevm_loop(ledger)
+
+
 def test_fast_opcode_loop_gives_the_blocks_of_pyevm_loop(tmp_path: Path) -> None:
     out = vyper.compile_code(WORK_SOURCE, output_formats=["bytecode", "abi"])
     code = bytes.fromhex(out["bytecode"][2:])
@@ -199,18 +293,7 @@ def test_fast_opcode_loop_gives_the_blocks_of_pyevm_loop(tmp_path: Path) -> None
         assert [r.status for r in receipts] == [1, 1, 1, 0, 1, 1, 0, 1]
         assert receipts[3].revert_reason == "unlucky"
         assert receipts[6].revert_reason is not None and "OutOfGas" in receipts[6].revert_reason
-        head = ledger.head()
-
-        reference = MiningChain.configure(
-            __name__="StockLoopChain",
-            vm_configuration=((0, _StockLoopVM),),
-            chain_id=ledger.chain_id,
-        ).from_genesis(
-            AtomicDB(), genesis_params(ledger.chain_id, ledger.block_gas_limit()), genesis_state()
-        )
-        for number in range(1, head.block_number + 1):
-            reference.import_block(ledger._chain.get_canonical_block_by_number(BlockNumber(number)))
-        assert reference.get_canonical_head().hash == head.hash
+        _replay_on_pyevm_loop(ledger)
     assert _StockLoopComputation.apply_computation.__func__ is not (
         GridLedgerComputation.apply_computation.__func__  # type: ignore[attr-defined]
     )

@@ -8,6 +8,9 @@ py-evm's ``CancunVM`` unchanged except for two private-chain rules, kept here as
   block above the gas target);
 * the block gas limit is constant (the genesis value), instead of drifting with usage.
 
+The interpreter changes (a coincurve ECRECOVER, a leaner opcode loop) are in
+:mod:`gridledger.ledger.embedded_evm`; they give the same blocks as py-evm's own.
+
 Consensus is py-evm's post-merge ``PosConsensus``, which checks no seal: blocks are produced by
 this process alone, so there is nothing to prove. The genesis header has a fixed timestamp and
 extra data, so a given (chain id, gas limit) always yields the same genesis hash.
@@ -19,30 +22,22 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-import coincurve
-from eth.abc import (
-    BlockHeaderAPI,
-    ComputationAPI,
-    MessageAPI,
-    SignedTransactionAPI,
-    StateAPI,
-    TransactionContextAPI,
-)
+from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import MiningChain
-from eth.exceptions import Halt, OutOfGas, Revert
+from eth.exceptions import Revert
 from eth.typing import AccountState
-from eth.vm.computation import NO_RESULT
 from eth.vm.forks.cancun import CancunVM
-from eth.vm.forks.cancun.computation import CancunComputation
-from eth.vm.forks.cancun.state import CancunState
-from eth.vm.logic.invalid import InvalidOpcode
-from eth.vm.opcode import _FastOpcode
 from eth_keys.datatypes import PrivateKey
 from eth_typing import Address
 from eth_utils.exceptions import ValidationError as EthValidationError
 
 from gridledger.errors import ContractError
 from gridledger.identity import keccak
+from gridledger.ledger.embedded_evm import (
+    GridLedgerComputation,
+    GridLedgerState,
+    ecrecover_precompile,
+)
 
 #: Base fee of every block [wei]: a private settlement chain charges no base fee.
 BASE_FEE_WEI = 0
@@ -62,100 +57,13 @@ _ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 _PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
 
 _cancun_header_from_parent = CancunVM.create_header_from_parent
-_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-_GAS_ECRECOVER = 3000
 
-
-def ecrecover_precompile(computation: ComputationAPI) -> ComputationAPI:
-    """Precompile 0x01 (ECRECOVER) on libsecp256k1 via coincurve.
-
-    Same result and gas as py-evm's own (empty output on any bad input), about 5x faster: the
-    settlement contract calls it twice per trade.
-    """
-    computation.consume_gas(_GAS_ECRECOVER, reason="ECRecover Precompile")
-    data = computation.msg.data_as_bytes[:128].ljust(128, b"\x00")
-    v = int.from_bytes(data[32:64], "big")
-    r = int.from_bytes(data[64:96], "big")
-    s = int.from_bytes(data[96:128], "big")
-    if v not in (27, 28) or not (0 < r < _SECP256K1_N and 0 < s < _SECP256K1_N):
-        return computation
-    try:
-        public_key = coincurve.PublicKey.from_signature_and_message(
-            data[64:128] + bytes((v - 27,)), data[:32], hasher=None
-        )
-    except Exception:  # libsecp256k1 found no key for this signature
-        return computation
-    computation.output = bytes(12) + keccak(public_key.format(compressed=False)[1:])[12:]
-    return computation
-
-
-class GridLedgerComputation(CancunComputation):
-    """Cancun computation with the coincurve ECRECOVER precompile and a leaner opcode loop.
-
-    :meth:`apply_computation` is py-evm 0.12's own, except in the loop: an opcode of fixed gas
-    cost (py-evm's ``_FastOpcode``, most of them) has its gas charged inline (the same check, the
-    same ``OutOfGas``) instead of through three nested calls, and the per-opcode debug logging is
-    gone. About 25 % less CPU for a settlement; ``tests/test_ledger_embedded_vm.py`` replays
-    blocks mined this way through py-evm's unmodified loop and gets identical blocks.
-    """
-
-    _precompiles = {  # noqa: RUF012 - py-evm's own class attribute, read-only
-        **CancunComputation.get_precompiles(),
-        Address(bytes(19) + b"\x01"): ecrecover_precompile,
-    }
-
-    @classmethod
-    def apply_computation(
-        cls,
-        state: StateAPI,
-        message: MessageAPI,
-        transaction_context: TransactionContextAPI,
-        parent_computation: ComputationAPI | None = None,
-    ) -> ComputationAPI:
-        with cls(state, message, transaction_context) as computation:
-            if computation.is_origin_computation:
-                computation.contracts_created = []
-                if message.is_create:
-                    cls.consume_initcode_gas_cost(computation)
-            if parent_computation is not None:
-                computation.contracts_created = parent_computation.contracts_created
-            if message.is_create:
-                computation.contracts_created.append(message.storage_address)
-
-            precompile = computation.precompiles.get(message.code_address, NO_RESULT)
-            if precompile is not NO_RESULT:
-                if not message.is_delegation:
-                    precompile(computation)
-                return computation
-
-            opcode_lookup = computation.opcodes
-            meter = computation._gas_meter
-            for opcode in computation.code:
-                try:
-                    opcode_fn = opcode_lookup[opcode]
-                except KeyError:
-                    opcode_fn = InvalidOpcode(opcode)
-                try:
-                    if type(opcode_fn) is _FastOpcode:
-                        cost = opcode_fn.gas_cost
-                        if cost > meter.gas_remaining:
-                            raise OutOfGas(
-                                f"Out of gas: Needed {cost} - Remaining {meter.gas_remaining} "
-                                f"- Reason: {opcode_fn.mnemonic}"
-                            )
-                        meter.gas_remaining -= cost
-                        opcode_fn.logic_fn(computation)
-                    else:
-                        opcode_fn(computation=computation)
-                except Halt:
-                    break
-        return computation
-
-
-class GridLedgerState(CancunState):
-    """Cancun state whose computations use :class:`GridLedgerComputation`."""
-
-    computation_class = GridLedgerComputation
+__all__ = [
+    "GridLedgerComputation",
+    "GridLedgerState",
+    "GridLedgerVM",
+    "ecrecover_precompile",
+]
 
 
 def _create_header_from_parent(
