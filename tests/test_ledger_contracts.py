@@ -55,9 +55,9 @@ def test_domain_and_order_id_match_identity(bed: Sandbox) -> None:
         (
             order.energy_wh,
             order.price_micro_per_kwh,
-            order.owner,
+            int.from_bytes(order.owner),
             order.nonce,
-            order.target,
+            int.from_bytes(order.target),
             order.signature[64],
             order.signature[:32],
             order.signature[32:64],
@@ -255,7 +255,7 @@ def test_reused_order_is_refused_across_batches(bed: Sandbox) -> None:
 
 def test_batches_split_resume_and_stay_in_order(bed: Sandbox) -> None:
     market = MarketClient(bed.backend, bed.deployment.market.address)
-    market._trade_gas = GasModel(base=400_000, per_item=120_000, max_items=3)
+    market._trade_gas = GasModel(base=1_500_000, per_item=120_000, max_items=3)
     h = bed.households
     rng = random.Random(5)
     pairs = [rng.sample(h, 2) for _ in range(8)]
@@ -346,9 +346,9 @@ def test_hand_encoded_call_data_matches_eth_abi(bed: Sandbox) -> None:
         return (
             o.energy_wh,
             o.price_micro_per_kwh,
-            o.owner,
+            int.from_bytes(o.owner),
             o.nonce,
-            o.target,
+            int.from_bytes(o.target),
             sig[64],
             sig[:32],
             sig[32:64],

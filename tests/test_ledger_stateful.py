@@ -327,8 +327,8 @@ class MarketMachine(RuleBasedStateMachine):
 
 
 MarketMachine.TestCase.settings = settings(
-    max_examples=200 if SOAK else 6,
-    stateful_step_count=50 if SOAK else 12,
+    max_examples=100 if SOAK else 6,
+    stateful_step_count=40 if SOAK else 12,
     deadline=None,
     # shrinking replays whole chains and takes minutes; the failing steps are printed anyway
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
@@ -336,6 +336,7 @@ MarketMachine.TestCase.settings = settings(
 )
 
 
+@pytest.mark.timeout(7200 if SOAK else 600)
 def test_market_state_machine(request: pytest.FixtureRequest) -> None:
     """Run the machine on anvil and, when it exists, the embedded chain side by side."""
     from anvil import EMBEDDED_AVAILABLE

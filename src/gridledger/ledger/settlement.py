@@ -26,9 +26,10 @@ from gridledger.ledger.trades import Delivery, SettlementTrade, SignedOrder
 from gridledger.ledger.transactions import Call, send_calls
 
 #: The contract's largest batches (``MAX_TRADES`` / ``MAX_ENTRIES`` in RegionMarket.vy). Vyper
-#: copies a batch into memory sized for its bound, and memory costs gas quadratically, so the
-#: bounds are kept where that copy stays small next to the batch's own gas.
-MAX_TRADES_PER_TX = 256
+#: reserves memory for a batch's bound and memory costs gas quadratically (about 700k gas per
+#: transaction for 1,024 trades): a trade in a batch that does not close its slot costs 44k more
+#: (stored fills), so fewer, larger batches win above a few dozen trades.
+MAX_TRADES_PER_TX = 1024
 MAX_ENTRIES_PER_TX = 512
 #: Extra gas a trade may need over the sampled average: a seller escrow written for the first time
 #: (22,100 instead of 5,000) plus slack.
@@ -36,7 +37,7 @@ PER_TRADE_MARGIN = 20_000
 #: Extra gas of a batch over its estimate: a slot record written for the first time.
 BASE_MARGIN = 250_000
 #: Gas model before anything was estimated (and for empty batches) [gas].
-DEFAULT_BASE_GAS = 600_000
+DEFAULT_BASE_GAS = 1_500_000
 DEFAULT_TRADE_GAS = 90_000
 #: Fraction of the block gas limit a settlement transaction may use.
 BLOCK_FILL = 0.95
@@ -126,24 +127,34 @@ class BatchResult:
 
 @dataclass(frozen=True)
 class GasModel:
-    """Gas of a batch of ``n`` items: ``base + n * per_item`` [gas]."""
+    """Gas of a batch of ``n`` items: ``base + n * per_item`` [gas].
+
+    ``per_item_last`` is the (lower) cost per item in the batch that closes a slot, when it
+    differs: trades in the closing batch keep their order fills in transient storage.
+    """
 
     base: int
     per_item: int
     max_items: int
+    per_item_last: int | None = None
+
+    def _fit(self, per_item: int, gas_limit: int) -> int:
+        room = (int(gas_limit * BLOCK_FILL) - self.base) // per_item
+        return max(1, min(self.max_items, room))
 
     def batch_sizes(self, n: int, gas_limit: int) -> list[int]:
         """Split ``n`` items into as few, equal batches as fit ``gas_limit``."""
         if n == 0:
             return [0]
-        room = (int(gas_limit * BLOCK_FILL) - self.base) // self.per_item
-        fit = max(1, min(self.max_items, room))
-        count = math.ceil(n / fit)
+        if n <= self._fit(self.per_item_last or self.per_item, gas_limit):
+            return [n]
+        count = math.ceil(n / self._fit(self.per_item, gas_limit))
         size, extra = divmod(n, count)
         return [size + (1 if i < extra else 0) for i in range(count)]
 
-    def gas(self, n: int, gas_limit: int) -> int:
-        return min(gas_limit, self.base + n * self.per_item)
+    def gas(self, n: int, gas_limit: int, last: bool = False) -> int:
+        per = (self.per_item_last or self.per_item) if last else self.per_item
+        return min(gas_limit, self.base + n * per)
 
 
 def _word(value: int) -> bytes:
@@ -317,27 +328,31 @@ class MarketClient(ContractClient):
     def trade_gas_model(
         self, operator: Signer, slot: int, first_trade: int, sample: Sequence[SettlementTrade]
     ) -> GasModel:
-        """Gas model of ``settle_trades`` from two estimates (cached on this client).
+        """Gas model of ``settle_trades`` from three estimates (cached on this client).
 
-        The estimates run non-closing batches (which store per-order fills) of one trade and of
-        ``sample``; the difference gives the gas per trade. Margins cover what a sample may not
-        show: a slot record written for the first time, sellers with a fresh escrow entry.
+        Estimated: a non-closing batch of one trade and of ``sample`` (their difference is the
+        gas per trade when fills are stored), and a closing batch of ``sample`` (fills in
+        transient storage). Margins cover what a sample may not show: a slot record written for
+        the first time, sellers with a fresh escrow entry.
         """
-        if self._trade_gas is None and sample:
+        if self._trade_gas is None and len(sample) > 1:
             sender = operator.address_bytes
 
-            def estimate(batch: Sequence[SettlementTrade]) -> int:
+            def estimate(batch: Sequence[SettlementTrade], close: bool) -> int:
                 data = self.encode_settle_trades(
-                    slot, bytes(32), first_trade, batch, False, bytes(32)
+                    slot, bytes(32), first_trade, batch, close, bytes(32)
                 )
                 return self.backend.estimate_gas(self.address, data, sender)
 
-            one = estimate(sample[:1])
-            per = DEFAULT_TRADE_GAS
-            if len(sample) > 1:
-                per = max(1, (estimate(sample) - one) // (len(sample) - 1))
+            one = estimate(sample[:1], False)
+            per = max(1, (estimate(sample, False) - one) // (len(sample) - 1))
+            base = max(0, one - per)
+            per_last = max(1, (estimate(sample, True) - base) // len(sample))
             self._trade_gas = GasModel(
-                max(0, one - per) + BASE_MARGIN, per + PER_TRADE_MARGIN, MAX_TRADES_PER_TX
+                base + BASE_MARGIN,
+                per + PER_TRADE_MARGIN,
+                MAX_TRADES_PER_TX,
+                min(per, per_last) + PER_TRADE_MARGIN,
             )
         return self._trade_gas or GasModel(
             DEFAULT_BASE_GAS, DEFAULT_TRADE_GAS + PER_TRADE_MARGIN, MAX_TRADES_PER_TX
@@ -396,7 +411,7 @@ class MarketClient(ContractClient):
                 Call(
                     self.address,
                     data,
-                    model.gas(size, limit),
+                    model.gas(size, limit, last),
                     f"RegionMarket.settle_trades(slot {slot}, trades {start}..)",
                 )
             )

@@ -32,7 +32,7 @@ from ethereum.ercs import IERC20
 interface Registry:
     def region_of(account: address) -> bytes32: view
 
-MAX_TRADES: constant(uint256) = 256
+MAX_TRADES: constant(uint256) = 1024
 MAX_ENTRIES: constant(uint256) = 512
 
 STATUS_NONE: constant(uint8) = 0
@@ -48,21 +48,27 @@ DOMAIN_TYPEHASH: constant(bytes32) = keccak256("EIP712Domain(string name,string 
 ORDER_TYPEHASH: constant(bytes32) = keccak256("Order(bytes32 region,uint64 slot,uint8 side,uint64 energyWh,uint64 priceMicroPerKwh,address owner,uint64 nonce,address target)")
 
 
+# Order fields travel as full words (uint256) so that a batch is copied from calldata as it is,
+# without a range check per field (which costs more than the rest of a trade in a Python EVM).
+# The signature binds them: an order's id hashes each word exactly as EIP-712 encodes its
+# ``uint64``/``address``/``uint8`` field, so no signer of a well-formed order can be
+# impersonated with an out-of-range word. Owners are checked to be addresses, and the trade's own
+# energy and price are range-checked where they are logged.
 struct SignedOrder:
-    energy_wh: uint64
-    price_micro_per_kwh: uint64
-    owner: address
-    nonce: uint64
-    target: address
-    v: uint8
+    energy_wh: uint256
+    price_micro_per_kwh: uint256
+    owner: uint256
+    nonce: uint256
+    target: uint256
+    v: uint256
     r: bytes32
     s: bytes32
 
 struct Trade:
     bid: SignedOrder
     ask: SignedOrder
-    energy_wh: uint64
-    price_micro_per_kwh: uint64
+    energy_wh: uint256
+    price_micro_per_kwh: uint256
 
 struct Delivery:
     account: address
@@ -210,33 +216,10 @@ def withdraw(amount: uint256):
 
 
 @view
-@internal
-def _order_id(slot: uint64, side: uint8, o: SignedOrder) -> bytes32:
-    return keccak256(abi_encode(ORDER_TYPEHASH, REGION, slot, side, o.energy_wh, o.price_micro_per_kwh, o.owner, o.nonce, o.target))
-
-
-@view
 @external
-def order_id(slot: uint64, side: uint8, order: SignedOrder) -> bytes32:
+def order_id(slot: uint64, side: uint8, o: SignedOrder) -> bytes32:
     """@notice The EIP-712 struct hash of an order of this region (its id)."""
-    return self._order_id(slot, side, order)
-
-
-@internal
-def _fill(order_id: bytes32, energy: uint256, order_energy: uint256, closing: bool) -> bool:
-    # An order is signed for one slot and a slot trades once, so fills matter only until the
-    # slot closes: the closing batch keeps them in transient storage (100 gas instead of 22,100),
-    # earlier batches of a multi-transaction slot store them for the batches after.
-    fill: uint256 = self.filled_now[order_id]
-    if fill == 0:
-        fill = self.filled[order_id]
-    fill += energy
-    if fill > order_energy:
-        return False
-    self.filled_now[order_id] = fill
-    if not closing:
-        self.filled[order_id] = fill
-    return True
+    return keccak256(abi_encode(ORDER_TYPEHASH, REGION, slot, side, o.energy_wh, o.price_micro_per_kwh, o.owner, o.nonce, o.target))
 
 
 @external
@@ -268,28 +251,45 @@ def settle_trades(slot: uint64, orders_root: bytes32, first_trade: uint64, trade
     energy_total: uint256 = 0
     amount_total: uint256 = 0
     fee_total: uint256 = 0
+    # An order is signed for one slot and a slot trades once, so fills matter only until the slot
+    # closes: the closing batch keeps them in transient storage (100 gas instead of 22,100);
+    # earlier batches of a multi-transaction slot store them for the batches after.
     for i: uint256 in range(len(trades), bound=MAX_TRADES):
         t: Trade = trades[i]
-        buyer: address = t.bid.owner
-        seller: address = t.ask.owner
+        buyer: address = convert(convert(t.bid.owner, uint160), address)
+        seller: address = convert(convert(t.ask.owner, uint160), address)
         assert buyer != seller, "buyer and seller are the same account"
-        assert t.bid.target == empty(address) or t.bid.target == seller, "bid is addressed to another seller"
-        assert t.ask.target == empty(address) or t.ask.target == buyer, "ask is addressed to another buyer"
-        energy: uint256 = convert(t.energy_wh, uint256)
-        price: uint256 = convert(t.price_micro_per_kwh, uint256)
+        assert t.bid.target == 0 or t.bid.target == t.ask.owner, "bid is addressed to another seller"
+        assert t.ask.target == 0 or t.ask.target == t.bid.owner, "ask is addressed to another buyer"
+        energy: uint256 = t.energy_wh
+        price: uint256 = t.price_micro_per_kwh
         assert energy > 0, "trade energy is zero"
-        assert price >= convert(t.ask.price_micro_per_kwh, uint256), "price below the ask limit"
-        assert price + fee_rate <= convert(t.bid.price_micro_per_kwh, uint256), "price plus fee above the bid limit"
+        assert price >= t.ask.price_micro_per_kwh, "price below the ask limit"
+        assert price + fee_rate <= t.bid.price_micro_per_kwh, "price plus fee above the bid limit"
 
-        bid_id: bytes32 = self._order_id(slot, SIDE_BID, t.bid)
+        bid_id: bytes32 = keccak256(abi_encode(ORDER_TYPEHASH, REGION, slot, SIDE_BID, t.bid.energy_wh, t.bid.price_micro_per_kwh, t.bid.owner, t.bid.nonce, t.bid.target))
         assert buyer != empty(address), "bid owner is the zero address"
         assert ecrecover(keccak256(concat(x"1901", DOMAIN_SEPARATOR, bid_id)), t.bid.v, t.bid.r, t.bid.s) == buyer, "bid signature invalid"
-        ask_id: bytes32 = self._order_id(slot, SIDE_ASK, t.ask)
+        ask_id: bytes32 = keccak256(abi_encode(ORDER_TYPEHASH, REGION, slot, SIDE_ASK, t.ask.energy_wh, t.ask.price_micro_per_kwh, t.ask.owner, t.ask.nonce, t.ask.target))
         assert seller != empty(address), "ask owner is the zero address"
         assert ecrecover(keccak256(concat(x"1901", DOMAIN_SEPARATOR, ask_id)), t.ask.v, t.ask.r, t.ask.s) == seller, "ask signature invalid"
 
-        assert self._fill(bid_id, energy, convert(t.bid.energy_wh, uint256), close), "bid overfilled"
-        assert self._fill(ask_id, energy, convert(t.ask.energy_wh, uint256), close), "ask overfilled"
+        fill: uint256 = self.filled_now[bid_id]
+        if fill == 0:
+            fill = self.filled[bid_id]
+        fill += energy
+        assert fill <= t.bid.energy_wh, "bid overfilled"
+        self.filled_now[bid_id] = fill
+        if not close:
+            self.filled[bid_id] = fill
+        fill = self.filled_now[ask_id]
+        if fill == 0:
+            fill = self.filled[ask_id]
+        fill += energy
+        assert fill <= t.ask.energy_wh, "ask overfilled"
+        self.filled_now[ask_id] = fill
+        if not close:
+            self.filled[ask_id] = fill
 
         amount: uint256 = energy * price // 1000
         fee: uint256 = energy * fee_rate // 1000
@@ -299,11 +299,11 @@ def settle_trades(slot: uint64, orders_root: bytes32, first_trade: uint64, trade
         self.escrow[buyer] = unsafe_sub(buyer_escrow, cost)
         self.escrow[seller] += amount
 
-        chain_hash = keccak256(concat(chain_hash, keccak256(abi_encode(bid_id, ask_id, buyer, seller, t.energy_wh, t.price_micro_per_kwh, fee))))
+        chain_hash = keccak256(concat(chain_hash, keccak256(abi_encode(bid_id, ask_id, buyer, seller, energy, price, fee))))
         energy_total += energy
         amount_total += amount
         fee_total += fee
-        log TradeSettled(slot=slot, buyer=buyer, seller=seller, bid_id=bid_id, ask_id=ask_id, energy_wh=t.energy_wh, price_micro_per_kwh=t.price_micro_per_kwh, amount_micro=amount, fee_micro=fee)
+        log TradeSettled(slot=slot, buyer=buyer, seller=seller, bid_id=bid_id, ask_id=ask_id, energy_wh=convert(energy, uint64), price_micro_per_kwh=convert(price, uint64), amount_micro=amount, fee_micro=fee)
 
     if fee_total > 0:
         self.escrow[OPERATOR] += fee_total
