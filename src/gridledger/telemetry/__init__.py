@@ -10,12 +10,13 @@
 """
 
 from gridledger.telemetry.base import Delivery, Handler, Transport, open_transport
-from gridledger.telemetry.ingest import REASONS, BatchResult, Ingestor, run_ingest
+from gridledger.telemetry.ingest import REASONS, BatchResult, CheckedBatch, Ingestor, run_ingest
 from gridledger.telemetry.topics import parse_topic, readings_filter, topic, topic_matches
 
 __all__ = [
     "REASONS",
     "BatchResult",
+    "CheckedBatch",
     "Delivery",
     "Handler",
     "Ingestor",
