@@ -368,3 +368,21 @@ def test_hand_encoded_call_data_matches_eth_abi(bed: Sandbox) -> None:
     )
     assert ours == theirs
     assert abi_decode(["uint64"], ours[4:36]) == (SLOT,)
+
+
+def test_bulk_registration_and_sponsored_deposits(bed: Sandbox) -> None:
+    reg, market, token = bed.deployment.registry, bed.deployment.market, bed.deployment.token
+    region = bed.deployment.region
+    newcomers = [Signer.generate().address_bytes for _ in range(3)]
+    with pytest.raises(ContractError, match="only the region operator registers in bulk"):
+        reg.register_many(bed.households[0], newcomers, Role.HOUSEHOLD, region)
+    reg.register_many(bed.operator, newcomers, Role.HOUSEHOLD, region)
+    assert [reg.role_of(a) for a in newcomers] == [Role.HOUSEHOLD] * 3
+    token.mint(bed.admin, bed.admin.address_bytes, 600)
+    market.deposit_for(bed.admin, [(a, 100 * (i + 1)) for i, a in enumerate(newcomers)])
+    assert [market.escrow_of(a) for a in newcomers] == [100, 200, 300]
+    assert market.total_escrow() == token.balance_of(market.address)
+    stranger = Signer.generate().address_bytes
+    token.mint(bed.admin, bed.admin.address_bytes, 5)
+    with pytest.raises(ContractError, match="not registered in this region"):
+        market.deposit_for(bed.admin, [(stranger, 5)])

@@ -77,7 +77,7 @@ class MarketMachine(RuleBasedStateMachine):
                 backend,
                 households=HOUSEHOLDS,
                 seed=seed,
-                mint_micro=MINT,
+                mint_micro=MINT // 2,
                 deposit_micro=MINT // 2,
                 operator_deposit_micro=MINT,
             )

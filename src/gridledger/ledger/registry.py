@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Self
 
 from gridledger.identity import Signer
 from gridledger.ledger.backend import LedgerBackend, Receipt
 from gridledger.ledger.contract import ContractClient
+from gridledger.ledger.transactions import send_calls
+
+#: Accounts per ``register_many`` transaction (the contract's bound) and its gas.
+BULK = 512
+BULK_BASE_GAS = 100_000
+BULK_GAS_PER_ACCOUNT = 60_000
 
 
 class Role(enum.IntEnum):
@@ -37,6 +44,23 @@ class RegistryClient(ContractClient):
     def register(self, sender: Signer, account: bytes, role: Role, region: bytes) -> Receipt:
         """Register ``account`` in ``region``: a household itself, anything by the operator."""
         return self.transact(sender, "register", account, int(role), region)
+
+    def register_many(
+        self, operator: Signer, accounts: Sequence[bytes], role: Role, region: bytes
+    ) -> list[Receipt]:
+        """The region operator registers many accounts of one role (batches of 512, one send)."""
+        calls = [
+            self.make_call(
+                operator,
+                "register_many",
+                list(accounts[i : i + BULK]),
+                int(role),
+                region,
+                gas=BULK_BASE_GAS + BULK_GAS_PER_ACCOUNT * len(accounts[i : i + BULK]),
+            )
+            for i in range(0, len(accounts), BULK)
+        ]
+        return send_calls(self.backend, operator, calls)
 
     def deregister(self, sender: Signer, account: bytes) -> Receipt:
         return self.transact(sender, "deregister", account)

@@ -16,10 +16,9 @@ from gridledger.ledger import merkle
 from gridledger.ledger.backend import LedgerBackend
 from gridledger.ledger.deploy import GAS_ALLOWANCE_WEI, RegionDeployment, Tariffs, deploy_region
 from gridledger.ledger.registry import Role
-from gridledger.ledger.settlement import APPROVE_GAS, DEPOSIT_GAS
 from gridledger.ledger.token import MINT_GAS
 from gridledger.ledger.trades import SIDE_ASK, SIDE_BID, SettlementTrade, SignedOrder
-from gridledger.ledger.transactions import Call, provide_gas, send_many
+from gridledger.ledger.transactions import provide_gas, send_many
 
 REGISTER_GAS = 120_000
 #: Transactions per batch while setting up (keeps JSON-RPC requests a sensible size).
@@ -55,6 +54,7 @@ class Sandbox:
         deposit_micro: int = 10**11,
         operator_deposit_micro: int = 10**11,
         tariffs: Tariffs | None = None,
+        household_gas: bool = True,
     ) -> Sandbox:
         admin = deterministic_signer(seed + b"admin", 0)
         operator = deterministic_signer(seed + b"operator", 0)
@@ -66,59 +66,42 @@ class Sandbox:
             region=region_id(region),
             tariffs=tariffs or Tariffs(),
         )
-        provide_gas(backend, [h.address_bytes for h in homes], GAS_ALLOWANCE_WEI)
         bed = cls(backend, deployment, admin, operator, homes, Domain(backend.chain_id))
-        bed.join(homes, mint_micro=mint_micro, deposit_micro=deposit_micro)
+        bed.join(homes, mint_micro=mint_micro, deposit_micro=deposit_micro, gas=household_gas)
         if operator_deposit_micro:
             deployment.token.mint(admin, operator.address_bytes, operator_deposit_micro)
             deployment.market.deposit(operator, operator_deposit_micro)
         return bed
 
-    def join(self, homes: Sequence[Signer], *, mint_micro: int, deposit_micro: int) -> None:
-        """Register ``homes`` (each itself), mint to them and deposit into escrow, in batches."""
+    def join(
+        self, homes: Sequence[Signer], *, mint_micro: int, deposit_micro: int, gas: bool = True
+    ) -> None:
+        """Register ``homes``, mint to them and fund their escrow: a few bulk transactions.
+
+        The operator registers them (``register_many``), the admin mints them ``mint_micro``
+        and deposits ``deposit_micro`` into each one's escrow (``deposit_for``); with ``gas``
+        they also get gas money, to send transactions of their own.
+        """
         d = self.deployment
-        for start in range(0, len(homes), SETUP_CHUNK):
-            chunk = homes[start : start + SETUP_CHUNK]
-            send_many(
-                self.backend,
-                [
-                    (
-                        h,
-                        [
-                            d.registry.make_call(
-                                h,
-                                "register",
-                                h.address_bytes,
-                                int(Role.HOUSEHOLD),
-                                d.region,
-                                gas=REGISTER_GAS,
-                            )
-                        ],
-                    )
-                    for h in chunk
-                ],
+        addresses = [h.address_bytes for h in homes]
+        if gas:
+            provide_gas(self.backend, addresses, GAS_ALLOWANCE_WEI)
+        d.registry.register_many(self.operator, addresses, Role.HOUSEHOLD, d.region)
+        calls = []
+        if mint_micro:
+            calls += [
+                d.token.make_call(self.admin, "mint", a, mint_micro, gas=MINT_GAS)
+                for a in addresses
+            ]
+        if deposit_micro:
+            total = deposit_micro * len(addresses)
+            calls.append(
+                d.token.make_call(self.admin, "mint", self.admin.address_bytes, total, gas=MINT_GAS)
             )
-            if mint_micro:
-                calls = [
-                    d.token.make_call(self.admin, "mint", h.address_bytes, mint_micro, gas=MINT_GAS)
-                    for h in chunk
-                ]
-                send_many(self.backend, [(self.admin, calls)])
-            if deposit_micro:
-                approve = d.token.abi.encode_call("approve", d.market.address, deposit_micro)
-                send_many(
-                    self.backend,
-                    [
-                        (
-                            h,
-                            [
-                                Call(d.token.address, approve, APPROVE_GAS, "Token.approve"),
-                                d.market.make_call(h, "deposit", deposit_micro, gas=DEPOSIT_GAS),
-                            ],
-                        )
-                        for h in chunk
-                    ],
-                )
+        for start in range(0, len(calls), SETUP_CHUNK):
+            send_many(self.backend, [(self.admin, calls[start : start + SETUP_CHUNK])])
+        if deposit_micro:
+            d.market.deposit_for(self.admin, [(a, deposit_micro) for a in addresses])
 
     def order(
         self,

@@ -44,6 +44,7 @@ BLOCK_FILL = 0.95
 #: Gas of one approve + deposit pair, with headroom.
 APPROVE_GAS = 60_000
 DEPOSIT_GAS = 120_000
+DEPOSIT_FOR_GAS_PER_ACCOUNT = 45_000
 
 
 class SlotStatus(enum.IntEnum):
@@ -268,6 +269,31 @@ class MarketClient(ContractClient):
         ]
         return send_calls(self.backend, account, calls)
 
+    def deposit_for(self, sponsor: Signer, grants: Sequence[tuple[bytes, int]]) -> list[Receipt]:
+        """Approve once, then deposit into many accounts' escrow from ``sponsor``'s tokens."""
+        total = sum(amount for _, amount in grants)
+        token = self.token()
+        calls = [
+            Call(
+                token,
+                self.abi_call_for(token, "approve", self.address, total),
+                APPROVE_GAS,
+                "Token.approve",
+            )
+        ]
+        for i in range(0, len(grants), MAX_ENTRIES_PER_TX):
+            chunk = grants[i : i + MAX_ENTRIES_PER_TX]
+            calls.append(
+                self.make_call(
+                    sponsor,
+                    "deposit_for",
+                    [a for a, _ in chunk],
+                    [m for _, m in chunk],
+                    gas=DEPOSIT_GAS + DEPOSIT_FOR_GAS_PER_ACCOUNT * len(chunk),
+                )
+            )
+        return send_calls(self.backend, sponsor, calls)
+
     @staticmethod
     def abi_call_for(token: bytes, function: str, *args: object) -> bytes:
         from gridledger.ledger.abi import ContractABI
@@ -397,7 +423,7 @@ class MarketClient(ContractClient):
             )
         rest = list(trades[done:])
         limit = self.backend.block_gas_limit()
-        model = self.trade_gas_model(operator, slot, done, rest[:16])
+        model = self.trade_gas_model(operator, slot, done, rest[:8])
         calls: list[Call] = []
         start = done
         sizes = model.batch_sizes(len(rest), limit)

@@ -203,6 +203,28 @@ def deposit(amount: uint256):
 
 
 @external
+def deposit_for(accounts: DynArray[address, 512], amounts: DynArray[uint256, 512]):
+    """
+    @notice Move tokens (approved beforehand) from the sender into the escrow of each of
+            ``accounts``, all registered in this region: a utility or a sponsor funding many
+            households at once. Only the account itself withdraws its escrow.
+    """
+    assert len(accounts) == len(amounts), "one amount per account"
+    total: uint256 = 0
+    for i: uint256 in range(len(accounts), bound=512):
+        account: address = accounts[i]
+        amount: uint256 = amounts[i]
+        assert amount > 0, "deposit a positive amount"
+        assert staticcall REGISTRY.region_of(account) == REGION, "account is not registered in this region"
+        balance: uint256 = self.escrow[account] + amount
+        self.escrow[account] = balance
+        total += amount
+        log Deposited(account=account, amount=amount, escrow=balance)
+    assert extcall TOKEN.transferFrom(msg.sender, self, total), "token transfer failed"
+    self.total_escrow += total
+
+
+@external
 def withdraw(amount: uint256):
     """@notice Move ``amount`` tokens from the sender's escrow back to the sender."""
     balance: uint256 = self.escrow[msg.sender]
@@ -253,7 +275,9 @@ def settle_trades(slot: uint64, orders_root: bytes32, first_trade: uint64, trade
     fee_total: uint256 = 0
     # An order is signed for one slot and a slot trades once, so fills matter only until the slot
     # closes: the closing batch keeps them in transient storage (100 gas instead of 22,100);
-    # earlier batches of a multi-transaction slot store them for the batches after.
+    # earlier batches of a multi-transaction slot store them for the batches after, and only a
+    # later batch has stored fills to read.
+    stored_fills: bool = first_trade != 0
     for i: uint256 in range(len(trades), bound=MAX_TRADES):
         t: Trade = trades[i]
         buyer: address = convert(convert(t.bid.owner, uint160), address)
@@ -275,7 +299,7 @@ def settle_trades(slot: uint64, orders_root: bytes32, first_trade: uint64, trade
         assert ecrecover(keccak256(concat(x"1901", DOMAIN_SEPARATOR, ask_id)), t.ask.v, t.ask.r, t.ask.s) == seller, "ask signature invalid"
 
         fill: uint256 = self.filled_now[bid_id]
-        if fill == 0:
+        if fill == 0 and stored_fills:
             fill = self.filled[bid_id]
         fill += energy
         assert fill <= t.bid.energy_wh, "bid overfilled"
@@ -283,7 +307,7 @@ def settle_trades(slot: uint64, orders_root: bytes32, first_trade: uint64, trade
         if not close:
             self.filled[bid_id] = fill
         fill = self.filled_now[ask_id]
-        if fill == 0:
+        if fill == 0 and stored_fills:
             fill = self.filled[ask_id]
         fill += energy
         assert fill <= t.ask.energy_wh, "ask overfilled"

@@ -100,6 +100,18 @@ def register(account: address, role: uint8, region: bytes32):
 
 
 @external
+def register_many(accounts: DynArray[address, 512], role: uint8, region: bytes32):
+    """@notice The region operator registers many accounts of one role at once (onboarding)."""
+    assert msg.sender == self.operator_of[region], "only the region operator registers in bulk"
+    assert role == ROLE_HOUSEHOLD or role == ROLE_COMPANY or role == ROLE_DEVICE, "role must be household (1), company (2) or device (4)"
+    for account: address in accounts:
+        assert account != empty(address), "cannot register the zero address"
+        assert self.participants[account].role == ROLE_NONE, "account is registered already"
+        self.participants[account] = Participant(role=role, region=region)
+        log ParticipantRegistered(account=account, region=region, role=role, registrar=msg.sender)
+
+
+@external
 def deregister(account: address):
     p: Participant = self.participants[account]
     assert p.role != ROLE_NONE, "account is not registered"
