@@ -386,3 +386,49 @@ def test_bulk_registration_and_sponsored_deposits(bed: Sandbox) -> None:
     token.mint(bed.admin, bed.admin.address_bytes, 5)
     with pytest.raises(ContractError, match="not registered in this region"):
         market.deposit_for(bed.admin, [(stranger, 5)])
+
+
+def test_verify_slot_finds_a_flipped_byte(bed: Sandbox) -> None:
+    from dataclasses import replace
+
+    from gridledger.errors import VerificationError
+    from gridledger.ledger.verify import ExpectedTrade, verify_slot
+
+    market = bed.deployment.market
+    h = bed.households
+    trades = [_trade(bed, h[0], h[1], 700, 110_000), _trade(bed, h[2], h[3], 90, 95_000)]
+    order_ids = [t.bid.order_id for t in trades] + [t.ask.order_id for t in trades]
+    market.settle_trades(bed.operator, SLOT, trades, orders_root=bed.orders_root(trades))
+    readings = [merkle.meter_leaf(a.address_bytes, SLOT, 700, 0) for a in h[:2]]
+    market.settle_delivery(
+        bed.operator,
+        SLOT,
+        [
+            Delivery(h[0].address_bytes, 700, 0, 700, 0),
+            Delivery(h[1].address_bytes, 0, 700, 0, 700),
+        ],
+        readings_root=merkle.merkle_root(readings),
+    )
+    stored = [
+        ExpectedTrade(
+            t.bid.order_id,
+            t.ask.order_id,
+            t.buyer,
+            t.seller,
+            t.energy_wh,
+            t.price_micro_per_kwh,
+            t.fee_micro(FEE),
+            t.amount_micro,
+        )
+        for t in trades
+    ]
+    report = verify_slot(market, SLOT, order_ids=order_ids, trades=stored, reading_leaves=readings)
+    assert report.trades == 2 and report.readings == 2
+    flipped = replace(stored[1], seller=bytes([stored[1].seller[0] ^ 1]) + stored[1].seller[1:])
+    with pytest.raises(VerificationError, match=r"trade 1 .*seller"):
+        verify_slot(market, SLOT, order_ids=order_ids, trades=[stored[0], flipped])
+    bad_reading = [readings[0], bytes([readings[1][0] ^ 1]) + readings[1][1:]]
+    with pytest.raises(VerificationError, match="readings give root"):
+        verify_slot(market, SLOT, order_ids=order_ids, trades=stored, reading_leaves=bad_reading)
+    with pytest.raises(VerificationError, match="orders give root"):
+        verify_slot(market, SLOT, order_ids=order_ids[:-1], trades=stored)

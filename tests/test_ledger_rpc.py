@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -102,3 +103,25 @@ def test_decode_revert_reason() -> None:
     )
     assert decode_revert_reason(payload) == "hi"
     assert decode_revert_reason(b"\x00" * 4) is None
+
+
+def test_open_ledger_by_url(anvil_url: str, tmp_path: Path) -> None:
+    from anvil import EMBEDDED_AVAILABLE
+
+    from gridledger.errors import ConfigError
+    from gridledger.ledger import open_ledger
+
+    node = open_ledger(anvil_url, chain_id=1337)
+    assert isinstance(node, RpcBackend)
+    node.close()
+    with pytest.raises(ConfigError, match="chain id 1337"):
+        open_ledger(anvil_url, chain_id=5)
+    with pytest.raises(ConfigError, match="neither 'embedded'"):
+        open_ledger("ftp://x")
+    if EMBEDDED_AVAILABLE:
+        chain = open_ledger("embedded", tmp_path / "data")
+        assert chain.chain_id == 1337 and (tmp_path / "data" / "chain.sqlite").exists()
+        chain.close()
+        reopened = open_ledger("embedded", tmp_path / "data")
+        assert reopened.chain_id == 1337
+        reopened.close()
