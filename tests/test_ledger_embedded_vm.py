@@ -200,6 +200,43 @@ STACK_PROGRAMS = {
         ),
         1,
     ),
+    # ADD/SUB/LT/GT/EQ/AND/OR/ISZERO/SHA3 on ints and bytes, with wrap-around: slots 5-15
+    "arithmetic": (
+        bytes.fromhex(
+            "60036005036005"
+            "55"  # slot 5 = 5 - 3
+            "60056003036006"
+            "55"  # slot 6 = 3 - 5 (wraps)
+            "60056003106007"
+            "55"  # slot 7 = 3 < 5
+            "60056003116008"
+            "55"  # slot 8 = 3 > 5
+            "600760036004011460"
+            "0955"  # slot 9 = 7 == 3 + 4
+            "60f0600f17600a"
+            "55"  # slot 10 = 0xf0 | 0x0f
+            "60f060ff16600b"
+            "55"  # slot 11 = 0xff & 0xf0
+            "5f15600c"
+            "55"  # slot 12 = iszero(PUSH0)
+            "600160010115600d"
+            "55"  # slot 13 = iszero(1 + 1)
+            "7f" + "ff" * 32 + "600201600e"
+            "55"  # slot 14 = (2**256 - 1) + 2
+            "60205f20600f"
+            "55"  # slot 15 = keccak(32 zero bytes)
+        ),
+        1,
+    ),
+    "jump": (bytes.fromhex("600456fe5b6001600155"), 1),
+    "jumpi_taken": (bytes.fromhex("6001600657fe5b"), 1),
+    "jumpi_not_taken": (bytes.fromhex("5f60065700fe5b"), 1),
+    "jump_bad_destination": (bytes.fromhex("60035600"), 0),
+    "jump_into_push_data": (bytes.fromhex("600456605b"), 0),
+    "add_underflow": (bytes.fromhex("600101"), 0),
+    "iszero_empty_stack": (bytes.fromhex("15"), 0),
+    "jumpi_underflow": (bytes.fromhex("600157"), 0),
+    "sha3_huge": (b"\x7f" + b"\xff" * 32 + b"\x5f\x20", 0),
     "mstore_huge_offset": (b"\x7f" + b"\xff" * 32 + b"\x5f\x90\x52", 0),
     "mload_empty_stack": (b"\x51", 0),
     "mstore_one_item": (b"\x5f\x52", 0),
@@ -247,6 +284,21 @@ def test_inline_stack_opcodes_match_pyevm_at_the_limits(tmp_path: Path) -> None:
             4,
             0xAB,
             0xAB << 248,
+        ]
+        arithmetic = addresses[list(STACK_PROGRAMS).index("arithmetic")]
+        assert arithmetic is not None
+        assert [ledger.storage(arithmetic, slot) for slot in range(5, 16)] == [
+            2,
+            2**256 - 2,
+            1,
+            0,
+            1,
+            0xFF,
+            0xF0,
+            1,
+            0,
+            1,
+            int.from_bytes(keccak(bytes(32)), "big"),
         ]
         _replay_on_pyevm_loop(ledger)
 

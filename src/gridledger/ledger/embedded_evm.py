@@ -20,7 +20,15 @@ from typing import cast
 
 import coincurve
 from eth.abc import ComputationAPI, MessageAPI, StateAPI, TransactionContextAPI
-from eth.exceptions import FullStack, Halt, InsufficientStack, OutOfGas
+from eth.constants import GAS_SHA3WORD
+from eth.exceptions import (
+    FullStack,
+    Halt,
+    InsufficientStack,
+    InvalidInstruction,
+    InvalidJumpDestination,
+    OutOfGas,
+)
 from eth.vm.computation import NO_RESULT
 from eth.vm.forks.cancun.computation import CancunComputation
 from eth.vm.forks.cancun.state import CancunState
@@ -59,6 +67,19 @@ def ecrecover_precompile(computation: ComputationAPI) -> ComputationAPI:
 
 
 _CALL, _PUSH, _DUP, _SWAP, _POP, _JUMPDEST, _MLOAD, _MSTORE = range(8)
+_BINARY, _ISZERO, _JUMP, _JUMPI, _SHA3 = range(8, 13)
+_UINT256_MAX = 2**256 - 1
+_JUMPDEST_BYTE = 0x5B
+
+
+def _sha3(computation: ComputationAPI) -> None:
+    """eth.vm.logic.sha3.sha3 with the project's faster Keccak (same digest)."""
+    start_position, size = computation.stack_pop_ints(2)
+    computation.extend_memory(start_position, size)
+    sha3_bytes = computation.memory_read_bytes(start_position, size)
+    word_count = (len(sha3_bytes) + 31) // 32
+    computation.consume_gas(GAS_SHA3WORD * word_count, reason="SHA3: word gas cost")
+    computation.stack_push_bytes(keccak(sha3_bytes))
 
 
 def _inline_table() -> tuple[int, ...]:
@@ -72,7 +93,21 @@ def _inline_table() -> tuple[int, ...]:
         0x51: ("MLOAD", _MLOAD),
         0x52: ("MSTORE", _MSTORE),
         0x5B: ("JUMPDEST", _JUMPDEST),
+        0x15: ("ISZERO", _ISZERO),
+        0x20: ("SHA3", _SHA3),
+        0x56: ("JUMP", _JUMP),
+        0x57: ("JUMPI", _JUMPI),
     }
+    for opcode, mnemonic in (
+        (0x01, "ADD"),
+        (0x03, "SUB"),
+        (0x10, "LT"),
+        (0x11, "GT"),
+        (0x14, "EQ"),
+        (0x16, "AND"),
+        (0x17, "OR"),
+    ):
+        expected[opcode] = (mnemonic, _BINARY)
     expected.update({0x5F + n: (f"PUSH{n}", _PUSH) for n in range(33)})
     expected.update({0x7F + n: (f"DUP{n}", _DUP) for n in range(1, 17)})
     expected.update({0x8F + n: (f"SWAP{n}", _SWAP) for n in range(1, 17)})
@@ -178,6 +213,63 @@ class GridLedgerComputation(CancunComputation):
                             values.pop()
                         except IndexError:
                             raise InsufficientStack("Wanted 1 stack item, had none") from None
+                    elif kind == _BINARY:  # eth.vm.logic.{arithmetic,comparison}
+                        if len(values) < 2:
+                            raise InsufficientStack(f"Wanted 2 stack items, only had {len(values)}")
+                        left = values.pop()
+                        right = values.pop()
+                        if type(left) is not int:
+                            left = int.from_bytes(left, "big")
+                        if type(right) is not int:
+                            right = int.from_bytes(right, "big")
+                        if opcode == 0x01:
+                            values.append((left + right) & _UINT256_MAX)
+                        elif opcode == 0x03:
+                            values.append((left - right) & _UINT256_MAX)
+                        elif opcode == 0x10:
+                            values.append(1 if left < right else 0)
+                        elif opcode == 0x11:
+                            values.append(1 if left > right else 0)
+                        elif opcode == 0x14:
+                            values.append(1 if left == right else 0)
+                        elif opcode == 0x16:
+                            values.append(left & right)
+                        else:  # 0x17
+                            values.append(left | right)
+                    elif kind == _ISZERO:  # eth.vm.logic.comparison.iszero
+                        try:
+                            value = values.pop()
+                        except IndexError:
+                            raise InsufficientStack("Wanted 1 stack item, had none") from None
+                        if type(value) is not int:
+                            value = int.from_bytes(value, "big")
+                        values.append(1 if value == 0 else 0)
+                    elif kind in (_JUMPI, _JUMP):  # eth.vm.logic.flow.jump(i)
+                        if kind == _JUMPI:
+                            if len(values) < 2:
+                                raise InsufficientStack(
+                                    f"Wanted 2 stack items, only had {len(values)}"
+                                )
+                            destination = values.pop()
+                            check = values.pop()
+                            if type(check) is not int:
+                                check = int.from_bytes(check, "big")
+                            if not check:
+                                continue
+                        else:
+                            try:
+                                destination = values.pop()
+                            except IndexError:
+                                raise InsufficientStack("Wanted 1 stack item, had none") from None
+                        if type(destination) is not int:
+                            destination = int.from_bytes(destination, "big")
+                        code.program_counter = destination
+                        if code.peek() != _JUMPDEST_BYTE:
+                            raise InvalidJumpDestination("Invalid Jump Destination")
+                        if not code.is_valid_opcode(destination):
+                            raise InvalidInstruction("Jump resulted in invalid instruction")
+                    elif kind == _SHA3:
+                        _sha3(computation)
                     elif kind == _MLOAD:  # eth.vm.logic.memory.mload, memory already that big
                         if values:
                             top = values[-1]
