@@ -125,3 +125,14 @@ def test_open_ledger_by_url(anvil_url: str, tmp_path: Path) -> None:
         reopened = open_ledger("embedded", tmp_path / "data")
         assert reopened.chain_id == 1337
         reopened.close()
+
+
+def test_batch_of_block_filling_transactions_is_all_mined(
+    rpc_backend: RpcBackend, funded: Signer
+) -> None:
+    """anvil's automine leaves the tail of such a batch pending; the backend nudges it."""
+    token = TokenClient.deploy(rpc_backend, funded, funded.address_bytes)
+    mint = token.abi.encode_call("mint", funded.address_bytes, 1)
+    calls = [Call(token.address, mint, 60_000_000) for _ in range(4)]
+    receipts = rpc_backend.send_raw_transactions(sign_calls(rpc_backend, funded, calls))
+    assert [r.status for r in receipts] == [1, 1, 1, 1]

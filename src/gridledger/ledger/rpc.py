@@ -32,6 +32,8 @@ from gridledger.ledger.backend import Log, Receipt
 
 _ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 _METHOD_NOT_FOUND = -32601
+#: Seconds without a new receipt after which a dev node is asked to mine (``evm_mine``).
+NUDGE_AFTER_S = 0.25
 
 
 def decode_revert_reason(data: bytes) -> str | None:
@@ -78,6 +80,7 @@ class RpcBackend:
         self._provider = HTTPProvider(url, request_kwargs={"timeout": request_timeout_s})
         self._receipt_timeout_s = receipt_timeout_s
         self._poll_interval_s = poll_interval_s
+        self._can_nudge = True
         try:
             self._chain_id = _qty(self._request("eth_chainId", []))
         except LedgerError:
@@ -180,6 +183,7 @@ class RpcBackend:
     def _wait_receipts(self, hashes: list[bytes]) -> list[Receipt]:
         receipts: dict[int, dict[str, Any]] = {}
         deadline = time.monotonic() + self._receipt_timeout_s
+        progress_at = time.monotonic()
         while True:
             missing = [i for i in range(len(hashes)) if i not in receipts]
             if not missing:
@@ -190,8 +194,12 @@ class RpcBackend:
             for i, answer in zip(missing, answers, strict=True):
                 if answer.get("result"):
                     receipts[i] = answer["result"]
+                    progress_at = time.monotonic()
             if len(receipts) == len(hashes):
                 break
+            if progress_at + NUDGE_AFTER_S < time.monotonic():
+                self._nudge()
+                progress_at = time.monotonic()
             if time.monotonic() > deadline:
                 raise LedgerError(
                     f"{len(hashes) - len(receipts)} of {len(hashes)} transactions not mined after "
@@ -199,6 +207,19 @@ class RpcBackend:
                 )
             time.sleep(self._poll_interval_s)
         return [self._receipt(receipts[i]) for i in range(len(hashes))]
+
+    def _nudge(self) -> None:
+        """Ask a dev node to mine pending transactions (``evm_mine``); real nodes mine anyway.
+
+        anvil's automine mines when a transaction arrives; of several that arrive together and
+        each fill most of a block, the last ones can wait for the next arrival.
+        """
+        if not self._can_nudge:
+            return
+        try:
+            self._request("evm_mine", [])
+        except LedgerError:
+            self._can_nudge = False
 
     def _receipt(self, r: dict[str, Any]) -> Receipt:
         logs = tuple(
