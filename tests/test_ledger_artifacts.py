@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gridledger.ledger.compile import CONTRACT_NAMES, compile_contract, load_artifact, source_sha256
+from gridledger.ledger.artifact import CONTRACT_NAMES, load_artifact
+from gridledger.ledger.compile import compile_contract, source_sha256
 
 
 @pytest.mark.parametrize("name", CONTRACT_NAMES)

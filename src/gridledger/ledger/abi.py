@@ -17,8 +17,8 @@ from eth_abi.abi import encode as abi_encode
 
 from gridledger.errors import LedgerError
 from gridledger.identity import keccak
+from gridledger.ledger.artifact import Artifact, load_artifact
 from gridledger.ledger.backend import Log
-from gridledger.ledger.compile import Artifact, load_artifact
 
 
 def abi_type(param: dict[str, Any]) -> str:

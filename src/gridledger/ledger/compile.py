@@ -2,8 +2,9 @@
 
 ``python -m gridledger.ledger.compile`` rewrites ``ledger/artifacts/<Name>.json`` from
 ``ledger/contracts/<Name>.vy``. Each artifact holds the ABI, the deployment bytecode, the SHA-256 of
-the source and the compiler version; :func:`load_artifact` reads one at run time (no compiler
-needed), and ``tests/test_ledger_artifacts.py`` fails when an artifact no longer matches its source.
+the source and the compiler version; :func:`gridledger.ledger.artifact.load_artifact` reads one at
+run time (no compiler needed), and ``tests/test_ledger_artifacts.py`` fails when an artifact no
+longer matches its source.
 Compiler settings (EVM version ``cancun``, gas optimisation) are pragmas in each source, so the
 same bytes come out anywhere: py-evm, anvil and PoA nodes all run them.
 """
@@ -13,38 +14,17 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 from gridledger.errors import LedgerError
+from gridledger.ledger.artifact import (
+    ARTIFACTS_DIR,
+    CONTRACT_NAMES,
+    CONTRACTS_DIR,
+    Artifact,
+)
 
-CONTRACTS_DIR = Path(__file__).parent / "contracts"
-ARTIFACTS_DIR = Path(__file__).parent / "artifacts"
-#: The contracts, in deployment order.
-CONTRACT_NAMES = ("Registry", "Token", "RegionMarket")
 VYPER_VERSION = "0.4.3"
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """A compiled contract: ABI, deployment bytecode and the hash of the source it came from."""
-
-    name: str
-    abi: list[dict[str, Any]]
-    bytecode: bytes
-    source_sha256: str
-    compiler: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "contract_name": self.name,
-            "compiler": self.compiler,
-            "source_sha256": self.source_sha256,
-            "abi": self.abi,
-            "bytecode": "0x" + self.bytecode.hex(),
-        }
 
 
 def source_sha256(name: str) -> str:
@@ -81,26 +61,6 @@ def write_artifacts(names: tuple[str, ...] = CONTRACT_NAMES) -> list[Path]:
         path.write_text(json.dumps(compile_contract(name).to_json(), indent=1) + "\n")
         paths.append(path)
     return paths
-
-
-@cache
-def load_artifact(name: str) -> Artifact:
-    """The shipped artifact of contract ``name`` (cached)."""
-    path = ARTIFACTS_DIR / f"{name}.json"
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise LedgerError(
-            f"no compiled artifact for {name!r} at {path}; "
-            "run `python -m gridledger.ledger.compile`"
-        ) from None
-    return Artifact(
-        name=data["contract_name"],
-        abi=data["abi"],
-        bytecode=bytes.fromhex(data["bytecode"].removeprefix("0x")),
-        source_sha256=data["source_sha256"],
-        compiler=data["compiler"],
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
