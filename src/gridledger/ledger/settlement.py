@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Self
 
-from gridledger.errors import ContractError, LedgerError, ValidationError
+from gridledger.errors import ContractError, LedgerError, VerificationError
 from gridledger.identity import Signer
 from gridledger.ledger import merkle
+from gridledger.ledger.abi import ContractABI
 from gridledger.ledger.backend import LedgerBackend, Receipt
 from gridledger.ledger.contract import ContractClient
 from gridledger.ledger.trades import Delivery, SettlementTrade, SignedOrder
@@ -45,6 +46,9 @@ BLOCK_FILL = 0.95
 APPROVE_GAS = 60_000
 DEPOSIT_GAS = 120_000
 DEPOSIT_FOR_GAS_PER_ACCOUNT = 45_000
+
+
+_TOKEN_ABI = ContractABI.named("Token")
 
 
 class SlotStatus(enum.IntEnum):
@@ -262,7 +266,7 @@ class MarketClient(ContractClient):
     def deposit(self, account: Signer, amount_micro: int) -> list[Receipt]:
         """Approve and deposit ``amount_micro`` into escrow (two transactions, one batch)."""
         token = self.token()
-        approve = self.abi_call_for(token, "approve", self.address, amount_micro)
+        approve = _TOKEN_ABI.encode_call("approve", self.address, amount_micro)
         calls = [
             Call(token, approve, APPROVE_GAS, "Token.approve"),
             self.make_call(account, "deposit", amount_micro, gas=DEPOSIT_GAS),
@@ -276,7 +280,7 @@ class MarketClient(ContractClient):
         calls = [
             Call(
                 token,
-                self.abi_call_for(token, "approve", self.address, total),
+                _TOKEN_ABI.encode_call("approve", self.address, total),
                 APPROVE_GAS,
                 "Token.approve",
             )
@@ -293,12 +297,6 @@ class MarketClient(ContractClient):
                 )
             )
         return send_calls(self.backend, sponsor, calls)
-
-    @staticmethod
-    def abi_call_for(token: bytes, function: str, *args: object) -> bytes:
-        from gridledger.ledger.abi import ContractABI
-
-        return ContractABI.named("Token").encode_call(function, *args)
 
     def withdraw(self, account: Signer, amount_micro: int) -> Receipt:
         return self.transact(account, "withdraw", amount_micro)
@@ -566,18 +564,14 @@ class MarketClient(ContractClient):
         state = self.slot(slot)
         trades = self.settled_trades(slot)
         if len(trades) != state.trade_count:
-            raise ValidationError(
+            raise VerificationError(
                 f"slot {slot}: {len(trades)} TradeSettled events but {state.trade_count} recorded"
             )
         folded = merkle.fold_trades_hash(bytes(32), (t.trade_hash for t in trades))
         if folded != state.trades_hash:
-            from gridledger.errors import VerificationError
-
             raise VerificationError(f"slot {slot}: trade events do not fold to its trades_hash")
         if state.status >= SlotStatus.TRADED:
             root = merkle.merkle_root(t.leaf for t in trades)
             if root != state.trades_root:
-                from gridledger.errors import VerificationError
-
-                raise VerificationError(f"slot {slot}: trade events do not give its trades_root")
+                raise VerificationError(f"slot {slot}: trade events do not give the trades_root")
         return trades
