@@ -13,6 +13,7 @@ share of demand served peer to peer, and the community's energy bill against a g
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gridledger.identity import Domain
-from gridledger.market import Order, RegionalMarket, RuleSet, Side
+from gridledger.market import ClearingResult, Order, RegionalMarket, RuleSet, Side
 from gridledger.sim.battery import BatteryBank
 from gridledger.sim.city import City, Region
 from gridledger.sim.profiles import load_energy_wh, pv_energy_wh
@@ -137,10 +138,22 @@ def _limit_prices(
     return asks, bids
 
 
+#: Called after each slot is cleared: ``(region, slot, result, the slot's signed orders)``.
+OnCleared = Callable[[Region, Slot, ClearingResult, list[Order]], None]
+
+
 def simulate_region(
-    region: Region, slots: list[Slot], rules: RuleSet, chain_id: int, rng: np.random.Generator
+    region: Region,
+    slots: list[Slot],
+    rules: RuleSet,
+    chain_id: int,
+    rng: np.random.Generator,
+    on_cleared: OnCleared | None = None,
 ) -> RegionReport:
-    """Run one region through ``slots`` with a real market; see the module docstring."""
+    """Run one region through ``slots`` with a real market; see the module docstring.
+
+    ``on_cleared`` sees every cleared slot (e.g. to settle it on the ledger).
+    """
     n = region.households
     cloud = rng.uniform(0.55, 1.0, n)
     pv = pv_energy_wh(slots, region.pv_peak_w, region.lat_deg, region.lon_deg, cloud)
@@ -177,6 +190,8 @@ def simulate_region(
             asks += int(is_ask)
             bids += int(not is_ask)
         result = market.clear(slot, slot.start)
+        if on_cleared is not None:
+            on_cleared(region, slot, result, market.book(slot).orders())
         deficit = int(np.maximum(-residual, 0).sum())
         surplus = int(np.maximum(residual, 0).sum())
         report.slots.append(
@@ -212,11 +227,15 @@ def simulate_city(
     rules: RuleSet | None = None,
     chain_id: int = 1337,
     seed: int = 1,
+    on_cleared: OnCleared | None = None,
 ) -> SimulationReport:
-    """Simulate every region of ``city`` for ``hours`` hours from ``start`` (UTC, aware)."""
+    """Simulate every region of ``city`` for ``hours`` hours from ``start`` (UTC, aware).
+
+    ``on_cleared(region, slot, result, orders)`` is called after every cleared slot.
+    """
     rules = rules or RuleSet()
     start = require_utc(start, "start")
     slots = rules.clock.slots_between(start, start + timedelta(hours=hours))
     rng = np.random.default_rng(seed)
-    regions = [simulate_region(r, slots, rules, chain_id, rng) for r in city.regions]
+    regions = [simulate_region(r, slots, rules, chain_id, rng, on_cleared) for r in city.regions]
     return SimulationReport(city.name, start, rules, regions)

@@ -552,6 +552,25 @@ class SqlStore:
                  b"".join(s.tx_hashes), s.block_number, s.settled_at_ms),
             )  # fmt: skip
 
+    def update_settlement(self, settlement: Settlement) -> None:
+        s = settlement
+        if any(len(h) != 32 for h in s.tx_hashes):
+            raise StoreError("every settlement tx hash must be 32 bytes")
+        with self._lock, self._tx() as cur:
+            self._exec(
+                cur,
+                "UPDATE settlements SET result_hash = ?, orders_root = ?, readings_root = ?, "
+                "tx_hashes = ?, block_number = ?, settled_at_ms = ? "
+                "WHERE region = ? AND slot_start_s = ?",
+                (s.result_hash, s.orders_root, s.readings_root, b"".join(s.tx_hashes),
+                 s.block_number, s.settled_at_ms, s.region, s.slot_start_s),
+            )  # fmt: skip
+            if cur.rowcount != 1:
+                raise StoreError(
+                    f"no settlement of region {s.region!r} slot {s.slot_start_s} in the store; "
+                    "record it with add_settlement first"
+                )
+
     def get_settlement(self, region: str, slot_start_s: int) -> Settlement | None:
         rows = self._query(
             f"SELECT {_SETTLEMENT_COLUMNS} FROM settlements WHERE region = ? AND slot_start_s = ?",

@@ -1,0 +1,271 @@
+"""Replay the store against the chain: ``gridledger verify``.
+
+:func:`verify_store` walks every settlement the store recorded, region by region and slot by
+slot, and re-derives from the **stored rows** what the chain must say:
+
+* each stored order: its id recomputed from its stored fields (EIP-712 struct hash) must equal the
+  stored ``order_id``, and its stored signature must recover to its stored owner under the chain's
+  EIP-712 domain;
+* each stored trade: rebuilt as an :class:`~gridledger.ledger.verify.ExpectedTrade` and compared
+  with its ``TradeSettled`` event (ids, parties, energy, price, amount, fee); trade indexes must be
+  0, 1, 2, ... and each trade must name two of the slot's stored orders;
+* the stored settlement's roots must equal the slot's record on chain;
+* once delivery is settled: each stored reading of the slot must decode from its stored payload
+  to the stored columns, and its stored signature must recover to its device's registered
+  address; the leaves of the stored payloads must give the chain's readings root;
+* then :func:`~gridledger.ledger.verify.verify_slot` checks roots, counts and every event;
+* last, every slot the chain opened must be in the store.
+
+The walk stops at the first mismatch; the :class:`AuditReport` says what was checked up to there
+and names the region, slot and record that differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gridledger.devices.messages import decode_reading, reading_digest
+from gridledger.errors import GridLedgerError, VerificationError
+from gridledger.identity import ORDER, Domain, recover_digest, region_id
+from gridledger.ledger import merkle
+from gridledger.ledger.backend import LedgerBackend
+from gridledger.ledger.operator import DeploymentRecord, load_deployments
+from gridledger.ledger.settlement import MarketClient, SlotState, SlotStatus
+from gridledger.ledger.trades import ZERO_ADDRESS, SignedOrder
+from gridledger.ledger.verify import ExpectedTrade, verify_slot
+from gridledger.store import Order, Reading, Settlement, Store, Trade
+
+
+@dataclass
+class AuditReport:
+    """What :func:`verify_store` checked, and the first mismatch (``None`` when all agree)."""
+
+    regions: int = 0
+    slots: int = 0
+    orders: int = 0
+    trades: int = 0
+    readings: int = 0
+    delivered_slots: int = 0
+    mismatch: str | None = None
+    region: str | None = None
+    slot_start_s: int | None = None
+    checked_regions: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatch is None
+
+    def summary(self) -> str:
+        return (
+            f"{self.regions} regions, {self.slots} settled slots ({self.delivered_slots} "
+            f"delivered), {self.orders} orders, {self.trades} trades, {self.readings} readings"
+        )
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + b.hex()
+
+
+def _check_order(order: Order, domain: Domain, region: str, slot: int) -> None:
+    if order.region != region or order.slot_start_s != slot:
+        raise VerificationError(f"order {_hex(order.order_id)} is filed under another slot")
+    try:
+        signed = SignedOrder(
+            region=region_id(order.region),
+            slot=order.slot_start_s,
+            side=order.side,
+            energy_wh=order.energy_wh,
+            price_micro_per_kwh=order.price_micro_per_kwh,
+            owner=order.owner,
+            nonce=order.nonce,
+            signature=order.signature,
+            target=order.target or ZERO_ADDRESS,
+        )
+    except GridLedgerError as exc:
+        raise VerificationError(f"order {_hex(order.order_id)} is malformed: {exc}") from exc
+    if signed.order_id != order.order_id:
+        raise VerificationError(
+            f"order {_hex(order.order_id)}: its stored fields hash to {_hex(signed.order_id)} "
+            "(a stored field or its id was altered)"
+        )
+    try:
+        signer = recover_digest(domain.digest(ORDER, signed.message), order.signature)
+    except GridLedgerError as exc:
+        raise VerificationError(f"order {_hex(order.order_id)}: bad signature: {exc}") from exc
+    if signer != order.owner:
+        raise VerificationError(
+            f"order {_hex(order.order_id)}: its stored signature recovers to {_hex(signer)}, "
+            f"not to its owner {_hex(order.owner)}"
+        )
+
+
+def _expected_trades(trades: Sequence[Trade], order_ids: set[bytes]) -> list[ExpectedTrade]:
+    out = []
+    for i, t in enumerate(trades):
+        if t.index != i:
+            raise VerificationError(f"stored trade indexes skip: trade {i} is stored as {t.index}")
+        for name, oid in (("bid_id", t.bid_id), ("ask_id", t.ask_id)):
+            if oid not in order_ids:
+                raise VerificationError(
+                    f"trade {i}: its {name} {_hex(oid)} is not among the slot's stored orders"
+                )
+        out.append(
+            ExpectedTrade(t.bid_id, t.ask_id, t.buyer, t.seller, t.energy_wh,
+                          t.price_micro_per_kwh, t.fee_micro, t.amount_micro)
+        )  # fmt: skip
+    return out
+
+
+def _reading_leaves(
+    store: Store, readings: Sequence[Reading], domain: Domain, region: str
+) -> list[bytes]:
+    addresses: dict[str, bytes | None] = {}
+    leaves = []
+    for r in readings:
+        where = f"reading {r.device_id}#{r.sequence}"
+        if r.device_id not in addresses:
+            device = store.get_device(r.device_id)
+            addresses[r.device_id] = device.address if device else None
+        address = addresses[r.device_id]
+        if address is None:
+            raise VerificationError(f"{where}: its device is not in the store")
+        try:
+            decoded, _ = decode_reading(bytes(r.payload) + bytes(r.signature))
+        except GridLedgerError as exc:
+            raise VerificationError(f"{where}: stored payload does not decode: {exc}") from exc
+        fields = (
+            ("region", decoded.region, region),
+            ("device", decoded.device, address),
+            ("sequence", decoded.sequence, r.sequence),
+            ("ts_ms", decoded.timestamp_ms, r.ts_ms),
+        )
+        for name, signed_value, stored_value in fields:
+            if signed_value != stored_value:
+                raise VerificationError(
+                    f"{where}: its payload says {name} {signed_value!r}, the store {stored_value!r}"
+                )
+        for name, signed_int, column in (
+            ("import_wh", decoded.import_wh, r.import_wh),
+            ("export_wh", decoded.export_wh, r.export_wh),
+        ):
+            if column is not None and signed_int != column:
+                raise VerificationError(
+                    f"{where}: its payload says {name} {signed_int}, the store {column}"
+                )
+        try:
+            signer = recover_digest(reading_digest(domain, bytes(r.payload)), bytes(r.signature))
+        except GridLedgerError as exc:
+            raise VerificationError(f"{where}: bad signature: {exc}") from exc
+        if signer != address:
+            raise VerificationError(
+                f"{where}: its signature recovers to {_hex(signer)}, not to its device's "
+                f"registered key {_hex(address)} (payload or signature altered)"
+            )
+        leaves.append(merkle.reading_leaf(bytes(r.payload)))
+    return leaves
+
+
+def _check_record(settlement: Settlement, state: SlotState) -> None:
+    if settlement.orders_root != state.orders_root:
+        raise VerificationError(
+            f"the stored settlement's orders root {_hex(settlement.orders_root)} differs from "
+            f"the chain's {_hex(state.orders_root)}"
+        )
+    if state.status >= SlotStatus.DELIVERING and settlement.readings_root != state.readings_root:
+        raise VerificationError(
+            f"the stored settlement's readings root {_hex(settlement.readings_root)} differs "
+            f"from the chain's {_hex(state.readings_root)}"
+        )
+
+
+def verify_region(
+    store: Store, market: MarketClient, record: DeploymentRecord, report: AuditReport
+) -> None:
+    """Check every stored settlement of one region; raise at the first mismatch."""
+    region = record.region
+    domain = Domain(record.chain_id)
+    settled: set[int] = set()
+    for settlement in store.list_settlements(region):
+        slot = settlement.slot_start_s
+        report.slot_start_s = slot
+        settled.add(slot)
+        orders = store.list_orders(region, slot)
+        for order in orders:
+            _check_order(order, domain, region, slot)
+        trades = store.list_trades(region, slot)
+        expected = _expected_trades(trades, {o.order_id for o in orders})
+        state = market.slot(slot)
+        if state.status == SlotStatus.NONE:
+            raise VerificationError("the store records this slot as settled, the chain does not")
+        _check_record(settlement, state)
+        leaves = None
+        if state.status >= SlotStatus.DELIVERING:
+            start_ms = slot * 1000
+            readings = store.region_readings(
+                region, start_ms, start_ms + record.slot_seconds * 1000
+            )
+            leaves = _reading_leaves(store, readings, domain, region)
+        verify_slot(
+            market,
+            slot,
+            order_ids=[o.order_id for o in orders],
+            trades=expected,
+            reading_leaves=leaves,
+            state=state,
+        )
+        report.slots += 1
+        report.orders += len(orders)
+        report.trades += len(trades)
+        if leaves is not None:
+            report.readings += len(leaves)
+            report.delivered_slots += 1
+    report.slot_start_s = None
+    for event in market.events("SlotOpened"):
+        slot = int(event.args["slot"])
+        if slot not in settled:
+            report.slot_start_s = slot
+            raise VerificationError("the chain settled this slot, the store has no settlement")
+
+
+def verify_store(
+    store: Store,
+    backend: LedgerBackend,
+    data_dir: Path | str | None = None,
+    *,
+    deployments: Sequence[DeploymentRecord] | None = None,
+) -> AuditReport:
+    """Replay ``store`` against the chain for every region deployed in ``data_dir``.
+
+    ``deployments`` may be given instead of ``data_dir``. Returns the report; ``report.ok`` is
+    false and ``report.mismatch`` names the first difference when there is one. Regions of the
+    store that have settlements but no deployment record are reported as a mismatch too.
+    """
+    if deployments is None:
+        deployments = load_deployments(data_dir) if data_dir is not None else []
+    report = AuditReport()
+    known = {d.region for d in deployments}
+    orphans = sorted({s.region for s in store.list_settlements()} - known)
+    if orphans:
+        report.region = orphans[0]
+        report.mismatch = (
+            f"region {orphans[0]}: the store has settlements but no deployment record "
+            "(deployment-<region>.json) says where its contracts are"
+        )
+        return report
+    for record in deployments:
+        report.region = record.region
+        try:
+            market = record.attach(backend).market
+            verify_region(store, market, record, report)
+        except VerificationError as exc:
+            where = f"region {record.region}"
+            if report.slot_start_s is not None:
+                where += f", slot {report.slot_start_s}"
+            report.mismatch = f"{where}: {exc}"
+            return report
+        report.regions += 1
+        report.checked_regions.append(record.region)
+    report.region = None
+    return report
