@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,12 @@ from gridledger.config import SETTINGS, Config, load_config
 from gridledger.errors import GridLedgerError
 from gridledger.identity import Keystore
 from gridledger.units import micro_to_money, wh_to_kwh
+
+if TYPE_CHECKING:
+    from contextlib import ExitStack
+
+    from gridledger.ledger.operator import CitySettler
+    from gridledger.market import RuleSet
 
 PASSPHRASE_ENV = "GRIDLEDGER_PASSPHRASE"
 #: pbkdf2 iterations for new keys; None = the standard scrypt parameters (tests lower it).
@@ -82,11 +88,24 @@ def _passphrase(confirm: bool) -> str:
     help="Clearing rule of every region.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option(
+    "--settle",
+    is_flag=True,
+    help="Settle every cleared slot on the ledger (ledger_url) and record it in the store.",
+)
 @click.pass_context
 def simulate(
-    ctx: click.Context, households: int, hours: int, start: str, seed: int, rule: str, as_json: bool
+    ctx: click.Context,
+    households: int,
+    hours: int,
+    start: str,
+    seed: int,
+    rule: str,
+    as_json: bool,
+    settle: bool,
 ) -> None:
     """Simulate the built-in example city: PV, loads and batteries trading in regional markets."""
+    from contextlib import ExitStack
     from datetime import datetime
 
     from gridledger.market import RuleSet
@@ -100,11 +119,22 @@ def simulate(
             f"{start!r} is not an ISO 8601 time", param_hint="--start"
         ) from exc
     rules = RuleSet.from_config(cfg, clearing_rule=rule)
-    report = simulate_city(
-        example_city(seed, households), start_ts, hours, rules, cfg["chain_id"], seed
-    )
+    with ExitStack() as stack:
+        settler = _city_settler(cfg, rules, stack) if settle else None
+        report = simulate_city(
+            example_city(seed, households), start_ts, hours, rules, cfg["chain_id"], seed,
+            on_cleared=None if settler is None else (
+                lambda region, _slot, result, orders: settler.settle(
+                    region.name, region.keys, result, orders
+                )
+            ),
+        )  # fmt: skip
+    settled = None if settler is None else settler.totals
     if as_json:
-        click.echo(json.dumps(report.summary(), sort_keys=True))
+        summary = report.summary()
+        if settled is not None:
+            summary["settlement"] = dict(settled.__dict__)
+        click.echo(json.dumps(summary, sort_keys=True))
         return
     click.echo(
         f"city {report.city}: {len(report.regions)} regions, "
@@ -143,6 +173,60 @@ def simulate(
         f"{micro_to_money(report.total('baseline_cost_micro')):.2f}: "
         f"saved {micro_to_money(report.savings_micro):.2f}"
     )
+    if settled is not None:
+        per_tx = settled.gas_used // settled.transactions if settled.transactions else 0
+        click.echo(
+            f"settled on {cfg['ledger_url']} (chain id {cfg['chain_id']}): {settled.slots} slots, "
+            f"{settled.trades} trades, {settled.orders} orders, {settled.transactions} "
+            f"transactions, {settled.gas_used} gas ({per_tx} per transaction); "
+            f"store {cfg.store_location}"
+        )
+
+
+def _city_settler(cfg: Config, rules: RuleSet, stack: ExitStack) -> CitySettler:
+    """A CitySettler on the configured ledger and store (closed by ``stack``)."""
+    from gridledger.ledger import open_ledger
+    from gridledger.ledger.operator import CitySettler, demo_keys, market_tariffs
+    from gridledger.store import open_store
+
+    backend = open_ledger(cfg["ledger_url"], cfg.data_path, int(cfg["chain_id"]))
+    stack.callback(backend.close)
+    store = stack.enter_context(open_store(cfg.store_location))
+    admin, operator = demo_keys()
+    return CitySettler(
+        backend, store, cfg.data_path, admin=admin, operator=operator,
+        tariffs=market_tariffs(rules.tariff), slot_seconds=rules.slot_minutes * 60,
+    )  # fmt: skip
+
+
+# --- verify --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.pass_context
+def verify(ctx: click.Context) -> None:
+    """Replay the store against the ledger; exit 1 at the first mismatch.
+
+    Checks every settled slot of every region deployed in data_dir: each stored order's id and
+    signature, each stored trade against its event on chain, each delivered slot's readings
+    (payload, device signature) against the readings root, and the orders and trades roots.
+    """
+    from gridledger.ledger import open_ledger
+    from gridledger.ledger.audit import verify_store
+    from gridledger.store import open_store
+
+    cfg = _config(ctx)
+    backend = open_ledger(cfg["ledger_url"], cfg.data_path, int(cfg["chain_id"]))
+    try:
+        with open_store(cfg.store_location) as store:
+            report = verify_store(store, backend, cfg.data_path)
+    finally:
+        backend.close()
+    click.echo(f"store {cfg.store_location} against {cfg['ledger_url']}: {report.summary()}")
+    if not report.ok:
+        click.echo(f"MISMATCH: {report.mismatch}", err=True)
+        ctx.exit(1)
+    click.echo("verified: the store agrees with the chain")
 
 
 # --- ingest --------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gridledger.errors import LedgerError
-from gridledger.identity import Signer, address_bytes, checksum, region_id
+from gridledger.identity import Signer, address_bytes, checksum, keccak, region_id
 from gridledger.ledger import merkle
 from gridledger.ledger.backend import LedgerBackend, Receipt
 from gridledger.ledger.deploy import RegionDeployment, Tariffs, deploy_region
@@ -35,7 +35,7 @@ from gridledger.ledger.settlement import MarketClient, SlotStatus
 from gridledger.ledger.token import MINT_GAS, TokenClient
 from gridledger.ledger.trades import ZERO_ADDRESS, Delivery, SettlementTrade, SignedOrder
 from gridledger.ledger.transactions import send_many
-from gridledger.market import ClearingResult
+from gridledger.market import ClearingResult, GridTariff
 from gridledger.market import Order as MarketOrder
 from gridledger.store import Order as StoredOrder
 from gridledger.store import Reading, Settlement, Store
@@ -45,6 +45,28 @@ from gridledger.store import Trade as StoredTrade
 DEPLOYMENT_PREFIX = "deployment-"
 #: Escrow deposited for each onboarded household unless told otherwise [micro-units].
 DEFAULT_DEPOSIT_MICRO = 10**11
+
+
+#: Seed of the demo city's admin and operator keys (``gridledger simulate --settle``). These keys
+#: are public: use them on development chains only.
+DEMO_SEED = b"gridledger demo city"
+
+
+def demo_keys() -> tuple[Signer, Signer]:
+    """The demo city's ``(admin, operator)`` keys: public, for development chains only."""
+    return (
+        Signer(keccak(DEMO_SEED + b"admin")),
+        Signer(keccak(DEMO_SEED + b"operator")),
+    )
+
+
+def market_tariffs(tariff: GridTariff) -> Tariffs:
+    """The contract tariffs that charge exactly what the market's tariff charges."""
+    return Tariffs(
+        retail_micro_per_kwh=tariff.retail_price_micro_per_kwh,
+        feed_in_micro_per_kwh=tariff.feed_in_price_micro_per_kwh,
+        fee_micro_per_kwh=tariff.grid_fee_micro_per_kwh,
+    )
 
 
 def deployment_path(data_dir: Path | str, region: str) -> Path:

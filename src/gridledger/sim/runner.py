@@ -139,7 +139,7 @@ def _limit_prices(
 
 
 #: Called after each slot is cleared: ``(region, slot, result, the slot's signed orders)``.
-OnCleared = Callable[[Region, Slot, ClearingResult, list[Order]], None]
+OnCleared = Callable[[Region, Slot, ClearingResult, list[Order]], object]
 
 
 def simulate_region(
