@@ -1,0 +1,203 @@
+"""The region operator's pipeline: a simulated city settled end to end, on every ledger backend
+and every store backend; re-opening a region; delivery with the readings root.
+
+The helpers here (:func:`settle_city`, :func:`deliver_slot`, :func:`flip_byte`) are shared with
+``test_ledger_audit.py``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gridledger.devices.messages import DeviceKind
+from gridledger.devices.messages import Reading as DeviceReading
+from gridledger.errors import LedgerError
+from gridledger.identity import Domain, Signer, keccak
+from gridledger.ledger import Delivery, SlotStatus, merkle
+from gridledger.ledger.backend import LedgerBackend
+from gridledger.ledger.deploy import Tariffs
+from gridledger.ledger.operator import (
+    CitySettler,
+    DeploymentRecord,
+    RegionOperator,
+    demo_keys,
+    deployment_path,
+    load_deployments,
+    market_tariffs,
+)
+from gridledger.market import RuleSet
+from gridledger.sim import SimulationReport, example_city, simulate_city
+from gridledger.store import Device, Reading, Site, Store
+
+START = datetime(2026, 6, 21, 10, tzinfo=UTC)
+
+
+def settle_city(
+    backend: LedgerBackend,
+    store: Store,
+    data_dir: Path,
+    *,
+    households: int = 4,
+    hours: int = 2,
+    seed: int = 7,
+) -> tuple[CitySettler, SimulationReport]:
+    """Simulate the example city and settle every cleared slot on ``backend`` into ``store``."""
+    rules = RuleSet()
+    admin, operator = demo_keys()
+    settler = CitySettler(
+        backend, store, data_dir, admin=admin, operator=operator,
+        tariffs=market_tariffs(rules.tariff), slot_seconds=rules.slot_minutes * 60,
+    )  # fmt: skip
+    report = simulate_city(
+        example_city(seed, households), START, hours, rules, backend.chain_id, seed,
+        on_cleared=lambda region, _slot, result, orders: settler.settle(
+            region.name, region.keys, result, orders
+        ),
+    )  # fmt: skip
+    return settler, report
+
+
+def deliver_slot(op: RegionOperator, slot: int) -> list[Reading]:
+    """Store signed BEC readings of the slot's traders and settle the slot's delivery."""
+    store = op.store
+    domain = Domain(op.backend.chain_id)
+    positions: dict[bytes, list[int]] = defaultdict(lambda: [0, 0])
+    for t in store.list_trades(op.region, slot):
+        positions[t.buyer][0] += t.energy_wh
+        positions[t.seller][1] += t.energy_wh
+    readings = []
+    for n, (account, (bought, sold)) in enumerate(sorted(positions.items())):
+        site_id = f"{op.region}-site-{account.hex()[:8]}"
+        key = Signer(keccak(b"meter" + account))
+        store.add_site(Site(site_id, op.region, account))
+        store.add_device(Device(f"{site_id}-bec", site_id, "bec", key.address_bytes))
+        for seq, (imp, exp) in enumerate(((0, 0), (bought + n, sold)), start=1):
+            ts = slot * 1000 + seq * 60_000
+            content = DeviceReading(
+                op.region, key.address_bytes, seq, ts, DeviceKind.BEC, imp, exp, exp - imp
+            )
+            wire = content.sign(key, domain)
+            body, sig = wire[:-65], wire[-65:]
+            readings.append(Reading(f"{site_id}-bec", seq, ts, imp, exp, exp - imp, body, sig))
+    store.insert_readings(readings)
+    entries = [
+        Delivery(account, bought, sold, bought + n, sold)
+        for n, (account, (bought, sold)) in enumerate(sorted(positions.items()))
+    ]
+    op.settle_delivery(slot, entries)
+    return readings
+
+
+def flip_byte(store: Store, table: str, column: str, where: str, params: Sequence[Any]) -> None:
+    """Flip one byte of a blob behind the store's back (raw SQL on its own connection)."""
+    url = store.url
+    if url.startswith("sqlite:"):
+        con: Any = sqlite3.connect(url.removeprefix("sqlite:///"))
+        mark = "?"
+    else:
+        import psycopg
+
+        con = psycopg.connect(url)
+        mark = "%s"
+    try:
+        q = where.replace("?", mark)
+        row = con.execute(f"SELECT {column} FROM {table} WHERE {q}", tuple(params)).fetchone()
+        value = bytearray(row[0])
+        value[len(value) // 2] ^= 0x01
+        con.execute(
+            f"UPDATE {table} SET {column} = {mark} WHERE {q}", (bytes(value), *tuple(params))
+        )
+        con.commit()
+    finally:
+        con.close()
+
+
+def traded_slot(store: Store, region: str) -> int:
+    return next(s.slot_start_s for s in store.list_settlements(region)
+                if store.list_trades(region, s.slot_start_s))  # fmt: skip
+
+
+def test_city_settles_end_to_end(
+    ledger_backend: LedgerBackend, store: Store, tmp_path: Path
+) -> None:
+    settler, report = settle_city(ledger_backend, store, tmp_path)
+    totals = settler.totals
+    assert totals.regions == 2 and totals.trades == report.total("trades") > 0
+    assert totals.transactions >= totals.slots > 0 and totals.gas_used > 0
+    assert [r.region for r in load_deployments(tmp_path)] == ["north", "south"]
+    for region, op in settler.operators.items():
+        settlements = store.list_settlements(region)
+        for s in settlements:
+            state = op.market.slot(s.slot_start_s)
+            assert state.status == SlotStatus.TRADED
+            assert state.orders_root == s.orders_root
+            orders = store.list_orders(region, s.slot_start_s)
+            assert s.orders_root == merkle.merkle_root(
+                merkle.order_leaf(o.order_id) for o in orders
+            )
+            trades = store.list_trades(region, s.slot_start_s)
+            assert state.trade_count == len(trades)
+            assert state.amount_micro == sum(t.amount_micro for t in trades)
+            assert state.fee_micro == sum(t.fee_micro for t in trades)
+            assert s.tx_hashes and s.block_number > 0
+        market_trades = sum(r.total("trades") for r in report.regions if r.region == region)
+        assert len(store.list_trades(region)) == market_trades
+
+
+def test_reopen_and_resettle_is_idempotent(embedded_backend: LedgerBackend, tmp_path: Path) -> None:
+    from gridledger.store import open_store
+
+    with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        first, _ = settle_city(embedded_backend, store, tmp_path)
+        addresses = {r: op.deployment.addresses for r, op in first.operators.items()}
+        settlements = store.list_settlements()
+        again, _ = settle_city(embedded_backend, store, tmp_path)
+        assert {r: op.deployment.addresses for r, op in again.operators.items()} == addresses
+        assert again.totals.transactions == 0  # every slot was on chain already: only recorded
+        assert store.list_settlements() == settlements
+        admin, _ = demo_keys()
+        with pytest.raises(LedgerError, match="not by"):
+            RegionOperator.open(
+                embedded_backend, store, tmp_path, "north", admin=admin, operator=admin
+            )
+        record = DeploymentRecord.load(deployment_path(tmp_path, "north"))
+        assert record.chain_id == embedded_backend.chain_id and record.slot_seconds == 900
+
+
+def test_tariff_mismatch_is_refused(embedded_backend: LedgerBackend, tmp_path: Path) -> None:
+    from gridledger.store import open_store
+
+    admin, operator = demo_keys()
+    with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        # a region whose contract fee differs from the market's: the first trade is refused
+        RegionOperator.open(
+            embedded_backend, store, tmp_path, "north", admin=admin, operator=operator,
+            tariffs=Tariffs(fee_micro_per_kwh=1),
+        )  # fmt: skip
+        with pytest.raises(LedgerError, match="tariff"):
+            settle_city(embedded_backend, store, tmp_path)
+
+
+def test_delivery_records_the_readings_root(
+    ledger_backend: LedgerBackend, store: Store, tmp_path: Path
+) -> None:
+    settler, _ = settle_city(ledger_backend, store, tmp_path)
+    op = settler.operators["north"]
+    slot = traded_slot(store, "north")
+    readings = deliver_slot(op, slot)
+    state = op.market.slot(slot)
+    assert state.status == SlotStatus.DELIVERED
+    root = merkle.merkle_root(merkle.reading_leaf(r.payload) for r in readings)
+    assert state.readings_root == root
+    recorded = store.get_settlement("north", slot)
+    assert recorded is not None and recorded.readings_root == root
+    assert len(recorded.tx_hashes) >= 2
+    with pytest.raises(LedgerError, match="no recorded trade settlement"):
+        op.settle_delivery(slot + 900 * 1000, [])
