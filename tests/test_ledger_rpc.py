@@ -106,8 +106,6 @@ def test_decode_revert_reason() -> None:
 
 
 def test_open_ledger_by_url(anvil_url: str, tmp_path: Path) -> None:
-    from anvil import EMBEDDED_AVAILABLE
-
     from gridledger.errors import ConfigError
     from gridledger.ledger import open_ledger
 
@@ -118,13 +116,12 @@ def test_open_ledger_by_url(anvil_url: str, tmp_path: Path) -> None:
         open_ledger(anvil_url, chain_id=5)
     with pytest.raises(ConfigError, match="neither 'embedded'"):
         open_ledger("ftp://x")
-    if EMBEDDED_AVAILABLE:
-        chain = open_ledger("embedded", tmp_path / "data")
-        assert chain.chain_id == 1337 and (tmp_path / "data" / "chain.sqlite").exists()
-        chain.close()
-        reopened = open_ledger("embedded", tmp_path / "data")
-        assert reopened.chain_id == 1337
-        reopened.close()
+    chain = open_ledger("embedded", tmp_path / "data")
+    assert chain.chain_id == 1337 and (tmp_path / "data" / "chain.sqlite").exists()
+    chain.close()
+    reopened = open_ledger("embedded", tmp_path / "data")
+    assert reopened.chain_id == 1337
+    reopened.close()
 
 
 def test_batch_of_block_filling_transactions_is_all_mined(

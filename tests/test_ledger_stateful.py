@@ -338,12 +338,11 @@ MarketMachine.TestCase.settings = settings(
 
 @pytest.mark.timeout(7200 if SOAK else 600)
 def test_market_state_machine(request: pytest.FixtureRequest) -> None:
-    """Run the machine on anvil and, when it exists, the embedded chain side by side."""
-    from anvil import EMBEDDED_AVAILABLE
-
-    backends: list[LedgerBackend] = [request.getfixturevalue("rpc_backend")]
-    if EMBEDDED_AVAILABLE:
-        backends.append(request.getfixturevalue("embedded_backend"))
+    """Run the machine on anvil and the embedded chain side by side."""
+    backends: list[LedgerBackend] = [
+        request.getfixturevalue("rpc_backend"),
+        request.getfixturevalue("embedded_backend"),
+    ]
     MarketMachine.backends = backends
     try:
         MarketMachine.TestCase("runTest").runTest()
