@@ -7,6 +7,7 @@ import gridledger.ledger as ledger
 
 def test_exported_members() -> None:
     assert ledger.__all__ == [
+        "AuditReport",
         "Delivery",
         "ExpectedTrade",
         "LedgerBackend",
@@ -14,6 +15,7 @@ def test_exported_members() -> None:
         "MarketClient",
         "Receipt",
         "RegionDeployment",
+        "RegionOperator",
         "RegistryClient",
         "Role",
         "SettledTrade",
@@ -26,5 +28,6 @@ def test_exported_members() -> None:
         "deploy_region",
         "open_ledger",
         "verify_slot",
+        "verify_store",
     ]
     assert all(hasattr(ledger, name) for name in ledger.__all__)

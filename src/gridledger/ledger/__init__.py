@@ -6,6 +6,9 @@
   :class:`MarketClient` (escrow, batched slot settlement, delivery, events, trade proofs);
   :func:`deploy_region` deploys a region.
 * :mod:`~gridledger.ledger.merkle` (proofs) and :func:`verify_slot` (store vs chain).
+* :class:`RegionOperator` (deploy or re-open a region, onboard households, settle cleared slots
+  into the store and onto the chain) and :func:`verify_store` (``gridledger verify``: replay the
+  whole store against the chain; an :class:`AuditReport` with the first mismatch).
 
 Heavy modules (py-evm, web3) are imported only when a backend is opened.
 """
@@ -15,8 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from gridledger.errors import ConfigError
+from gridledger.ledger.audit import AuditReport, verify_store
 from gridledger.ledger.backend import LedgerBackend, Log, Receipt
 from gridledger.ledger.deploy import RegionDeployment, Tariffs, deploy_region
+from gridledger.ledger.operator import RegionOperator
 from gridledger.ledger.registry import RegistryClient, Role
 from gridledger.ledger.settlement import MarketClient, SettledTrade, SlotState, SlotStatus
 from gridledger.ledger.token import TokenClient
@@ -24,6 +29,7 @@ from gridledger.ledger.trades import Delivery, SettlementTrade, SignedOrder
 from gridledger.ledger.verify import ExpectedTrade, verify_slot
 
 __all__ = [
+    "AuditReport",
     "Delivery",
     "ExpectedTrade",
     "LedgerBackend",
@@ -31,6 +37,7 @@ __all__ = [
     "MarketClient",
     "Receipt",
     "RegionDeployment",
+    "RegionOperator",
     "RegistryClient",
     "Role",
     "SettledTrade",
@@ -43,6 +50,7 @@ __all__ = [
     "deploy_region",
     "open_ledger",
     "verify_slot",
+    "verify_store",
 ]
 
 EMBEDDED_CHAIN_FILE = "chain.sqlite"
