@@ -87,6 +87,26 @@ def _address(value: bytes | None, title: str) -> Address:
     return Address(bytes(value))
 
 
+def use_fast_keccak() -> bool:
+    """Point py-evm's and py-trie's shared Keccak (``eth_hash.auto.keccak``) at safe-pysha3.
+
+    eth-hash picks pycryptodome first when both backends are installed; pysha3 hashes the short
+    trie nodes of a settlement about 3x faster (15-20% of a 1,000-household slot). The digest is
+    the same Keccak-256, so chain data does not change. Returns whether pysha3 is in use.
+    """
+    try:
+        from sha3 import keccak_256
+    except ImportError:  # the `fast` extra is not installed; stay on the default backend
+        return False
+    from eth_hash.auto import keccak
+
+    def pysha3_keccak(data: bytearray | bytes) -> bytes:
+        return keccak_256(data).digest()  # type: ignore[no-any-return]
+
+    keccak.hasher = pysha3_keccak
+    return True
+
+
 def _expected_genesis_hash(chain_id: int, gas_limit: int) -> bytes:
     chain = chain_class(chain_id).from_genesis(
         AtomicDB(), genesis_params(chain_id, gas_limit), genesis_state()
@@ -111,6 +131,7 @@ class EmbeddedLedger:
         gas_limit: int | None = None,
         synchronous: Synchronous = "FULL",
     ) -> None:
+        use_fast_keccak()
         self.path = Path(path)
         self._mutex = threading.RLock()
         self._lock_file = self._lock(self.path)
