@@ -69,7 +69,7 @@ def test_flipped_trade_byte_is_found(
     flip_byte(store, "trades", "seller", "region = ? AND slot_start_s = ? AND idx = ?",
               ("north", slot, 0))  # fmt: skip
     mismatch = _verify(store, ledger_backend, tmp_path)
-    assert mismatch.startswith(f"region north, slot {slot}:")
+    assert mismatch.startswith(f"region north, slot {slot} (")
     assert "trade 0" in mismatch and "seller" in mismatch
 
 
@@ -81,7 +81,7 @@ def test_flipped_reading_payload_byte_is_found(
     flip_byte(store, "readings", "payload", "device_id = ? AND sequence = ?",
               (reading.device_id, reading.sequence))  # fmt: skip
     mismatch = _verify(store, embedded_backend, tmp_path)
-    assert mismatch.startswith(f"region north, slot {slot}:")
+    assert mismatch.startswith(f"region north, slot {slot} (")
     assert f"reading {reading.device_id}#{reading.sequence}" in mismatch
 
 
@@ -105,7 +105,7 @@ def test_flipped_order_byte_is_found(
     order = store.list_orders("south")[0]
     flip_byte(store, "orders", column, "order_id = ?", (order.order_id,))
     mismatch = _verify(store, embedded_backend, tmp_path)
-    assert mismatch.startswith(f"region south, slot {order.slot_start_s}:")
+    assert mismatch.startswith(f"region south, slot {order.slot_start_s} (")
     assert "order 0x" in mismatch
 
 
@@ -132,7 +132,7 @@ def test_chain_slot_missing_from_store(embedded_backend: LedgerBackend, tmp_path
         con.commit()
         con.close()
         mismatch = _verify(store, embedded_backend, tmp_path)
-    assert mismatch.startswith(f"region south, slot {last.slot_start_s}:")
+    assert mismatch.startswith(f"region south, slot {last.slot_start_s} (")
     assert "no settlement" in mismatch
 
 
@@ -151,6 +151,14 @@ def test_cli_simulate_settle_then_verify(tmp_path: Path, monkeypatch: pytest.Mon
     assert verified.exit_code == 0, verified.output
     assert "verified" in verified.output and "2 regions" in verified.output
 
+    chain = tmp_path / "data" / "chain.sqlite"
+    chain.rename(tmp_path / "chain.sqlite")  # a fresh chain has none of the contracts
+    elsewhere = runner.invoke(main, ["verify"])
+    assert elsewhere.exit_code == 1 and "no market contract answers" in elsewhere.output
+    for leftover in chain.parent.glob("chain.sqlite*"):
+        leftover.unlink()
+    (tmp_path / "chain.sqlite").rename(chain)
+
     con = sqlite3.connect(tmp_path / "data" / "gridledger.sqlite")
     region, slot, idx, buyer = con.execute(
         "SELECT region, slot_start_s, idx, buyer FROM trades ORDER BY region, slot_start_s LIMIT 1"
@@ -162,5 +170,5 @@ def test_cli_simulate_settle_then_verify(tmp_path: Path, monkeypatch: pytest.Mon
     con.close()
     failed = runner.invoke(main, ["verify"])
     assert failed.exit_code == 1
-    assert f"MISMATCH: region {region}, slot {slot}:" in failed.output
+    assert f"MISMATCH: region {region}, slot {slot} (" in failed.output
     assert f"trade {idx}" in failed.output and "buyer" in failed.output

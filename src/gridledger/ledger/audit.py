@@ -22,9 +22,13 @@ and names the region, slot and record that differ.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+
+from eth_abi.exceptions import DecodingError
 
 from gridledger.devices.messages import decode_reading, reading_digest
 from gridledger.errors import GridLedgerError, VerificationError
@@ -32,7 +36,7 @@ from gridledger.identity import ORDER, Domain, recover_digest, region_id
 from gridledger.ledger import merkle
 from gridledger.ledger.backend import LedgerBackend
 from gridledger.ledger.operator import DeploymentRecord, load_deployments
-from gridledger.ledger.settlement import MarketClient, SlotState, SlotStatus
+from gridledger.ledger.settlement import MarketClient, SettledTrade, SlotState, SlotStatus
 from gridledger.ledger.trades import ZERO_ADDRESS, SignedOrder
 from gridledger.ledger.verify import ExpectedTrade, verify_slot
 from gridledger.store import Order, Reading, Settlement, Store, Trade
@@ -186,6 +190,18 @@ def verify_region(
     """Check every stored settlement of one region; raise at the first mismatch."""
     region = record.region
     domain = Domain(record.chain_id)
+    try:
+        onchain_region = market.region()
+    except (GridLedgerError, DecodingError) as exc:
+        raise VerificationError(
+            f"no market contract answers at {_hex(market.address)} on this chain ({exc}); is "
+            "ledger_url the chain the region was deployed on?"
+        ) from exc
+    if onchain_region != region_id(region):
+        raise VerificationError(f"the contract at {_hex(market.address)} is another region's")
+    events: dict[int, list[SettledTrade]] = defaultdict(list)
+    for event in market.settled_trades():  # one log query for the whole region
+        events[event.slot].append(event)
     settled: set[int] = set()
     for settlement in store.list_settlements(region):
         slot = settlement.slot_start_s
@@ -214,6 +230,7 @@ def verify_region(
             trades=expected,
             reading_leaves=leaves,
             state=state,
+            events=events.get(slot, []),
         )
         report.slots += 1
         report.orders += len(orders)
@@ -260,10 +277,13 @@ def verify_store(
             market = record.attach(backend).market
             verify_region(store, market, record, report)
         except VerificationError as exc:
-            where = f"region {record.region}"
-            if report.slot_start_s is not None:
-                where += f", slot {report.slot_start_s}"
-            report.mismatch = f"{where}: {exc}"
+            where, text = f"region {record.region}", str(exc)
+            slot = report.slot_start_s
+            if slot is not None:
+                when = datetime.fromtimestamp(slot, UTC).strftime("%Y-%m-%dT%H:%MZ")
+                where += f", slot {slot} ({when})"
+                text = text.removeprefix(f"slot {slot}: ").removeprefix(f"slot {slot}, ")
+            report.mismatch = f"{where}: {text}"
             return report
         report.regions += 1
         report.checked_regions.append(record.region)
