@@ -200,8 +200,8 @@ def verify_region(
     if onchain_region != region_id(region):
         raise VerificationError(f"the contract at {_hex(market.address)} is another region's")
     events: dict[int, list[SettledTrade]] = defaultdict(list)
-    for event in market.settled_trades():  # one log query for the whole region
-        events[event.slot].append(event)
+    for trade in market.settled_trades():  # one log query for the whole region
+        events[trade.slot].append(trade)
     settled: set[int] = set()
     for settlement in store.list_settlements(region):
         slot = settlement.slot_start_s
