@@ -201,3 +201,19 @@ def test_delivery_records_the_readings_root(
     assert len(recorded.tx_hashes) >= 2
     with pytest.raises(LedgerError, match="no recorded trade settlement"):
         op.settle_delivery(slot + 900 * 1000, [])
+
+
+def test_update_settlement_needs_a_recorded_slot(store: Store) -> None:
+    from gridledger.errors import StoreError
+    from gridledger.store import Settlement
+
+    s = Settlement("north", 900, b"\1" * 32, b"\2" * 32, bytes(32), (b"\3" * 32,), 5)
+    with pytest.raises(StoreError, match="add_settlement first"):
+        store.update_settlement(s)
+    store.add_settlement(s)
+    later = Settlement("north", 900, s.result_hash, s.orders_root, b"\4" * 32,
+                       (*s.tx_hashes, b"\5" * 32), 9)  # fmt: skip
+    store.update_settlement(later)
+    assert store.get_settlement("north", 900) == later
+    with pytest.raises(StoreError, match="32 bytes"):
+        store.update_settlement(Settlement("north", 900, b"", b"", b"", (b"\1",), 0))
