@@ -100,8 +100,8 @@ def use_fast_keccak() -> bool:
         return False
     from eth_hash.auto import keccak
 
-    def pysha3_keccak(data: bytearray | bytes) -> bytes:
-        return keccak_256(data).digest()  # type: ignore[no-any-return]
+    def pysha3_keccak(in_data: bytearray | bytes) -> bytes:
+        return keccak_256(in_data).digest()  # type: ignore[no-any-return]
 
     keccak.hasher = pysha3_keccak
     return True

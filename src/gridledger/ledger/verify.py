@@ -45,6 +45,11 @@ def _hex(b: bytes) -> str:
     return "0x" + b.hex()
 
 
+def _show(value: object) -> str:
+    """A field value as a mismatch message shows it: ids and addresses in hex, numbers as is."""
+    return _hex(value) if isinstance(value, bytes) else repr(value)
+
+
 def verify_slot(
     market: MarketClient,
     slot: int,
@@ -88,7 +93,8 @@ def verify_slot(
             if getattr(mine, name) != getattr(theirs, name):
                 raise VerificationError(
                     f"slot {slot}, trade {i} (tx 0x{theirs.tx_hash.hex()}): {name} is "
-                    f"{getattr(mine, name)!r} in the store but {getattr(theirs, name)!r} on chain"
+                    f"{_show(getattr(mine, name))} in the store but {_show(getattr(theirs, name))} "
+                    "on chain"
                 )
     folded = merkle.fold_trades_hash(bytes(32), (t.trade_hash for t in onchain))
     if folded != state.trades_hash:
