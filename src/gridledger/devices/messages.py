@@ -38,9 +38,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Final
+from typing import Any, Final
 
-from gridledger.errors import CommandError, ReadingError
+from gridledger.errors import CommandError, ReadingError, ValidationError
 from gridledger.identity import (
     Domain,
     MessageType,
@@ -241,20 +241,35 @@ def reading_struct_hash(body: bytes) -> bytes:
     )
 
 
+def _unpack_record(
+    payload: object,
+    size: int,
+    layout: struct.Struct,
+    tag: int,
+    error: type[ValidationError],
+    what: str,
+) -> tuple[tuple[Any, ...], bytes]:
+    """Check a fixed-size tagged record's type, length and tag; return its fields and raw bytes."""
+    if not isinstance(payload, bytes | bytearray | memoryview):
+        raise error(f"a {what} payload is bytes, got {type(payload).__name__}")
+    if len(payload) != size:
+        raise error(f"a {what} payload is {size} bytes, got {len(payload)}")
+    raw = bytes(payload)
+    fields = layout.unpack_from(raw)
+    if fields[0] != tag:
+        raise error(f"not a {what}: format tag {fields[0]:#04x}")
+    return fields, raw
+
+
 def decode_reading(payload: bytes) -> tuple[Reading, bytes]:
     """Parse a wire payload into ``(reading, signature)``; raise :class:`ReadingError` if malformed.
 
     Only the shape is checked here (length, tag, region name, device kind); the signature is checked
     by ingest against the registered device key.
     """
-    if not isinstance(payload, bytes | bytearray | memoryview):
-        raise ReadingError(f"a reading payload is bytes, got {type(payload).__name__}")
-    if len(payload) != READING_SIZE:
-        raise ReadingError(f"a reading payload is {READING_SIZE} bytes, got {len(payload)}")
-    raw = bytes(payload)
-    fields = READING_LAYOUT.unpack_from(raw)
-    if fields[0] != READING_TAG:
-        raise ReadingError(f"not a reading: format tag {fields[0]:#04x}")
+    fields, raw = _unpack_record(
+        payload, READING_SIZE, READING_LAYOUT, READING_TAG, ReadingError, "reading"
+    )
     try:
         region = region_name(fields[1])
         region_id(region)
@@ -323,14 +338,9 @@ def command_digest(domain: Domain, body: bytes) -> bytes:
 
 def decode_command(payload: bytes) -> tuple[Command, bytes]:
     """Parse a command payload into ``(command, signature)``; :class:`CommandError` if malformed."""
-    if not isinstance(payload, bytes | bytearray | memoryview):
-        raise CommandError(f"a command payload is bytes, got {type(payload).__name__}")
-    if len(payload) != COMMAND_SIZE:
-        raise CommandError(f"a command payload is {COMMAND_SIZE} bytes, got {len(payload)}")
-    raw = bytes(payload)
-    fields = _COMMAND_BODY.unpack_from(raw)
-    if fields[0] != COMMAND_TAG:
-        raise CommandError(f"not a command: format tag {fields[0]:#04x}")
+    fields, raw = _unpack_record(
+        payload, COMMAND_SIZE, _COMMAND_BODY, COMMAND_TAG, CommandError, "command"
+    )
     try:
         region = region_name(fields[1])
         region_id(region)
