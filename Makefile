@@ -7,8 +7,10 @@ setup:
 services:
 	@bash scripts/setup.sh --services
 
+# the main job: simulate the example city, settle every slot on the embedded chain, verify it all
 run: setup
-	.venv/bin/gridledger simulate
+	.venv/bin/gridledger simulate --settle
+	.venv/bin/gridledger verify
 
 lint: setup
 	.venv/bin/ruff check src tests benchmarks
