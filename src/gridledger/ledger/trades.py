@@ -8,7 +8,7 @@ signatures and build a :class:`SettlementTrade`). Amounts follow
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -59,17 +59,7 @@ class SignedOrder:
         target: bytes = ZERO_ADDRESS,
     ) -> SignedOrder:
         """Build and sign an order of ``signer``."""
-        message = {
-            "region": region,
-            "slot": slot,
-            "side": side,
-            "energyWh": energy_wh,
-            "priceMicroPerKwh": price_micro_per_kwh,
-            "owner": signer.address_bytes,
-            "nonce": nonce,
-            "target": target,
-        }
-        return cls(
+        unsigned = cls(
             region=region,
             slot=slot,
             side=side,
@@ -77,9 +67,10 @@ class SignedOrder:
             price_micro_per_kwh=price_micro_per_kwh,
             owner=signer.address_bytes,
             nonce=nonce,
-            signature=domain.sign(signer, ORDER, message),
+            signature=bytes(65),  # placeholder of the right size until the real one is made
             target=target,
         )
+        return replace(unsigned, signature=domain.sign(signer, ORDER, unsigned.message))
 
     @property
     def message(self) -> dict[str, Any]:
