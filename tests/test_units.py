@@ -102,6 +102,13 @@ def test_split_pro_rata_conserves_and_is_fair(total: int, weights: list[int]) ->
     assert split_pro_rata_array(total, np.array(weights, dtype=np.int64)).tolist() == parts
 
 
+def test_split_pro_rata_array_exact_beyond_float_precision() -> None:
+    # both remainders round to 2**62 as float64; only exact integers give the unit to the larger
+    weights = [2**62 - 100, 2**62 + 1]
+    assert split_pro_rata(1, weights) == [0, 1]
+    assert split_pro_rata_array(1, np.array(weights, dtype=np.int64)).tolist() == [0, 1]
+
+
 def test_split_pro_rata_ties_go_to_lower_index() -> None:
     assert split_pro_rata(2, [1, 1, 1]) == [1, 1, 0]
     with pytest.raises(UnitError):

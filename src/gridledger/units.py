@@ -182,7 +182,8 @@ def split_pro_rata_array(total: int, weights: npt.NDArray[np.int64]) -> npt.NDAr
     else:
         obj = weights.astype(object) * total
         parts = (obj // weight_sum).astype(np.int64)
-        remainders = (obj % weight_sum).astype(np.float64)  # only ordering matters here
+        # kept as Python ints: a float64 cast would tie distinct remainders above 2**53
+        remainders = obj % weight_sum
     left = total - int(parts.sum())
     if left:
         # stable sort on -remainder keeps the lower index first among equal remainders
