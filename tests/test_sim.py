@@ -84,6 +84,19 @@ def test_kpis_add_up(report: object) -> None:
     assert abs(report.savings_micro - expected) <= 3 * slots
 
 
+def test_hourly_sums_to_totals(report: object) -> None:
+    from gridledger.sim import SimulationReport
+
+    assert isinstance(report, SimulationReport)
+    hours = report.hourly()
+    assert len(hours) == 24
+    assert [h.start.hour for h in hours] == list(range(24))
+    for name in ("pv_wh", "load_wh", "traded_wh", "grid_import_wh", "grid_export_wh", "trades"):
+        assert sum(getattr(h, name) for h in hours) == report.total(name)
+    night = hours[0]
+    assert night.traded_wh == 0 and night.mean_clearing_price_micro_per_kwh is None
+
+
 def test_deterministic() -> None:
     a = simulate_city(example_city(3, 6), SUMMER, hours=6, seed=5)
     b = simulate_city(example_city(3, 6), SUMMER, hours=6, seed=5)

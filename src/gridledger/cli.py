@@ -145,23 +145,14 @@ def simulate(
         f"{'hour':<6}{'pv kWh':>9}{'load kWh':>10}{'p2p kWh':>9}{'import':>8}{'export':>8}"
         f"{'trades':>8}{'price/kWh':>11}"
     )
-    slots_per_hour = max(1, 60 // rules.slot_minutes)
-    for h in range(len(report.regions[0].slots) // slots_per_hour):
-        rows = [
-            s
-            for r in report.regions
-            for s in r.slots[h * slots_per_hour : (h + 1) * slots_per_hour]
-        ]
-        prices = [s.clearing_price_micro_per_kwh for s in rows if s.clearing_price_micro_per_kwh]
-        price = f"{micro_to_money(sum(prices) // len(prices)):.4f}" if prices else "-"
+    for hour in report.hourly():
+        mean = hour.mean_clearing_price_micro_per_kwh
+        price = f"{micro_to_money(mean):.4f}" if mean is not None else "-"
         click.echo(
-            f"{rows[0].slot.start:%H:%M} "
-            f"{wh_to_kwh(sum(s.pv_wh for s in rows)):>9.1f}"
-            f"{wh_to_kwh(sum(s.load_wh for s in rows)):>10.1f}"
-            f"{wh_to_kwh(sum(s.traded_wh for s in rows)):>9.1f}"
-            f"{wh_to_kwh(sum(s.grid_import_wh for s in rows)):>8.1f}"
-            f"{wh_to_kwh(sum(s.grid_export_wh for s in rows)):>8.1f}"
-            f"{sum(s.trades for s in rows):>8}{price:>11}"
+            f"{hour.start:%H:%M} "
+            f"{wh_to_kwh(hour.pv_wh):>9.1f}{wh_to_kwh(hour.load_wh):>10.1f}"
+            f"{wh_to_kwh(hour.traded_wh):>9.1f}{wh_to_kwh(hour.grid_import_wh):>8.1f}"
+            f"{wh_to_kwh(hour.grid_export_wh):>8.1f}{hour.trades:>8}{price:>11}"
         )
     summary = report.summary()
     click.echo(

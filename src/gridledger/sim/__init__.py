@@ -1,10 +1,17 @@
 """City simulation: generated households driven through the real market by a simulated clock."""
 
 from gridledger.sim.city import City, Region, example_city, generate_region
-from gridledger.sim.runner import RegionReport, SimulationReport, SlotReport, simulate_city
+from gridledger.sim.runner import (
+    HourReport,
+    RegionReport,
+    SimulationReport,
+    SlotReport,
+    simulate_city,
+)
 
 __all__ = [
     "City",
+    "HourReport",
     "Region",
     "RegionReport",
     "SimulationReport",

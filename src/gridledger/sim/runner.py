@@ -62,6 +62,21 @@ class SlotReport:
         return self.grid_import_micro + self.fee_micro - self.grid_export_micro
 
 
+@dataclass(frozen=True)
+class HourReport:
+    """The city's totals over one clock hour [Wh]; the mean of the slots' clearing prices
+    [micro-units/kWh], floor-rounded, or None when no slot in the hour cleared a price."""
+
+    start: datetime
+    pv_wh: int
+    load_wh: int
+    traded_wh: int
+    grid_import_wh: int
+    grid_export_wh: int
+    trades: int
+    mean_clearing_price_micro_per_kwh: int | None
+
+
 @dataclass
 class RegionReport:
     region: str
@@ -104,6 +119,34 @@ class SimulationReport:
     def savings_micro(self) -> int:
         """Grid-only bill minus the bill with the market [micro-units] (positive = cheaper)."""
         return self.total("baseline_cost_micro") - self.community_cost_micro
+
+    def hourly(self) -> list[HourReport]:
+        """All regions' slots summed per clock hour (UTC), in time order."""
+        by_hour: dict[datetime, list[SlotReport]] = {}
+        for region in self.regions:
+            for s in region.slots:
+                by_hour.setdefault(s.slot.start.replace(minute=0, second=0), []).append(s)
+        hours = []
+        for start in sorted(by_hour):
+            rows = by_hour[start]
+            prices = [
+                s.clearing_price_micro_per_kwh
+                for s in rows
+                if s.clearing_price_micro_per_kwh is not None
+            ]
+            hours.append(
+                HourReport(
+                    start,
+                    sum(s.pv_wh for s in rows),
+                    sum(s.load_wh for s in rows),
+                    sum(s.traded_wh for s in rows),
+                    sum(s.grid_import_wh for s in rows),
+                    sum(s.grid_export_wh for s in rows),
+                    sum(s.trades for s in rows),
+                    sum(prices) // len(prices) if prices else None,
+                )
+            )
+        return hours
 
     def summary(self) -> dict[str, object]:
         return {
