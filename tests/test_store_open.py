@@ -14,6 +14,7 @@ from gridledger.errors import StoreError
 from gridledger.store import Region, Store, open_store
 from gridledger.store import _sql as sql_module
 from gridledger.store.migrations import MIGRATIONS, SCHEMA_VERSION, Migration
+from gridledger.store.sqlite import enter_wal
 
 
 def raw_execute(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
@@ -113,6 +114,37 @@ def test_sqlite_in_memory() -> None:
     with open_store("sqlite:///:memory:") as store:
         store.add_region(Region("north", "North", b"\x01" * 20))
         assert store.list_regions() == [Region("north", "North", b"\x01" * 20)]
+
+
+def test_enter_wal_waits_for_a_concurrent_opener(tmp_path: Path) -> None:
+    # timeout=0 turns SQLite's own busy handler off: only enter_wal's retry can wait here.
+    path = tmp_path / "w.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("CREATE TABLE t (x)")
+    opener = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        opener.execute("PRAGMA journal_mode=WAL")
+    release = threading.Timer(0.2, lambda: holder.execute("COMMIT"))
+    release.start()
+    enter_wal(opener, timeout_s=5.0)
+    release.join()
+    assert opener.execute("PRAGMA journal_mode").fetchall() == [("wal",)]
+    opener.close()
+    holder.close()
+
+
+def test_enter_wal_gives_up_after_its_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "w.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("CREATE TABLE t (x)")
+    opener = sqlite3.connect(path, isolation_level=None, timeout=0)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        enter_wal(opener, timeout_s=0.1)
+    opener.close()
+    holder.execute("ROLLBACK")
+    holder.close()
 
 
 def test_concurrent_opens_migrate_once(store_url: str) -> None:

@@ -31,6 +31,7 @@ from eth.db.atomic import AtomicDBWriteBatch
 from eth.db.backends.base import BaseAtomicDB
 
 from gridledger.errors import LedgerError
+from gridledger.store.sqlite import enter_wal
 
 SCHEMA_VERSION = 1
 
@@ -103,7 +104,7 @@ class SQLiteKV(BaseAtomicDB):
             self._conn = sqlite3.connect(
                 str(self.path), isolation_level=None, check_same_thread=False
             )
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            enter_wal(self._conn, timeout_s=10.0)
             self._conn.execute(f"PRAGMA synchronous={synchronous}")
             self._conn.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as exc:

@@ -9,6 +9,7 @@ on ``busy_timeout`` instead of failing); one store object may be used from sever
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +34,26 @@ def sqlite_path(url: str) -> str:
     return url[len(prefix) :]
 
 
+def enter_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
+    """Switch ``conn``'s database to WAL mode, waiting up to ``timeout_s`` [s] for other openers.
+
+    Switching a fresh file to WAL takes an exclusive lock, and SQLite answers SQLITE_BUSY at once,
+    without its busy handler, when another connection opens the same file at that moment; so the
+    switch is retried here for as long as a writer would wait.
+    """
+    deadline = time.monotonic() + timeout_s
+    delay_s = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL").fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay_s > deadline:
+                raise
+        time.sleep(delay_s)
+        delay_s = min(delay_s * 2, 0.05)
+
+
 class SqliteStore(SqlStore):
     """A :class:`~gridledger.store.base.Store` in one SQLite file."""
 
@@ -53,7 +74,7 @@ class SqliteStore(SqlStore):
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite store {path}: {exc}") from exc
         try:
-            self._conn.execute("PRAGMA journal_mode=WAL").fetchall()
+            enter_wal(self._conn, BUSY_TIMEOUT_MS / 1000)
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
