@@ -4,8 +4,14 @@ import os
 
 import pytest
 from anvil import anvil_url, embedded_backend, ledger_backend, rpc_backend  # noqa: F401
+from hypothesis import settings
 from mqtt_broker import mosquitto, telemetry_url  # noqa: F401
 from servers import postgres_server, postgres_url, store, store_url  # noqa: F401
+
+# A CI machine shared with other jobs can stall any one example past Hypothesis's 200 ms default;
+# a deadline failure there says nothing about correctness, and speed is the benchmarks' job.
+settings.register_profile("gridledger", deadline=None)
+settings.load_profile("gridledger")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
