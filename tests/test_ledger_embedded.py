@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -336,3 +337,36 @@ def test_verify_finds_damage(chain_path: Path, store_code: bytes) -> None:
         conn.execute("DELETE FROM kv WHERE key = ?", (parent_hash,))
     with EmbeddedLedger(chain_path) as ledger, pytest.raises(VerificationError, match="missing"):
         verify_embedded_chain(ledger)
+
+
+def test_mining_pauses_the_collector_and_restores_it(
+    ledger: EmbeddedLedger, store_code: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signer = Signer(ledger)
+    contract = deploy(signer, store_code)
+    seen: list[bool] = []
+    real_mine_all = ledger._chain.mine_all
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        if len(seen) == 2:
+            raise RuntimeError("crash inside the block")
+        return real_mine_all(*args, **kwargs)
+
+    monkeypatch.setattr(ledger._chain, "mine_all", spy)
+    assert gc.isenabled()
+    ledger.send_raw_transactions([signer.tx(contract, SET + word(1))])
+    assert seen == [False] and gc.isenabled()
+    # a batch that fails while mining restores it too, and changes nothing
+    with pytest.raises(RuntimeError, match="crash inside"):
+        ledger.send_raw_transactions([signer.tx(contract, SET + word(2))])
+    assert gc.isenabled() and ledger.call(contract, X) == word(1)
+    # a collector the caller had turned off stays off
+    signer.next_nonce -= 1
+    gc.disable()
+    try:
+        ledger.send_raw_transactions([signer.tx(contract, SET + word(3))])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert seen == [False, False, False] and ledger.call(contract, X) == word(3)
