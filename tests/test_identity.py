@@ -30,6 +30,9 @@ from gridledger.identity import (
 ALICE = Signer.from_hex("0x" + "11" * 32)
 BOB = Signer.from_hex("0x" + "22" * 32)
 DOMAIN = Domain(chain_id=1337)
+MARKET_A = Domain.of_contract(1337, "0x" + "ab" * 20)
+MARKET_B = Domain.of_contract(1337, "0x" + "cd" * 20)
+DOMAINS = pytest.mark.parametrize("domain", [DOMAIN, MARKET_A], ids=["chain", "contract"])
 
 
 def order(**changes: Any) -> dict[str, Any]:
@@ -60,25 +63,28 @@ def test_known_address() -> None:
     assert ALICE.address == Account.from_key(b"\x11" * 32).address
 
 
-def test_order_signature_verifies_with_eth_account() -> None:
+@DOMAINS
+def test_order_signature_verifies_with_eth_account(domain: Domain) -> None:
     msg = order()
-    sig = DOMAIN.sign(ALICE, ORDER, msg)
-    assert eth_account_recover(DOMAIN, ORDER, msg, sig) == ALICE.address
-    DOMAIN.verify(ORDER, msg, sig, ALICE.address)
+    sig = domain.sign(ALICE, ORDER, msg)
+    assert eth_account_recover(domain, ORDER, msg, sig) == ALICE.address
+    domain.verify(ORDER, msg, sig, ALICE.address)
 
 
-def test_digest_equals_eth_account_digest() -> None:
+@DOMAINS
+def test_digest_equals_eth_account_digest(domain: Domain) -> None:
     msg = order()
-    signable = encode_typed_data(full_message=DOMAIN.typed_data(ORDER, msg))
+    signable = encode_typed_data(full_message=domain.typed_data(ORDER, msg))
     # EIP-191 version 0x01: header is the domain separator, body the struct hash
-    assert signable.header == DOMAIN.separator
+    assert signable.header == domain.separator
     assert signable.body == ORDER.hash_struct(msg)
 
 
-def test_eth_account_signature_verifies_with_identity() -> None:
+@DOMAINS
+def test_eth_account_signature_verifies_with_identity(domain: Domain) -> None:
     msg = order(side=0, target=BOB.address)
-    signed = Account.sign_typed_data(ALICE.private_key, full_message=DOMAIN.typed_data(ORDER, msg))
-    DOMAIN.verify(ORDER, msg, bytes(signed.signature), ALICE.address)
+    signed = Account.sign_typed_data(ALICE.private_key, full_message=domain.typed_data(ORDER, msg))
+    domain.verify(ORDER, msg, bytes(signed.signature), ALICE.address)
 
 
 CHANGES: list[tuple[str, Any]] = [
@@ -108,6 +114,24 @@ def test_other_chain_or_domain_fails() -> None:
         Domain(chain_id=1).verify(ORDER, order(), sig, ALICE.address)
     with pytest.raises(SignatureError):
         Domain(chain_id=1337, version="2").verify(ORDER, order(), sig, ALICE.address)
+    with pytest.raises(SignatureError):
+        MARKET_A.verify(ORDER, order(), sig, ALICE.address)
+
+
+def test_other_market_contract_fails() -> None:
+    # the replay EIP-712's verifyingContract prevents: same chain, same region, another market
+    sig = MARKET_A.sign(ALICE, ORDER, order())
+    MARKET_A.verify(ORDER, order(), sig, ALICE.address)
+    for other in (MARKET_B, DOMAIN, Domain.of_contract(1, MARKET_A.verifying_contract or b"")):
+        with pytest.raises(SignatureError):
+            other.verify(ORDER, order(), sig, ALICE.address)
+        assert eth_account_recover(other, ORDER, order(), sig) != ALICE.address
+
+
+@pytest.mark.parametrize("bad", [b"\x01" * 19, b"\x01" * 32, "0x" + "ab" * 20])
+def test_verifying_contract_must_be_20_bytes(bad: Any) -> None:
+    with pytest.raises(ValidationError, match="20-byte contract address"):
+        Domain(1337, verifying_contract=bad)
 
 
 def test_cancel_round_trip() -> None:

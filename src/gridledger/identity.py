@@ -317,6 +317,16 @@ class MessageType:
 EIP712_DOMAIN = MessageType(
     "EIP712Domain", (("name", "string"), ("version", "string"), ("chainId", "uint256"))
 )
+#: The domain of messages that one contract checks (orders and cancels of one region's market).
+EIP712_CONTRACT_DOMAIN = MessageType(
+    "EIP712Domain",
+    (
+        ("name", "string"),
+        ("version", "string"),
+        ("chainId", "uint256"),
+        ("verifyingContract", "address"),
+    ),
+)
 
 #: A market order. ``side`` 0 = bid (buy), 1 = ask (sell); ``slot`` is the slot start [Unix s];
 #: ``target`` is an energy company's address or the zero address for the open market.
@@ -349,17 +359,49 @@ CANCEL = MessageType(
 
 @dataclass(frozen=True)
 class Domain:
-    """The EIP-712 domain: it binds every signature to this application and one chain."""
+    """The EIP-712 domain: it binds every signature to this application and one chain.
+
+    With ``verifying_contract`` (the 20-byte address of a region's market contract) it also binds
+    the signature to that contract, so an order signed for one market deployment cannot be
+    replayed on another on the same chain (EIP-712's ``verifyingContract``). Orders and cancels
+    use a market's contract domain; meter readings and device commands, which no contract checks,
+    use the chain-only domain.
+    """
 
     chain_id: int
     name: str = "gridledger"
     version: str = "1"
+    verifying_contract: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if self.verifying_contract is not None and (
+            not isinstance(self.verifying_contract, bytes) or len(self.verifying_contract) != 20
+        ):
+            raise ValidationError(
+                f"verifying_contract must be a 20-byte contract address, got "
+                f"{self.verifying_contract!r}; pass the market contract's address bytes"
+            )
+
+    @classmethod
+    def of_contract(cls, chain_id: int, contract: str | bytes) -> Domain:
+        """The domain of the messages ``contract`` (0x-hex or 20 bytes) checks on ``chain_id``."""
+        return cls(chain_id, verifying_contract=address_bytes(contract, "verifying contract"))
+
+    @property
+    def _fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"name": self.name, "version": self.version}
+        fields["chainId"] = self.chain_id
+        if self.verifying_contract is not None:
+            fields["verifyingContract"] = self.verifying_contract
+        return fields
+
+    @property
+    def _type(self) -> MessageType:
+        return EIP712_DOMAIN if self.verifying_contract is None else EIP712_CONTRACT_DOMAIN
 
     @cached_property
     def separator(self) -> bytes:
-        return EIP712_DOMAIN.hash_struct(
-            {"name": self.name, "version": self.version, "chainId": self.chain_id}
-        )
+        return self._type.hash_struct(self._fields)
 
     def digest(self, mtype: MessageType, message: Mapping[str, Any]) -> bytes:
         """The 32-byte EIP-712 digest ``keccak(0x1901 || domainSeparator || hashStruct)``."""
@@ -396,11 +438,13 @@ class Domain:
 
         return {
             "types": {
-                "EIP712Domain": [{"name": n, "type": t} for n, t in EIP712_DOMAIN.fields],
+                "EIP712Domain": [{"name": n, "type": t} for n, t in self._type.fields],
                 mtype.name: [{"name": n, "type": t} for n, t in mtype.fields],
             },
             "primaryType": mtype.name,
-            "domain": {"name": self.name, "version": self.version, "chainId": self.chain_id},
+            "domain": {
+                k: checksum(v) if k == "verifyingContract" else v for k, v in self._fields.items()
+            },
             "message": {k: jsonable(v) for k, v in message.items()},
         }
 
