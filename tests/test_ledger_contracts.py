@@ -46,7 +46,11 @@ def _escrows(bed: Sandbox) -> list[int]:
 
 def test_domain_and_order_id_match_identity(bed: Sandbox) -> None:
     market = bed.deployment.market
-    assert market.domain_separator() == Domain(bed.backend.chain_id).separator
+    assert (
+        market.domain_separator()
+        == Domain.of_contract(bed.backend.chain_id, market.address).separator
+    )
+    assert market.domain_separator() != Domain(bed.backend.chain_id).separator
     order = bed.order(bed.households[0], SLOT, SIDE_BID, 1234, 99_000)
     onchain = market.call(
         "order_id",
@@ -177,6 +181,8 @@ def test_slot_settles_once(bed: Sandbox) -> None:
         ("forged_ask", "ask signature invalid"),
         ("changed_energy", "ask signature invalid"),
         ("other_slot", "bid signature invalid"),
+        ("other_market", "bid signature invalid"),
+        ("chain_only_domain", "bid signature invalid"),
         ("price_below_ask", "price below the ask limit"),
         ("price_above_bid", "price plus fee above the bid limit"),
         ("overfill", "bid overfilled"),
@@ -214,6 +220,22 @@ def test_bad_trades_are_refused_on_chain(bed: Sandbox, tamper: str, reason: str)
         trade = SettlementTrade(trade.bid, ask, 5000, 100_000)
     elif tamper == "other_slot":
         trade = _trade(bed, h[0], h[1], 1000, 100_000, slot=SLOT + 900)
+    elif tamper in ("other_market", "chain_only_domain"):
+        # the same bid, signed for another deployment of this region's market on this chain
+        # (or for no contract): a replay that EIP-712's verifyingContract must stop
+        chain_id = bed.backend.chain_id
+        domain = (
+            Domain.of_contract(chain_id, b"\x42" * 20)
+            if tamper == "other_market"
+            else Domain(chain_id)
+        )
+        b = trade.bid
+        bid = SignedOrder.sign(
+            h[0], domain, region=b.region, slot=b.slot, side=b.side, energy_wh=b.energy_wh,
+            price_micro_per_kwh=b.price_micro_per_kwh, nonce=b.nonce,
+        )  # fmt: skip
+        assert bid.order_id == b.order_id and bid.signature != b.signature
+        trade = SettlementTrade(bid, trade.ask, 1000, 100_000)
     elif tamper == "price_below_ask":
         trade = SettlementTrade(trade.bid, trade.ask, 1000, 99_999)
     elif tamper == "price_above_bid":

@@ -47,8 +47,12 @@ def settle_city(
     households: int = 4,
     hours: int = 2,
     seed: int = 7,
+    sign_for_market: bool = True,
 ) -> tuple[CitySettler, SimulationReport]:
-    """Simulate the example city and settle every cleared slot on ``backend`` into ``store``."""
+    """Simulate the example city and settle every cleared slot on ``backend`` into ``store``.
+
+    ``sign_for_market=False`` has the households sign for the chain only, not the market contract.
+    """
     rules = RuleSet()
     admin, operator = demo_keys()
     settler = CitySettler(
@@ -60,6 +64,8 @@ def settle_city(
         on_cleared=lambda region, _slot, result, orders: settler.settle(
             region.name, region.keys, result, orders
         ),
+        market_address=(lambda region: settler.market_address(region.name, region.keys))
+        if sign_for_market else None,
     )  # fmt: skip
     return settler, report
 
@@ -169,6 +175,42 @@ def test_reopen_and_resettle_is_idempotent(embedded_backend: LedgerBackend, tmp_
             )
         record = DeploymentRecord.load(deployment_path(tmp_path, "north"))
         assert record.chain_id == embedded_backend.chain_id and record.slot_seconds == 900
+
+
+def test_orders_not_signed_for_the_market_are_refused_before_anything_is_stored(
+    embedded_backend: LedgerBackend, tmp_path: Path
+) -> None:
+    from gridledger.store import open_store
+
+    with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        with pytest.raises(LedgerError, match="not signed for this region's market"):
+            settle_city(embedded_backend, store, tmp_path, sign_for_market=False)
+        assert store.list_orders("north") == [] and store.list_trades("north") == []
+        assert store.list_settlements() == []
+
+
+def test_reopening_a_market_with_another_domain_is_refused(
+    embedded_backend: LedgerBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gridledger.ledger.settlement import MarketClient
+    from gridledger.store import open_store
+
+    admin, operator = demo_keys()
+    with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        first = RegionOperator.open(
+            embedded_backend, store, tmp_path, "north", admin=admin, operator=operator
+        )
+        assert first.market.domain_separator() == first.domain.separator
+        # what a contract deployed before orders were bound to their market answers
+        monkeypatch.setattr(
+            MarketClient,
+            "domain_separator",
+            lambda _self: Domain(embedded_backend.chain_id).separator,
+        )
+        with pytest.raises(LedgerError, match="another EIP-712 domain"):
+            RegionOperator.open(
+                embedded_backend, store, tmp_path, "north", admin=admin, operator=operator
+            )
 
 
 def test_tariff_mismatch_is_refused(embedded_backend: LedgerBackend, tmp_path: Path) -> None:

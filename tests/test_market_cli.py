@@ -19,7 +19,7 @@ SLOT = 1_800_000_000
 ALICE, BOB, UTILITY = (Signer(bytes([i]) * 32) for i in (5, 6, 7))
 
 
-def document() -> SlotOrders:
+def document(domain: Domain = DOMAIN) -> SlotOrders:
     def make(
         signer: Signer,
         side: Side,
@@ -31,7 +31,7 @@ def document() -> SlotOrders:
     ) -> Order:
         return Order.create(
             signer,
-            DOMAIN,
+            domain,
             region="north",
             slot_start_s=slot,
             side=side,
@@ -97,6 +97,19 @@ def test_pay_as_bid_rule(runner: CliRunner, slot_file: Path) -> None:
     data = json.loads(out.output)
     assert data["rules"]["clearing_rule"] == "pay_as_bid"
     assert data["amount_micro"] == 280_000 + 400 * 100
+
+
+def test_orders_signed_for_a_market_contract(runner: CliRunner, tmp_path: Path) -> None:
+    contract = "0x" + "7c" * 20
+    path = tmp_path / "market.json"
+    path.write_text(json.dumps(document(Domain.of_contract(1337, contract)).to_dict()))
+    chain_only = runner.invoke(main, ["market", "clear", "--file", str(path)])
+    assert chain_only.exit_code == 1 and "signature" in chain_only.output
+    bound = runner.invoke(main, ["market", "clear", "--file", str(path), "--market", contract])
+    assert bound.exit_code == 0, bound.output
+    assert json.loads(bound.output)["market_wh"] == 1000
+    bad = runner.invoke(main, ["market", "clear", "--file", str(path), "--market", "0x1234"])
+    assert bad.exit_code == 2 and "--market" in bad.output
 
 
 def test_bad_document(runner: CliRunner, tmp_path: Path) -> None:

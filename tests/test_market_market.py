@@ -295,3 +295,21 @@ def test_rule_set_values() -> None:
 def test_naive_now_is_refused(market: RegionalMarket) -> None:
     with pytest.raises(SlotError, match="timezone"):
         market.submit(order(ALICE, Side.BID, 1, 1, 1), datetime(2027, 1, 1))
+
+
+def test_a_market_bound_to_its_contract_accepts_only_orders_signed_for_it() -> None:
+    contract = "0x" + "5a" * 20
+    m = RegionalMarket("north", chain_id=CHAIN, rules=RULES, verifying_contract=contract)
+    assert m.domain == Domain.of_contract(CHAIN, contract)
+
+    def bid(domain: Domain, nonce: int) -> Order:
+        return Order.create(ALICE, domain, region="north", slot_start_s=SLOT.start_s,
+                            side=Side.BID, energy_wh=500, price_micro_per_kwh=250_000,
+                            nonce=nonce)  # fmt: skip
+
+    for nonce, other in enumerate((DOMAIN, Domain.of_contract(CHAIN, "0x" + "5b" * 20)), 1):
+        with pytest.raises(SignatureError):
+            m.submit(bid(other, nonce), BEFORE)
+    good = bid(m.domain, 9)
+    m.submit(good, BEFORE)
+    assert m.book(SLOT).orders() == [good]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gridledger.config import SETTINGS, Config, load_config
-from gridledger.errors import GridLedgerError
+from gridledger.errors import GridLedgerError, ValidationError
 from gridledger.identity import Keystore
 from gridledger.units import micro_to_money, wh_to_kwh
 
@@ -127,6 +127,9 @@ def simulate(
                 lambda region, _slot, result, orders: settler.settle(
                     region.name, region.keys, result, orders
                 )
+            ),
+            market_address=None if settler is None else (
+                lambda region: settler.market_address(region.name, region.keys)
             ),
         )  # fmt: skip
     settled = None if settler is None else settler.totals
@@ -339,11 +342,23 @@ def market() -> None:
     show_default=True,
     help="Clearing rule; the tariff and slot length come from the settings.",
 )
+@click.option(
+    "--market",
+    "market_contract",
+    default=None,
+    help="0x-address of the region's market contract the orders were signed for (their EIP-712 "
+    "verifyingContract); omit for orders of an off-chain market (chain id only).",
+)
 @click.option("--expect-hash", default=None, help="Fail unless the result hash is this 0x-hex.")
 @click.option("--trades", "with_trades", is_flag=True, help="Include every trade in the output.")
 @click.pass_context
 def market_clear(
-    ctx: click.Context, path: Path, rule: str, expect_hash: str | None, with_trades: bool
+    ctx: click.Context,
+    path: Path,
+    rule: str,
+    market_contract: str | None,
+    expect_hash: str | None,
+    with_trades: bool,
 ) -> None:
     """Validate and clear the orders of one slot; print the result (JSON) and its hash."""
     from gridledger.identity import Domain
@@ -352,7 +367,15 @@ def market_clear(
     cfg = _config(ctx)
     rules = RuleSet.from_config(cfg, clearing_rule=rule)
     document = SlotOrders.load(path)
-    domain = Domain(int(cfg["chain_id"]))
+    chain_id = int(cfg["chain_id"])
+    try:
+        domain = (
+            Domain(chain_id)
+            if market_contract is None
+            else Domain.of_contract(chain_id, market_contract)
+        )
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--market") from None
     if expect_hash is None:
         result = document.clear(rules, domain)
     else:

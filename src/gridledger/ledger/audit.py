@@ -4,8 +4,8 @@
 slot, and re-derives from the **stored rows** what the chain must say:
 
 * each stored order: its id recomputed from its stored fields (EIP-712 struct hash) must equal the
-  stored ``order_id``, and its stored signature must recover to its stored owner under the chain's
-  EIP-712 domain;
+  stored ``order_id``, and its stored signature must recover to its stored owner under the market's
+  EIP-712 domain (chain id and market contract);
 * each stored trade: rebuilt as an :class:`~gridledger.ledger.verify.ExpectedTrade` and compared
   with its ``TradeSettled`` event (ids, parties, energy, price, amount, fee); trade indexes must be
   0, 1, 2, ... and each trade must name two of the slot's stored orders;
@@ -189,7 +189,9 @@ def verify_region(
 ) -> None:
     """Check every stored settlement of one region; raise at the first mismatch."""
     region = record.region
-    domain = Domain(record.chain_id)
+    # orders are signed for this market contract; meter readings for the chain alone
+    order_domain = Domain.of_contract(record.chain_id, record.market)
+    reading_domain = Domain(record.chain_id)
     try:
         onchain_region = market.region()
     except (GridLedgerError, DecodingError) as exc:
@@ -209,7 +211,7 @@ def verify_region(
         settled.add(slot)
         orders = store.list_orders(region, slot)
         for order in orders:
-            _check_order(order, domain, region, slot)
+            _check_order(order, order_domain, region, slot)
         trades = store.list_trades(region, slot)
         expected = _expected_trades(trades, {o.order_id for o in orders})
         state = market.slot(slot)
@@ -222,7 +224,7 @@ def verify_region(
             readings = store.region_readings(
                 region, start_ms, start_ms + record.slot_seconds * 1000
             )
-            leaves = _reading_leaves(store, readings, domain, region)
+            leaves = _reading_leaves(store, readings, reading_domain, region)
         verify_slot(
             market,
             slot,

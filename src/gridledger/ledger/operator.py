@@ -25,8 +25,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gridledger.errors import LedgerError
-from gridledger.identity import Signer, address_bytes, checksum, keccak, region_id
+from gridledger.errors import LedgerError, SignatureError
+from gridledger.identity import (
+    ORDER,
+    Domain,
+    Signer,
+    address_bytes,
+    checksum,
+    keccak,
+    region_id,
+)
 from gridledger.ledger import merkle
 from gridledger.ledger.backend import LedgerBackend, Receipt
 from gridledger.ledger.deploy import RegionDeployment, Tariffs, deploy_region
@@ -211,6 +219,11 @@ class RegionOperator:
     def market(self) -> MarketClient:
         return self.deployment.market
 
+    @property
+    def domain(self) -> Domain:
+        """The EIP-712 domain the region's orders are signed under: chain id and market contract."""
+        return Domain.of_contract(self.backend.chain_id, self.market.address)
+
     @classmethod
     def open(
         cls,
@@ -235,6 +248,15 @@ class RegionOperator:
                     f"{checksum(deployment.market.operator())}, not by {operator.address}"
                 )
             slot_seconds = record.slot_seconds
+            domain = Domain.of_contract(backend.chain_id, deployment.market.address)
+            if deployment.market.domain_separator() != domain.separator:
+                raise LedgerError(
+                    f"the market contract of region {region!r} at "
+                    f"{checksum(deployment.market.address)} checks orders under another EIP-712 "
+                    "domain (deployed by an older gridledger, without verifyingContract); "
+                    f"settle with that version, or deploy the region anew: move {path} and the "
+                    "chain aside"
+                )
         else:
             deployment = deploy_region(
                 backend, admin=admin, operator=operator, region=region_id(region), tariffs=tariffs
@@ -316,6 +338,7 @@ class RegionOperator:
                 StoredTrade(self.region, slot, i, t.bid_id, t.ask_id, st.buyer, st.seller,
                             t.energy_wh, t.price_micro_per_kwh, t.amount_micro, t.fee_micro)
             )  # fmt: skip
+        self._check_signed_for_market(trades)
         received = now_ms()
         self.store.add_orders(stored_order(o, received) for o in orders)
         self.store.add_trades(rows)
@@ -343,6 +366,21 @@ class RegionOperator:
             self.region, slot, len(trades), len(orders), len(receipts),
             sum(r.gas_used for r in receipts), block, orders_root,
         )  # fmt: skip
+
+    def _check_signed_for_market(self, trades: Sequence[SettlementTrade]) -> None:
+        # the contract would revert the whole batch on one such order; say which and why first
+        domain = self.domain
+        for t in trades:
+            for order in (t.bid, t.ask):
+                try:
+                    domain.verify(ORDER, order.message, order.signature, order.owner)
+                except SignatureError:
+                    raise LedgerError(
+                        f"order 0x{order.order_id.hex()} of {checksum(order.owner)} is not signed "
+                        f"for this region's market {checksum(self.market.address)} on chain "
+                        f"{self.backend.chain_id}; sign orders with that market's domain "
+                        "(RegionOperator.domain); nothing was stored or settled"
+                    ) from None
 
     # --- delivery ------------------------------------------------------------------------------
 
@@ -445,6 +483,13 @@ class CitySettler:
             self.totals.regions += 1
             self.totals.households += len(households)
         return op
+
+    def market_address(self, region: str, households: Sequence[Signer]) -> bytes:
+        """The address of ``region``'s market contract (deployed and onboarded on first use).
+
+        The households sign their orders for it (the runner's ``market_address`` hook).
+        """
+        return self.region_operator(region, households).market.address
 
     def settle(
         self,

@@ -66,7 +66,8 @@ class Sandbox:
             region=region_id(region),
             tariffs=tariffs or Tariffs(),
         )
-        bed = cls(backend, deployment, admin, operator, homes, Domain(backend.chain_id))
+        domain = Domain.of_contract(backend.chain_id, deployment.market.address)
+        bed = cls(backend, deployment, admin, operator, homes, domain)
         bed.join(homes, mint_micro=mint_micro, deposit_micro=deposit_micro, gas=household_gas)
         if operator_deposit_micro:
             deployment.token.mint(admin, operator.address_bytes, operator_deposit_micro)

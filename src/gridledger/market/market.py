@@ -39,9 +39,16 @@ class RegionalMarket:
         chain_id: int,
         rules: RuleSet | RuleSchedule | None = None,
         companies: CompanyRegistry | None = None,
+        verifying_contract: str | bytes | None = None,
     ) -> None:
         self.region = region
-        self.domain = Domain(chain_id)
+        # orders settle on the region's market contract: they must be signed for it (EIP-712
+        # verifyingContract); a market that never settles on chain uses the chain-only domain
+        self.domain = (
+            Domain(chain_id)
+            if verifying_contract is None
+            else Domain.of_contract(chain_id, verifying_contract)
+        )
         if rules is None:
             rules = RuleSet()
         self.schedule = rules if isinstance(rules, RuleSchedule) else RuleSchedule.constant(rules)

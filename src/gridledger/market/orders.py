@@ -4,8 +4,9 @@ An :class:`Order` is the :data:`gridledger.identity.ORDER` struct plus its 65-by
 
 * Its identity, :attr:`Order.order_id`, is the EIP-712 struct hash ``ORDER.hash_struct(fields)``
   (32 bytes); the same hash breaks ties in clearing, so no result depends on arrival order.
-* The signature is over ``Domain(chain_id).digest(ORDER, fields)``, exactly what a wallet's
-  ``eth_signTypedData_v4`` signs and what the ledger contract checks with ``ecrecover``.
+* The signature is over ``domain.digest(ORDER, fields)``, exactly what a wallet's
+  ``eth_signTypedData_v4`` signs and what the ledger contract checks with ``ecrecover``; the
+  domain of a market that settles on chain is ``Domain.of_contract(chain_id, market_contract)``.
 * ``side`` 0 is a bid (buy), 1 an ask (sell); ``target`` is the zero address for the open market
   or the address of a registered energy company an ask is addressed to.
 
@@ -111,7 +112,7 @@ class Order:
         nonce: int,
         target: str = ZERO_ADDRESS,
     ) -> Order:
-        """A new order owned and signed by ``signer`` under ``domain`` (the chain id)."""
+        """A new order owned and signed by ``signer`` under ``domain`` (chain id, market)."""
         unsigned = cls(
             region=region,
             slot_start_s=slot_start_s,

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from gridledger.identity import Domain
 from gridledger.market import ClearingResult, Order, RegionalMarket, RuleSet, Side
 from gridledger.sim.battery import BatteryBank
 from gridledger.sim.city import City, Region
@@ -184,6 +183,10 @@ def _limit_prices(
 #: Called after each slot is cleared: ``(region, slot, result, the slot's signed orders)``.
 OnCleared = Callable[[Region, Slot, ClearingResult, list[Order]], object]
 
+#: Called once per region before its first slot: the 20-byte address of the market contract its
+#: orders settle on (their EIP-712 ``verifyingContract``).
+MarketAddress = Callable[[Region], bytes]
+
 
 def simulate_region(
     region: Region,
@@ -192,10 +195,13 @@ def simulate_region(
     chain_id: int,
     rng: np.random.Generator,
     on_cleared: OnCleared | None = None,
+    market_address: MarketAddress | None = None,
 ) -> RegionReport:
     """Run one region through ``slots`` with a real market; see the module docstring.
 
-    ``on_cleared`` sees every cleared slot (e.g. to settle it on the ledger).
+    ``on_cleared`` sees every cleared slot (e.g. to settle it on the ledger); households sign
+    their orders for the contract ``market_address`` names, or, without it, for the chain alone
+    (a market that never settles on chain).
     """
     n = region.households
     cloud = rng.uniform(0.55, 1.0, n)
@@ -204,8 +210,11 @@ def simulate_region(
         slots, region.annual_kwh, rng.uniform(0.7, 1.3, (n, len(slots))), region.utc_offset_h
     )
     bank = BatteryBank.half_full(region.battery_capacity_wh, region.battery_power_w)
-    market = RegionalMarket(region.name, chain_id=chain_id, rules=rules)
-    domain = Domain(chain_id)
+    contract = None if market_address is None else market_address(region)
+    market = RegionalMarket(
+        region.name, chain_id=chain_id, rules=rules, verifying_contract=contract
+    )
+    domain = market.domain
     tariff = rules.tariff
     nonces = np.zeros(n, dtype=np.int64)
     report = RegionReport(region.name, n)
@@ -271,14 +280,19 @@ def simulate_city(
     chain_id: int = 1337,
     seed: int = 1,
     on_cleared: OnCleared | None = None,
+    market_address: MarketAddress | None = None,
 ) -> SimulationReport:
     """Simulate every region of ``city`` for ``hours`` hours from ``start`` (UTC, aware).
 
-    ``on_cleared(region, slot, result, orders)`` is called after every cleared slot.
+    ``on_cleared(region, slot, result, orders)`` is called after every cleared slot;
+    ``market_address(region)`` before a region's first, to sign its orders for its contract.
     """
     rules = rules or RuleSet()
     start = require_utc(start, "start")
     slots = rules.clock.slots_between(start, start + timedelta(hours=hours))
     rng = np.random.default_rng(seed)
-    regions = [simulate_region(r, slots, rules, chain_id, rng, on_cleared) for r in city.regions]
+    regions = [
+        simulate_region(r, slots, rules, chain_id, rng, on_cleared, market_address)
+        for r in city.regions
+    ]
     return SimulationReport(city.name, start, rules, regions)

@@ -44,7 +44,7 @@ STATUS_DELIVERED: constant(uint8) = 4
 SIDE_BID: constant(uint8) = 0
 SIDE_ASK: constant(uint8) = 1
 
-DOMAIN_TYPEHASH: constant(bytes32) = keccak256("EIP712Domain(string name,string version,uint256 chainId)")
+DOMAIN_TYPEHASH: constant(bytes32) = keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
 ORDER_TYPEHASH: constant(bytes32) = keccak256("Order(bytes32 region,uint64 slot,uint8 side,uint64 energyWh,uint64 priceMicroPerKwh,address owner,uint64 nonce,address target)")
 
 
@@ -173,7 +173,8 @@ def __init__(token: IERC20, registry: Registry, region: bytes32, operator: addre
     REGISTRY = registry
     REGION = region
     OPERATOR = operator
-    DOMAIN_SEPARATOR = keccak256(abi_encode(DOMAIN_TYPEHASH, keccak256("gridledger"), keccak256("1"), chain.id))
+    # verifyingContract = this market: an order signed for another deployment does not verify here
+    DOMAIN_SEPARATOR = keccak256(abi_encode(DOMAIN_TYPEHASH, keccak256("gridledger"), keccak256("1"), chain.id, self))
     self.retail_micro_per_kwh = retail_micro_per_kwh
     self.feed_in_micro_per_kwh = feed_in_micro_per_kwh
     self.fee_micro_per_kwh = fee_micro_per_kwh
