@@ -24,6 +24,7 @@ from gridledger.ledger import Delivery, SlotStatus, merkle
 from gridledger.ledger.backend import LedgerBackend
 from gridledger.ledger.deploy import Tariffs
 from gridledger.ledger.operator import (
+    DEFAULT_DEPOSIT_MICRO,
     CitySettler,
     DeploymentRecord,
     RegionOperator,
@@ -33,7 +34,7 @@ from gridledger.ledger.operator import (
     market_tariffs,
 )
 from gridledger.market import RuleSet
-from gridledger.sim import SimulationReport, example_city, simulate_city
+from gridledger.sim import SimulationReport, example_city, example_company, simulate_city
 from gridledger.store import Device, Reading, Site, Store
 
 START = datetime(2026, 6, 21, 10, tzinfo=UTC)
@@ -61,11 +62,8 @@ def settle_city(
     )  # fmt: skip
     report = simulate_city(
         example_city(seed, households), START, hours, rules, backend.chain_id, seed,
-        on_cleared=lambda region, _slot, result, orders: settler.settle(
-            region.name, region.keys, result, orders
-        ),
-        market_address=(lambda region: settler.market_address(region.name, region.keys))
-        if sign_for_market else None,
+        on_cleared=settler.on_cleared,
+        market_address=settler.market_address if sign_for_market else None,
     )  # fmt: skip
     return settler, report
 
@@ -155,6 +153,14 @@ def test_city_settles_end_to_end(
             assert s.tx_hashes and s.block_number > 0
         market_trades = sum(r.total("trades") for r in report.regions if r.region == region)
         assert len(store.list_trades(region)) == market_trades
+        # the region's energy company bought on chain what the market sold it, from its escrow
+        company = example_company(region).key.address_bytes
+        bought = [t for t in store.list_trades(region) if t.buyer == company]
+        company_wh = sum(r.total("company_wh") for r in report.regions if r.region == region)
+        assert sum(t.energy_wh for t in bought) == company_wh
+        spent = sum(t.amount_micro + t.fee_micro for t in bought)
+        assert op.market.escrow_of(company) == DEFAULT_DEPOSIT_MICRO - spent
+    assert totals.companies == 2 and report.total("company_wh") > 0
 
 
 def test_reopen_and_resettle_is_idempotent(embedded_backend: LedgerBackend, tmp_path: Path) -> None:

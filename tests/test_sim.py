@@ -58,10 +58,13 @@ def test_energy_balances_every_slot(report: object) -> None:
     for region in report.regions:
         assert len(region.slots) == 96
         for s in region.slots:
-            # what households put on the market minus what they took = exports minus imports
+            # what households put on the market minus what they took = exports (to the grid and
+            # to the energy company) minus imports
             net = s.pv_wh - s.load_wh - s.charged_wh + s.discharged_wh
-            assert net == s.grid_export_wh - s.grid_import_wh
+            assert net == s.grid_export_wh + s.company_wh - s.grid_import_wh
             assert s.traded_wh <= s.load_wh
+            assert s.company_wh <= 4_000  # the example company's capacity per slot
+    assert report.total("company_wh") > 0 and report.total("traded_wh") > 0
 
 
 def test_kpis_add_up(report: object) -> None:
@@ -79,7 +82,14 @@ def test_kpis_add_up(report: object) -> None:
         - tariff.feed_in_price_micro_per_kwh
         - tariff.grid_fee_micro_per_kwh
     )
-    expected = cost_micro(report.total("traded_wh"), spread)
+    # and every kWh sold to the energy company earns its payout instead of the feed-in price
+    company_gain = sum(
+        s.company_amount_micro - cost_micro(s.company_wh, tariff.feed_in_price_micro_per_kwh)
+        for r in report.regions
+        for s in r.slots
+    )
+    assert company_gain > 0
+    expected = cost_micro(report.total("traded_wh"), spread) + company_gain
     slots = sum(len(r.slots) for r in report.regions)
     assert abs(report.savings_micro - expected) <= 3 * slots
 

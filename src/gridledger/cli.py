@@ -123,14 +123,8 @@ def simulate(
         settler = _city_settler(cfg, rules, stack) if settle else None
         report = simulate_city(
             example_city(seed, households), start_ts, hours, rules, cfg["chain_id"], seed,
-            on_cleared=None if settler is None else (
-                lambda region, _slot, result, orders: settler.settle(
-                    region.name, region.keys, result, orders
-                )
-            ),
-            market_address=None if settler is None else (
-                lambda region: settler.market_address(region.name, region.keys)
-            ),
+            on_cleared=None if settler is None else settler.on_cleared,
+            market_address=None if settler is None else settler.market_address,
         )  # fmt: skip
     settled = None if settler is None else settler.totals
     if as_json:
@@ -145,8 +139,8 @@ def simulate(
         f"{rules.slot_minutes}-min slots from {report.start.isoformat()}"
     )
     click.echo(
-        f"{'hour':<6}{'pv kWh':>9}{'load kWh':>10}{'p2p kWh':>9}{'import':>8}{'export':>8}"
-        f"{'trades':>8}{'price/kWh':>11}"
+        f"{'hour':<6}{'pv kWh':>9}{'load kWh':>10}{'p2p kWh':>9}{'company':>9}{'import':>8}"
+        f"{'export':>8}{'trades':>8}{'price/kWh':>11}"
     )
     for hour in report.hourly():
         mean = hour.mean_clearing_price_micro_per_kwh
@@ -154,13 +148,15 @@ def simulate(
         click.echo(
             f"{hour.start:%H:%M} "
             f"{wh_to_kwh(hour.pv_wh):>9.1f}{wh_to_kwh(hour.load_wh):>10.1f}"
-            f"{wh_to_kwh(hour.traded_wh):>9.1f}{wh_to_kwh(hour.grid_import_wh):>8.1f}"
+            f"{wh_to_kwh(hour.traded_wh):>9.1f}{wh_to_kwh(hour.company_wh):>9.1f}"
+            f"{wh_to_kwh(hour.grid_import_wh):>8.1f}"
             f"{wh_to_kwh(hour.grid_export_wh):>8.1f}{hour.trades:>8}{price:>11}"
         )
     summary = report.summary()
     click.echo(
         f"self-sufficiency {summary['self_sufficiency']:.1%}, peer-to-peer share "
-        f"{summary['p2p_share']:.1%}, {summary['trades']} trades"
+        f"{summary['p2p_share']:.1%}, {wh_to_kwh(report.total('company_wh')):.1f} kWh sold to "
+        f"energy companies, {summary['trades']} trades"
     )
     click.echo(
         f"community bill {micro_to_money(report.community_cost_micro):.2f} vs grid-only "

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gridledger.errors import LedgerError, SignatureError
 from gridledger.identity import (
@@ -49,6 +50,10 @@ from gridledger.store import Order as StoredOrder
 from gridledger.store import Reading, Settlement, Store
 from gridledger.store import Region as StoredRegion
 from gridledger.store import Trade as StoredTrade
+
+if TYPE_CHECKING:
+    from gridledger.sim.city import Region as SimRegion
+    from gridledger.slots import Slot
 
 DEPLOYMENT_PREFIX = "deployment-"
 #: Escrow deposited for each onboarded household unless told otherwise [micro-units].
@@ -281,18 +286,20 @@ class RegionOperator:
         households: Sequence[bytes],
         *,
         deposit_micro: int = DEFAULT_DEPOSIT_MICRO,
+        role: Role = Role.HOUSEHOLD,
     ) -> list[Receipt]:
         """Register ``households`` (addresses) not yet registered and fund their escrow.
 
-        The operator registers them in bulk; ``issuer`` (the token's issuer) mints
-        ``deposit_micro`` per household to itself and deposits it into their escrow
-        (``deposit_for``). Households need no gas: they only sign orders.
+        The operator registers them in bulk under ``role`` (energy companies with
+        ``Role.COMPANY``); ``issuer`` (the token's issuer) mints ``deposit_micro`` per account to
+        itself and deposits it into their escrow (``deposit_for``). Accounts need no gas: they
+        only sign orders.
         """
         d = self.deployment
         fresh = [a for a in dict.fromkeys(households) if d.registry.role_of(a) == Role.NONE]
         if not fresh:
             return []
-        receipts = d.registry.register_many(self.operator, fresh, Role.HOUSEHOLD, d.region)
+        receipts = d.registry.register_many(self.operator, fresh, role, d.region)
         if deposit_micro:
             total = deposit_micro * len(fresh)
             mint = d.token.make_call(issuer, "mint", issuer.address_bytes, total, gas=MINT_GAS)
@@ -429,6 +436,7 @@ class SettlementTotals:
 
     regions: int = 0
     households: int = 0
+    companies: int = 0
     slots: int = 0
     orders: int = 0
     trades: int = 0
@@ -437,12 +445,12 @@ class SettlementTotals:
 
 
 class CitySettler:
-    """Settles every cleared slot of a simulated city (the ``on_cleared`` hook of the runner).
+    """Settles every cleared slot of a simulated city: the runner's two hooks.
 
-    The first slot of a region opens (or deploys) its contracts with :meth:`RegionOperator.open`
-    and onboards its households; every slot with orders is then settled with
-    :meth:`RegionOperator.settle`. ``admin`` deploys and issues the token, ``operator`` runs every
-    region.
+    :meth:`market_address` (before a region's first slot) opens (or deploys) the region's
+    contracts with :meth:`RegionOperator.open` and onboards its households and its energy company;
+    :meth:`on_cleared` then settles every slot with orders with :meth:`RegionOperator.settle`.
+    ``admin`` deploys and issues the token, ``operator`` runs every region.
     """
 
     def __init__(
@@ -468,40 +476,47 @@ class CitySettler:
         self.operators: dict[str, RegionOperator] = {}
         self.totals = SettlementTotals()
 
-    def region_operator(self, region: str, households: Sequence[Signer]) -> RegionOperator:
-        op = self.operators.get(region)
+    def region_operator(self, region: SimRegion) -> RegionOperator:
+        """``region``'s operator, opened and onboarded on first use."""
+        op = self.operators.get(region.name)
         if op is None:
             op = RegionOperator.open(
-                self.backend, self.store, self.data_dir, region, admin=self.admin,
+                self.backend, self.store, self.data_dir, region.name, admin=self.admin,
                 operator=self.operator, tariffs=self.tariffs, slot_seconds=self.slot_seconds,
             )  # fmt: skip
-            self.store.add_region(StoredRegion(region, region, self.operator.address_bytes))
-            op.onboard(
-                self.admin, [h.address_bytes for h in households], deposit_micro=self.deposit_micro
+            self.store.add_region(
+                StoredRegion(region.name, region.name, self.operator.address_bytes)
             )
-            self.operators[region] = op
+            households = [h.address_bytes for h in region.keys]
+            op.onboard(self.admin, households, deposit_micro=self.deposit_micro)
+            if region.company is not None:
+                op.onboard(self.admin, [region.company.key.address_bytes],
+                           deposit_micro=self.deposit_micro, role=Role.COMPANY)  # fmt: skip
+                self.totals.companies += 1
+            self.operators[region.name] = op
             self.totals.regions += 1
             self.totals.households += len(households)
         return op
 
-    def market_address(self, region: str, households: Sequence[Signer]) -> bytes:
+    def market_address(self, region: SimRegion) -> bytes:
         """The address of ``region``'s market contract (deployed and onboarded on first use).
 
         The households sign their orders for it (the runner's ``market_address`` hook).
         """
-        return self.region_operator(region, households).market.address
+        return self.region_operator(region).market.address
 
-    def settle(
+    def on_cleared(
         self,
-        region: str,
-        households: Sequence[Signer],
+        region: SimRegion,
+        slot: Slot,
         result: ClearingResult,
         orders: Sequence[MarketOrder],
     ) -> SlotSettlement | None:
-        """Settle one cleared slot; ``None`` when it had no orders (nothing to record)."""
+        """Settle one cleared slot (the runner's ``on_cleared`` hook); ``None`` when it had no
+        orders (nothing to record)."""
         if not orders:
             return None
-        done = self.region_operator(region, households).settle(result, orders)
+        done = self.region_operator(region).settle(result, orders)
         t = self.totals
         t.slots += 1
         t.orders += done.orders

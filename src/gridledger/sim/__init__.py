@@ -1,6 +1,13 @@
 """City simulation: generated households driven through the real market by a simulated clock."""
 
-from gridledger.sim.city import City, Region, example_city, generate_region
+from gridledger.sim.city import (
+    City,
+    Company,
+    Region,
+    example_city,
+    example_company,
+    generate_region,
+)
 from gridledger.sim.runner import (
     HourReport,
     RegionReport,
@@ -11,12 +18,14 @@ from gridledger.sim.runner import (
 
 __all__ = [
     "City",
+    "Company",
     "HourReport",
     "Region",
     "RegionReport",
     "SimulationReport",
     "SlotReport",
     "example_city",
+    "example_company",
     "generate_region",
     "simulate_city",
 ]

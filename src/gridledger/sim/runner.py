@@ -6,6 +6,11 @@ order (surplus -> ask, deficit -> bid) submitted to the region's real
 :class:`~gridledger.market.RegionalMarket` before gate closure; at gate closure the slot is cleared
 under the region's rule set. What the market did not match goes to the grid at its tariffs.
 
+A region's energy company (:class:`~gridledger.sim.city.Company`) posts a signed per-slot buy
+offer; some households with a battery address their surplus to it (an ask whose ``target`` is the
+company) when its price less the network fee meets their limit. The market serves those asks only
+from the company, up to its capacity; the rest falls back to feed-in.
+
 The report carries the per-slot figures and the KPIs researchers compare: self-sufficiency, the
 share of demand served peer to peer, and the community's energy bill against a grid-only baseline
 (integer micro-units).
@@ -32,7 +37,10 @@ from gridledger.units import cost_micro
 class SlotReport:
     """What happened in one region in one slot.
 
-    Energy [Wh], money [micro-units], price [micro-units/kWh].
+    Energy [Wh], money [micro-units], price [micro-units/kWh]. ``traded_wh`` is what neighbours
+    traded among themselves, ``company_wh`` what households sold to the energy company;
+    ``market_amount_micro`` and ``fee_micro`` cover every trade, the ``company_*`` figures the
+    company's share of them (it pays both).
     """
 
     slot: Slot
@@ -43,12 +51,15 @@ class SlotReport:
     bids: int
     asks: int
     traded_wh: int
+    company_wh: int
     trades: int
     clearing_price_micro_per_kwh: int | None
     grid_import_wh: int
     grid_export_wh: int
     market_amount_micro: int
     fee_micro: int
+    company_amount_micro: int
+    company_fee_micro: int
     grid_import_micro: int
     grid_export_micro: int
     baseline_cost_micro: int
@@ -56,9 +67,12 @@ class SlotReport:
 
     @property
     def community_cost_micro(self) -> int:
-        """What the region paid outside itself this slot: grid purchases and network fees, less
-        feed-in revenue. Peer-to-peer payments stay inside the community and cancel out."""
-        return self.grid_import_micro + self.fee_micro - self.grid_export_micro
+        """What the region paid outside itself this slot: grid purchases and the network fees of
+        its own trades, less feed-in and company revenue. Peer-to-peer payments stay inside the
+        community and cancel out."""
+        community_fees = self.fee_micro - self.company_fee_micro
+        revenue = self.grid_export_micro + self.company_amount_micro
+        return self.grid_import_micro + community_fees - revenue
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,7 @@ class HourReport:
     pv_wh: int
     load_wh: int
     traded_wh: int
+    company_wh: int
     grid_import_wh: int
     grid_export_wh: int
     trades: int
@@ -139,6 +154,7 @@ class SimulationReport:
                     sum(s.pv_wh for s in rows),
                     sum(s.load_wh for s in rows),
                     sum(s.traded_wh for s in rows),
+                    sum(s.company_wh for s in rows),
                     sum(s.grid_import_wh for s in rows),
                     sum(s.grid_export_wh for s in rows),
                     sum(s.trades for s in rows),
@@ -158,6 +174,7 @@ class SimulationReport:
             "pv_wh": self.total("pv_wh"),
             "load_wh": self.total("load_wh"),
             "traded_wh": self.total("traded_wh"),
+            "company_wh": self.total("company_wh"),
             "trades": self.total("trades"),
             "grid_import_wh": self.total("grid_import_wh"),
             "grid_export_wh": self.total("grid_export_wh"),
@@ -180,7 +197,8 @@ def _limit_prices(
     return asks, bids
 
 
-#: Called after each slot is cleared: ``(region, slot, result, the slot's signed orders)``.
+#: Called after each slot is cleared: ``(region, slot, result, the slot's signed orders)``; the
+#: orders include the company offer the slot's company trades were matched with.
 OnCleared = Callable[[Region, Slot, ClearingResult, list[Order]], object]
 
 #: Called once per region before its first slot: the 20-byte address of the market contract its
@@ -218,11 +236,29 @@ def simulate_region(
     tariff = rules.tariff
     nonces = np.zeros(n, dtype=np.int64)
     report = RegionReport(region.name, n)
+    company = region.company
+    if company is not None:
+        market.companies.register(company.key.address, company.name)
+        # its payout per kWh: what it pays all-in less the network fee
+        company_pays = company.price_micro_per_kwh - tariff.grid_fee_micro_per_kwh
+        company_sellers = (region.battery_capacity_wh > 0) & (rng.random(n) < company.seller_share)
 
     for k, slot in enumerate(slots):
         charged, discharged, residual = bank.dispatch(pv[:, k] - load[:, k], slot.hours)
         ask_limits, bid_limits = _limit_prices(rng, n, rules)
         before_gate = rules.clock.gate_closure(slot) - timedelta(seconds=1)
+        to_company = np.zeros(n, dtype=bool)
+        if company is not None:
+            to_company = company_sellers & (residual > 0) & (ask_limits <= company_pays)
+            if to_company.any():
+                market.post_company_offer(
+                    Order.create(company.key, domain, region=region.name,
+                                 slot_start_s=slot.start_s, side=Side.BID,
+                                 energy_wh=company.capacity_wh,
+                                 price_micro_per_kwh=company.price_micro_per_kwh,
+                                 nonce=k),
+                    before_gate,
+                )  # fmt: skip
         bids = asks = 0
         for i in np.flatnonzero(residual):
             energy = int(abs(residual[i]))
@@ -236,6 +272,7 @@ def simulate_region(
                 energy_wh=energy,
                 price_micro_per_kwh=int(ask_limits[i] if is_ask else bid_limits[i]),
                 nonce=int(nonces[i]),
+                **({"target": company.key.address} if to_company[i] and company else {}),
             )
             nonces[i] += 1
             market.submit(order, before_gate)
@@ -243,7 +280,9 @@ def simulate_region(
             bids += int(not is_ask)
         result = market.clear(slot, slot.start)
         if on_cleared is not None:
-            on_cleared(region, slot, result, market.book(slot).orders())
+            offers = market.companies.offers_for(slot.start_s) if to_company.any() else []
+            on_cleared(region, slot, result, [*market.book(slot).orders(), *offers])
+        company_trades = [t for t in result.trades if t.company]
         deficit = int(np.maximum(-residual, 0).sum())
         surplus = int(np.maximum(residual, 0).sum())
         report.slots.append(
@@ -255,13 +294,16 @@ def simulate_region(
                 discharged_wh=int(discharged.sum()),
                 bids=bids,
                 asks=asks,
-                traded_wh=result.traded_wh,
+                traded_wh=result.market_wh,
+                company_wh=result.company_wh,
                 trades=len(result),
                 clearing_price_micro_per_kwh=result.clearing_price_micro_per_kwh,
                 grid_import_wh=result.unmatched_demand_wh,
                 grid_export_wh=result.unmatched_supply_wh,
                 market_amount_micro=result.total_amount_micro,
                 fee_micro=result.total_fee_micro,
+                company_amount_micro=sum(t.amount_micro for t in company_trades),
+                company_fee_micro=sum(t.fee_micro for t in company_trades),
                 grid_import_micro=result.grid_import_micro,
                 grid_export_micro=result.grid_export_micro,
                 baseline_cost_micro=cost_micro(deficit, tariff.retail_price_micro_per_kwh)
