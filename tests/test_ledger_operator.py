@@ -22,6 +22,7 @@ from gridledger.errors import LedgerError
 from gridledger.identity import Domain, Signer, keccak
 from gridledger.ledger import Delivery, SlotStatus, merkle
 from gridledger.ledger.backend import LedgerBackend
+from gridledger.ledger.delivery import delivery_positions
 from gridledger.ledger.deploy import Tariffs
 from gridledger.ledger.operator import (
     DEFAULT_DEPOSIT_MICRO,
@@ -95,7 +96,10 @@ def deliver_slot(op: RegionOperator, slot: int) -> list[Reading]:
         Delivery(account, bought, sold, bought + n, sold)
         for n, (account, (bought, sold)) in enumerate(sorted(positions.items()))
     ]
-    op.settle_delivery(slot, entries)
+    # the operator derives the same positions from the stored trades and BEC register deltas
+    derived = delivery_positions(store, op.region, slot, op.slot_seconds)
+    assert [d for d in derived if d.account in positions] == entries
+    op.settle_delivery(slot)
     return readings
 
 
@@ -249,6 +253,34 @@ def test_delivery_records_the_readings_root(
     assert len(recorded.tx_hashes) >= 2
     with pytest.raises(LedgerError, match="no recorded trade settlement"):
         op.settle_delivery(slot + 900 * 1000, [])
+
+
+def test_delivery_positions_need_every_traders_meter(
+    embedded_backend: LedgerBackend, store: Store, tmp_path: Path
+) -> None:
+    settler, _ = settle_city(embedded_backend, store, tmp_path)
+    op = settler.operators["north"]
+    slot = traded_slot(store, "north")
+    with pytest.raises(LedgerError, match="traded but no meter of theirs reported"):
+        op.settle_delivery(slot)
+    assert op.market.slot(slot).status == SlotStatus.TRADED  # nothing was sent
+    # a household with a meter and no trade settles its whole flow at grid prices
+    key = Signer(keccak(b"meter of a non-trader"))
+    owner = keccak(b"non-trader")[:20]
+    store.add_site(Site("north-idle", "north", owner))
+    store.add_device(Device("north-idle-bec", "north-idle", "bec", key.address_bytes))
+    for seq, (imp, exp) in enumerate(((100, 0), (350, 40)), start=1):
+        ts = slot * 1000 + seq * 60_000
+        wire = DeviceReading("north", key.address_bytes, seq, ts, DeviceKind.BEC, imp, exp, 0).sign(
+            key, Domain(embedded_backend.chain_id)
+        )
+        store.insert_readings(
+            [Reading("north-idle-bec", seq, ts, imp, exp, 0, wire[:-65], wire[-65:])]
+        )
+    readings = deliver_slot(op, slot)  # stores the traders' readings, checks, settles
+    assert Delivery(owner, 0, 0, 250, 40) in delivery_positions(store, "north", slot, 900)
+    assert op.market.slot(slot).status == SlotStatus.DELIVERED
+    assert len(readings) > 0
 
 
 def test_update_settlement_needs_a_recorded_slot(store: Store) -> None:

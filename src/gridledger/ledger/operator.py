@@ -38,6 +38,7 @@ from gridledger.identity import (
 )
 from gridledger.ledger import merkle
 from gridledger.ledger.backend import LedgerBackend, Receipt
+from gridledger.ledger.delivery import delivery_positions
 from gridledger.ledger.deploy import RegionDeployment, Tariffs, deploy_region
 from gridledger.ledger.registry import RegistryClient, Role
 from gridledger.ledger.settlement import MarketClient, SlotStatus
@@ -398,12 +399,16 @@ class RegionOperator:
             self.region, start_ms, start_ms + self.slot_seconds * 1000
         )
 
-    def settle_delivery(self, slot_start_s: int, entries: Sequence[Delivery]) -> SlotSettlement:
+    def settle_delivery(
+        self, slot_start_s: int, entries: Sequence[Delivery] | None = None
+    ) -> SlotSettlement:
         """Settle a traded slot's imbalances with the root of its stored meter readings.
 
-        ``entries`` are the accounts' traded and metered positions; the readings root is
-        computed from the store (:func:`gridledger.ledger.merkle.reading_leaf` of each stored
-        payload) and written to the stored settlement too.
+        ``entries`` are the accounts' traded and metered positions; by default they are derived
+        from the store (:func:`~gridledger.ledger.delivery.delivery_positions`: the slot's trades
+        against its BEC register deltas). The readings root is computed from the store
+        (:func:`gridledger.ledger.merkle.reading_leaf` of each stored payload) and written to the
+        stored settlement too.
         """
         recorded = self.store.get_settlement(self.region, slot_start_s)
         if recorded is None:
@@ -411,6 +416,8 @@ class RegionOperator:
                 f"slot {slot_start_s} of {self.region!r} has no recorded trade settlement; "
                 "settle its trades first"
             )
+        if entries is None:
+            entries = delivery_positions(self.store, self.region, slot_start_s, self.slot_seconds)
         readings = self.slot_readings(slot_start_s)
         root = merkle.merkle_root(merkle.reading_leaf(r.payload) for r in readings)
         batch = self.market.settle_delivery(
