@@ -313,3 +313,34 @@ def test_a_market_bound_to_its_contract_accepts_only_orders_signed_for_it() -> N
     good = bid(m.domain, 9)
     m.submit(good, BEFORE)
     assert m.book(SLOT).orders() == [good]
+
+
+def test_evict_before_bounds_memory_and_refuses_evicted_slots(market: RegionalMarket) -> None:
+    later = Slot(SLOT.start_s + 900)
+    market.submit(order(ALICE, Side.BID, 1000, 300_000, 10), BEFORE)
+    market.submit(order(BOB, Side.ASK, 1000, 100_000, 10), BEFORE)
+    market.post_company_offer(order(UTILITY, Side.BID, 500, 130_000, 11))  # this slot only
+    market.submit(order(CAROL, Side.BID, 700, 300_000, 10, slot=later.start_s), BEFORE)
+    assert market.clear(SLOT, AFTER).traded_wh == 1000
+    assert market.evict_before(later.start_s) == 1
+    for read in (lambda: market.book(SLOT), lambda: market.result(SLOT)):
+        with pytest.raises(MarketError, match="evicted"):
+            read()
+    with pytest.raises(MarketError, match="evicted"):
+        market.clear(SLOT, AFTER)
+    with pytest.raises(MarketError, match="evicted"):
+        market.post_company_offer(order(UTILITY, Side.BID, 500, 130_000, 12))
+    # the later slot is untouched, its nonces still count; closed slots' nonces are forgotten
+    assert [o.owner for o in market.book(later).orders()] == [CAROL.address]
+    with pytest.raises(OrderError, match="nonce 10"):
+        market.submit(order(CAROL, Side.BID, 1, 300_000, 10, slot=later.start_s), BEFORE)
+    market.submit(order(ALICE, Side.BID, 300, 300_000, 10, slot=later.start_s), BEFORE)
+    # the standing offer stays (nonce 1 too); the per-slot one is gone
+    (standing,) = market.companies.offers_for(later.start_s)
+    assert standing.slot_start_s == STANDING_SLOT and standing.energy_wh == 2000
+    assert market.companies.offer(UTILITY.address, SLOT.start_s) == standing
+    with pytest.raises(OrderError, match="nonce 1 "):
+        market.post_company_offer(order(UTILITY, Side.BID, 2000, 120_000, 1, slot=STANDING_SLOT))
+    assert market.evict_before(SLOT.start_s) == 0  # never moves back
+    with pytest.raises(MarketError, match="evicted"):
+        market.book(SLOT)

@@ -73,6 +73,11 @@ class CompanyRegistry:
         owner = address_bytes(company)
         return self._offers.get((owner, slot_start_s)) or self._offers.get((owner, STANDING_SLOT))
 
+    def evict_before(self, slot_start_s: int) -> None:
+        """Drop per-slot offers of slots starting before ``slot_start_s``; keep standing ones."""
+        for key in [k for k in self._offers if STANDING_SLOT < k[1] < slot_start_s]:
+            del self._offers[key]
+
     def offers_for(self, slot_start_s: int) -> list[Order]:
         """Every company's offer in force for the slot, sorted by order id."""
         found = (self.offer(owner, slot_start_s) for owner in self._names)

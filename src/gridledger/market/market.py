@@ -22,7 +22,7 @@ from gridledger.errors import MarketError, OrderError, SlotError
 from gridledger.identity import Domain, address_bytes, checksum
 from gridledger.market.book import BookArrays, OrderBook
 from gridledger.market.clearing import clear_book
-from gridledger.market.companies import CompanyRegistry
+from gridledger.market.companies import STANDING_SLOT, CompanyRegistry
 from gridledger.market.orders import Cancel, Order, validate_cancel, validate_order
 from gridledger.market.result import ClearingResult
 from gridledger.market.rules import RuleSchedule, RuleSet
@@ -54,8 +54,10 @@ class RegionalMarket:
         self.schedule = rules if isinstance(rules, RuleSchedule) else RuleSchedule.constant(rules)
         self.companies = companies if companies is not None else CompanyRegistry(region)
         self._books: dict[int, OrderBook] = {}
-        self._nonces: set[tuple[bytes, int]] = set()
+        # (owner, nonce) -> the slot start of the message that used it (0: a standing offer)
+        self._nonces: dict[tuple[bytes, int], int] = {}
         self._results: dict[int, ClearingResult] = {}
+        self._evicted_before_s = 0
 
     def rules_for(self, slot: Slot) -> RuleSet:
         """The rule set in force for ``slot``."""
@@ -73,6 +75,7 @@ class RegionalMarket:
 
     def book(self, slot: Slot) -> OrderBook:
         """The book of ``slot`` (created empty on first use)."""
+        self._require_kept(slot.start_s)
         book = self._books.get(slot.start_s)
         if book is None:
             book = self._books[slot.start_s] = OrderBook(self.region, slot)
@@ -80,14 +83,41 @@ class RegionalMarket:
 
     # --- the edge ----------------------------------------------------------------------------
 
-    def _use_nonce(self, owner: str, nonce: int) -> None:
+    def _use_nonce(self, owner: str, nonce: int, slot_start_s: int) -> None:
         key = (address_bytes(owner), nonce)
         if key in self._nonces:
             raise OrderError(
                 f"nonce {nonce} of {checksum(owner)} was used already in region {self.region!r}; "
                 "sign again with a fresh nonce"
             )
-        self._nonces.add(key)
+        self._nonces[key] = slot_start_s
+
+    def _require_kept(self, slot_start_s: int) -> None:
+        if slot_start_s < self._evicted_before_s:
+            raise MarketError(
+                f"slot {slot_start_s} of region {self.region!r} was cleared and evicted from "
+                "memory; read its orders and result from the store"
+            )
+
+    def evict_before(self, slot_start_s: int) -> int:
+        """Forget the books, results, per-slot company offers and nonces of every slot that
+        starts before ``slot_start_s`` [Unix s]; return how many books were dropped.
+
+        A long-running market (or a year-long simulation) calls this once slots are cleared and
+        stored, so memory stays bounded by the open slots. Every message is signed for its slot,
+        so forgetting the nonces of closed slots cannot let one be replayed; those slots refuse
+        everything afterwards (:class:`MarketError`). Standing company offers are kept.
+        """
+        self._evicted_before_s = max(self._evicted_before_s, slot_start_s)
+        old = [s for s in self._books if s < slot_start_s]
+        for start in old:
+            del self._books[start]
+        for start in [s for s in self._results if s < slot_start_s]:
+            del self._results[start]
+        for key in [k for k, s in self._nonces.items() if STANDING_SLOT < s < slot_start_s]:
+            del self._nonces[key]
+        self.companies.evict_before(slot_start_s)
+        return len(old)
 
     def _check_region_and_gate(self, region: str, slot_start_s: int, now: datetime) -> Slot:
         if region != self.region:
@@ -124,7 +154,7 @@ class RegionalMarket:
         book = self.book(slot)
         if order.order_id in book:
             raise OrderError(f"order 0x{order.order_id.hex()} is in the book already")
-        self._use_nonce(order.owner, order.nonce)
+        self._use_nonce(order.owner, order.nonce, slot.start_s)
         return book.add(order)
 
     def cancel(self, cancel: Cancel, now: datetime) -> Order:
@@ -139,7 +169,7 @@ class RegionalMarket:
             )
         if address_bytes(order.owner) != address_bytes(cancel.owner):
             raise OrderError("only the owner of an order can cancel it")
-        self._use_nonce(cancel.owner, cancel.nonce)
+        self._use_nonce(cancel.owner, cancel.nonce, slot.start_s)
         return book.remove(cancel.order_id)
 
     def post_company_offer(self, offer: Order, now: datetime | None = None) -> None:
@@ -147,10 +177,12 @@ class RegionalMarket:
         validate_order(offer, self.domain)
         if offer.region != self.region:
             raise OrderError(f"offer is for region {offer.region!r}, not {self.region!r}")
-        if offer.slot_start_s != 0 and now is not None:
+        if offer.slot_start_s != STANDING_SLOT:
+            self._require_kept(offer.slot_start_s)
+        if offer.slot_start_s != STANDING_SLOT and now is not None:
             slot = self.slot(offer.slot_start_s)
             self.rules_for(slot).clock.require_open(slot, now)
-        self._use_nonce(offer.owner, offer.nonce)
+        self._use_nonce(offer.owner, offer.nonce, offer.slot_start_s)
         self.companies.post_offer(offer)
 
     # --- clearing ----------------------------------------------------------------------------
@@ -163,6 +195,7 @@ class RegionalMarket:
                 f"slot {slot} cannot be cleared before its gate closure at "
                 f"{rules.clock.gate_closure(slot).isoformat()}"
             )
+        self._require_kept(slot.start_s)
         if slot.start_s in self._results:
             return self._results[slot.start_s]
         book = self.book(slot)
@@ -178,6 +211,7 @@ class RegionalMarket:
         return result
 
     def result(self, slot: Slot) -> ClearingResult | None:
+        self._require_kept(slot.start_s)
         return self._results.get(slot.start_s)
 
 

@@ -282,6 +282,8 @@ def simulate_region(
         if on_cleared is not None:
             offers = market.companies.offers_for(slot.start_s) if to_company.any() else []
             on_cleared(region, slot, result, [*market.book(slot).orders(), *offers])
+        # the slot is cleared and handed on: keep the market's memory bounded by the open slot
+        market.evict_before(slot.next().start_s)
         company_trades = [t for t in result.trades if t.company]
         deficit = int(np.maximum(-residual, 0).sum())
         surplus = int(np.maximum(residual, 0).sum())
