@@ -21,12 +21,13 @@ from gridledger.devices.messages import Reading as DeviceReading
 from gridledger.errors import LedgerError
 from gridledger.identity import Domain, Signer, keccak
 from gridledger.ledger import Delivery, SlotStatus, merkle
+from gridledger.ledger.audit import verify_store
 from gridledger.ledger.backend import LedgerBackend
+from gridledger.ledger.city_settler import OPERATOR_DEPOSIT_MICRO, CitySettler
 from gridledger.ledger.delivery import delivery_positions
 from gridledger.ledger.deploy import Tariffs
 from gridledger.ledger.operator import (
     DEFAULT_DEPOSIT_MICRO,
-    CitySettler,
     DeploymentRecord,
     RegionOperator,
     demo_keys,
@@ -50,21 +51,24 @@ def settle_city(
     hours: int = 2,
     seed: int = 7,
     sign_for_market: bool = True,
+    meter: bool = False,
 ) -> tuple[CitySettler, SimulationReport]:
     """Simulate the example city and settle every cleared slot on ``backend`` into ``store``.
 
-    ``sign_for_market=False`` has the households sign for the chain only, not the market contract.
+    ``sign_for_market=False`` has the households sign for the chain only, not the market contract;
+    ``meter=True`` also meters every household and settles every slot's delivery.
     """
     rules = RuleSet()
     admin, operator = demo_keys()
     settler = CitySettler(
         backend, store, data_dir, admin=admin, operator=operator,
-        tariffs=market_tariffs(rules.tariff), slot_seconds=rules.slot_minutes * 60,
+        tariffs=market_tariffs(rules.tariff), slot_seconds=rules.slot_minutes * 60, meter=meter,
     )  # fmt: skip
     report = simulate_city(
         example_city(seed, households), START, hours, rules, backend.chain_id, seed,
         on_cleared=settler.on_cleared,
         market_address=settler.market_address if sign_for_market else None,
+        on_metered=settler.on_metered,
     )  # fmt: skip
     return settler, report
 
@@ -167,17 +171,57 @@ def test_city_settles_end_to_end(
     assert totals.companies == 2 and report.total("company_wh") > 0
 
 
+def test_metered_city_settles_every_delivery_and_verifies(
+    ledger_backend: LedgerBackend, store: Store, tmp_path: Path
+) -> None:
+    settler, report = settle_city(ledger_backend, store, tmp_path, meter=True)
+    totals = settler.totals
+    households = report.regions[0].households
+    slots = len(report.regions[0].slots)
+    # every household's BEC: a baseline reading, then one per slot, all through the ingest checks
+    assert totals.readings == store.reading_count() == 2 * households * (slots + 1)
+    assert totals.delivered_slots == totals.slots == 2 * slots
+    tariff = RuleSet().tariff
+    retail, feed_in = tariff.retail_price_micro_per_kwh, tariff.feed_in_price_micro_per_kwh
+    for region in report.regions:
+        op = settler.operators[region.region]
+        companies = {example_company(region.region).key.address_bytes}
+        grid_micro = 0
+        for s in region.slots:
+            assert op.market.slot(s.slot.start_s).status == SlotStatus.DELIVERED
+            positions = delivery_positions(
+                store, region.region, s.slot.start_s, 900, is_unmetered=companies.__contains__
+            )
+            # each household's imbalance is exactly its grid fallback in the market's result
+            assert sum(max(p.imbalance_wh, 0) for p in positions) == s.grid_import_wh
+            assert sum(max(-p.imbalance_wh, 0) for p in positions) == s.grid_export_wh
+            grid_micro += sum(p.settlement_micro(retail, feed_in) for p in positions)
+        # the operator's escrow: its deposit, the network fees, grid charges less feed-in credits
+        fees = sum(t.fee_micro for t in store.list_trades(region.region))
+        assert op.market.escrow_of(settler.operator.address_bytes) == (
+            OPERATOR_DEPOSIT_MICRO + fees + grid_micro
+        )
+    audit = verify_store(store, ledger_backend, tmp_path)
+    assert audit.ok, audit.mismatch
+    assert audit.readings == store.reading_count()
+
+
 def test_reopen_and_resettle_is_idempotent(embedded_backend: LedgerBackend, tmp_path: Path) -> None:
     from gridledger.store import open_store
 
     with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
-        first, _ = settle_city(embedded_backend, store, tmp_path)
+        first, _ = settle_city(embedded_backend, store, tmp_path, meter=True)
         addresses = {r: op.deployment.addresses for r, op in first.operators.items()}
         settlements = store.list_settlements()
-        again, _ = settle_city(embedded_backend, store, tmp_path)
+        readings = store.reading_count()
+        again, _ = settle_city(embedded_backend, store, tmp_path, meter=True)
         assert {r: op.deployment.addresses for r, op in again.operators.items()} == addresses
         assert again.totals.transactions == 0  # every slot was on chain already: only recorded
+        assert again.totals.readings == 0 and store.reading_count() == readings  # metered already
         assert store.list_settlements() == settlements
+        assert verify_store(store, embedded_backend, tmp_path).ok
+        op = again.operators["north"]
+        assert op.market.escrow_of(op.operator.address_bytes) < 2 * OPERATOR_DEPOSIT_MICRO
         admin, _ = demo_keys()
         with pytest.raises(LedgerError, match="not by"):
             RegionOperator.open(

@@ -21,7 +21,7 @@ from gridledger.units import micro_to_money, wh_to_kwh
 if TYPE_CHECKING:
     from contextlib import ExitStack
 
-    from gridledger.ledger.operator import CitySettler
+    from gridledger.ledger.city_settler import CitySettler
     from gridledger.market import RuleSet
 
 PASSPHRASE_ENV = "GRIDLEDGER_PASSPHRASE"
@@ -125,6 +125,7 @@ def simulate(
             example_city(seed, households), start_ts, hours, rules, cfg["chain_id"], seed,
             on_cleared=None if settler is None else settler.on_cleared,
             market_address=None if settler is None else settler.market_address,
+            on_metered=None if settler is None else settler.on_metered,
         )  # fmt: skip
     settled = None if settler is None else settler.totals
     if as_json:
@@ -169,14 +170,16 @@ def simulate(
             f"settled on {cfg['ledger_url']} (chain id {cfg['chain_id']}): {settled.slots} slots, "
             f"{settled.trades} trades, {settled.orders} orders, {settled.transactions} "
             f"transactions, {settled.gas_used} gas ({per_tx} per transaction); "
-            f"store {cfg.store_location}"
+            f"{settled.readings} signed meter readings ingested, {settled.delivered_slots} slots' "
+            f"delivery settled; store {cfg.store_location}"
         )
 
 
 def _city_settler(cfg: Config, rules: RuleSet, stack: ExitStack) -> CitySettler:
     """A CitySettler on the configured ledger and store (closed by ``stack``)."""
     from gridledger.ledger import open_ledger
-    from gridledger.ledger.operator import CitySettler, demo_keys, market_tariffs
+    from gridledger.ledger.city_settler import CitySettler
+    from gridledger.ledger.operator import demo_keys, market_tariffs
     from gridledger.store import open_store
 
     backend = open_ledger(cfg["ledger_url"], cfg.data_path, int(cfg["chain_id"]))
@@ -185,7 +188,7 @@ def _city_settler(cfg: Config, rules: RuleSet, stack: ExitStack) -> CitySettler:
     admin, operator = demo_keys()
     return CitySettler(
         backend, store, cfg.data_path, admin=admin, operator=operator,
-        tariffs=market_tariffs(rules.tariff), slot_seconds=rules.slot_minutes * 60,
+        tariffs=market_tariffs(rules.tariff), slot_seconds=rules.slot_minutes * 60, meter=True,
     )  # fmt: skip
 
 

@@ -13,13 +13,16 @@ slot's grid prices. :func:`delivery_positions` derives both sides from the store
 
 An account that traded but whose meters reported nothing in the slot is refused: missing data is
 not zero consumption, and settling it as such would pay or charge the account for energy it may
-well have moved. Accounts with meter readings and no trades settle their whole net flow at grid
-prices, as households without a market would.
+well have moved. The exception is an account the caller names unmetered (an energy company: what
+it buys is delivered to it through the grid operator, not a site meter): it has no position.
+Accounts with meter readings and no trades settle their whole net flow at grid prices, as
+households without a market would.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 from gridledger.errors import LedgerError
 from gridledger.identity import checksum
@@ -31,12 +34,16 @@ METER_KIND = "bec"
 
 
 def delivery_positions(
-    store: Store, region: str, slot_start_s: int, slot_seconds: int
+    store: Store,
+    region: str,
+    slot_start_s: int,
+    slot_seconds: int,
+    is_unmetered: Callable[[bytes], bool] | None = None,
 ) -> list[Delivery]:
-    """Every account's traded and metered position in the slot [Wh], sorted by account.
+    """Every metered account's traded and metered position in the slot [Wh], sorted by account.
 
     Raises :class:`~gridledger.errors.LedgerError` when an account traded in the slot but none of
-    its meters reported in it.
+    its meters reported in it, unless ``is_unmetered(account)`` (asked of those accounts only).
     """
     traded: dict[bytes, list[int]] = defaultdict(lambda: [0, 0])
     for t in store.list_trades(region, slot_start_s):
@@ -52,6 +59,8 @@ def delivery_positions(
                 position[0] += interval.import_wh
                 position[1] += interval.export_wh
     silent = sorted(set(traded) - set(metered))
+    if is_unmetered is not None:
+        silent = [a for a in silent if not is_unmetered(a)]
     if silent:
         names = ", ".join(checksum(a) for a in silent[:5])
         more = f" and {len(silent) - 5} more" if len(silent) > 5 else ""

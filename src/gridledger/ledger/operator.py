@@ -24,7 +24,6 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from gridledger.errors import LedgerError, SignatureError
 from gridledger.identity import (
@@ -49,12 +48,7 @@ from gridledger.market import ClearingResult, GridTariff
 from gridledger.market import Order as MarketOrder
 from gridledger.store import Order as StoredOrder
 from gridledger.store import Reading, Settlement, Store
-from gridledger.store import Region as StoredRegion
 from gridledger.store import Trade as StoredTrade
-
-if TYPE_CHECKING:
-    from gridledger.sim.city import Region as SimRegion
-    from gridledger.slots import Slot
 
 DEPLOYMENT_PREFIX = "deployment-"
 #: Escrow deposited for each onboarded household unless told otherwise [micro-units].
@@ -406,9 +400,9 @@ class RegionOperator:
 
         ``entries`` are the accounts' traded and metered positions; by default they are derived
         from the store (:func:`~gridledger.ledger.delivery.delivery_positions`: the slot's trades
-        against its BEC register deltas). The readings root is computed from the store
-        (:func:`gridledger.ledger.merkle.reading_leaf` of each stored payload) and written to the
-        stored settlement too.
+        against its BEC register deltas; registered energy companies have no meter position).
+        The readings root is computed from the store (:func:`gridledger.ledger.merkle.reading_leaf`
+        of each stored payload) and written to the stored settlement too.
         """
         recorded = self.store.get_settlement(self.region, slot_start_s)
         if recorded is None:
@@ -417,7 +411,11 @@ class RegionOperator:
                 "settle its trades first"
             )
         if entries is None:
-            entries = delivery_positions(self.store, self.region, slot_start_s, self.slot_seconds)
+            registry = self.deployment.registry
+            entries = delivery_positions(
+                self.store, self.region, slot_start_s, self.slot_seconds,
+                is_unmetered=lambda account: registry.role_of(account) == Role.COMPANY,
+            )  # fmt: skip
         readings = self.slot_readings(slot_start_s)
         root = merkle.merkle_root(merkle.reading_leaf(r.payload) for r in readings)
         batch = self.market.settle_delivery(
@@ -435,99 +433,3 @@ class RegionOperator:
         return SlotSettlement(
             self.region, slot_start_s, 0, 0, batch.transactions, batch.gas_used, block, root
         )
-
-
-@dataclass
-class SettlementTotals:
-    """Running totals of the slots a :class:`CitySettler` settled."""
-
-    regions: int = 0
-    households: int = 0
-    companies: int = 0
-    slots: int = 0
-    orders: int = 0
-    trades: int = 0
-    transactions: int = 0
-    gas_used: int = 0
-
-
-class CitySettler:
-    """Settles every cleared slot of a simulated city: the runner's two hooks.
-
-    :meth:`market_address` (before a region's first slot) opens (or deploys) the region's
-    contracts with :meth:`RegionOperator.open` and onboards its households and its energy company;
-    :meth:`on_cleared` then settles every slot with orders with :meth:`RegionOperator.settle`.
-    ``admin`` deploys and issues the token, ``operator`` runs every region.
-    """
-
-    def __init__(
-        self,
-        backend: LedgerBackend,
-        store: Store,
-        data_dir: Path | str,
-        *,
-        admin: Signer,
-        operator: Signer,
-        tariffs: Tariffs | None = None,
-        slot_seconds: int = 900,
-        deposit_micro: int = DEFAULT_DEPOSIT_MICRO,
-    ) -> None:
-        self.backend = backend
-        self.store = store
-        self.data_dir = Path(data_dir)
-        self.admin = admin
-        self.operator = operator
-        self.tariffs = tariffs
-        self.slot_seconds = slot_seconds
-        self.deposit_micro = deposit_micro
-        self.operators: dict[str, RegionOperator] = {}
-        self.totals = SettlementTotals()
-
-    def region_operator(self, region: SimRegion) -> RegionOperator:
-        """``region``'s operator, opened and onboarded on first use."""
-        op = self.operators.get(region.name)
-        if op is None:
-            op = RegionOperator.open(
-                self.backend, self.store, self.data_dir, region.name, admin=self.admin,
-                operator=self.operator, tariffs=self.tariffs, slot_seconds=self.slot_seconds,
-            )  # fmt: skip
-            self.store.add_region(
-                StoredRegion(region.name, region.name, self.operator.address_bytes)
-            )
-            households = [h.address_bytes for h in region.keys]
-            op.onboard(self.admin, households, deposit_micro=self.deposit_micro)
-            if region.company is not None:
-                op.onboard(self.admin, [region.company.key.address_bytes],
-                           deposit_micro=self.deposit_micro, role=Role.COMPANY)  # fmt: skip
-                self.totals.companies += 1
-            self.operators[region.name] = op
-            self.totals.regions += 1
-            self.totals.households += len(households)
-        return op
-
-    def market_address(self, region: SimRegion) -> bytes:
-        """The address of ``region``'s market contract (deployed and onboarded on first use).
-
-        The households sign their orders for it (the runner's ``market_address`` hook).
-        """
-        return self.region_operator(region).market.address
-
-    def on_cleared(
-        self,
-        region: SimRegion,
-        slot: Slot,
-        result: ClearingResult,
-        orders: Sequence[MarketOrder],
-    ) -> SlotSettlement | None:
-        """Settle one cleared slot (the runner's ``on_cleared`` hook); ``None`` when it had no
-        orders (nothing to record)."""
-        if not orders:
-            return None
-        done = self.region_operator(region).settle(result, orders)
-        t = self.totals
-        t.slots += 1
-        t.orders += done.orders
-        t.trades += done.trades
-        t.transactions += done.transactions
-        t.gas_used += done.gas_used
-        return done

@@ -201,6 +201,10 @@ def _limit_prices(
 #: orders include the company offer the slot's company trades were matched with.
 OnCleared = Callable[[Region, Slot, ClearingResult, list[Order]], object]
 
+#: Called after ``OnCleared`` with what each household's grid connection took from and gave to
+#: the grid in the slot: ``(region, slot, import_wh, export_wh)`` [Wh], one entry per household.
+OnMetered = Callable[[Region, Slot, npt.NDArray[np.int64], npt.NDArray[np.int64]], object]
+
 #: Called once per region before its first slot: the 20-byte address of the market contract its
 #: orders settle on (their EIP-712 ``verifyingContract``).
 MarketAddress = Callable[[Region], bytes]
@@ -214,12 +218,13 @@ def simulate_region(
     rng: np.random.Generator,
     on_cleared: OnCleared | None = None,
     market_address: MarketAddress | None = None,
+    on_metered: OnMetered | None = None,
 ) -> RegionReport:
     """Run one region through ``slots`` with a real market; see the module docstring.
 
     ``on_cleared`` sees every cleared slot (e.g. to settle it on the ledger); households sign
     their orders for the contract ``market_address`` names, or, without it, for the chain alone
-    (a market that never settles on chain).
+    (a market that never settles on chain); ``on_metered`` sees each slot's metered grid exchange.
     """
     n = region.households
     cloud = rng.uniform(0.55, 1.0, n)
@@ -282,11 +287,15 @@ def simulate_region(
         if on_cleared is not None:
             offers = market.companies.offers_for(slot.start_s) if to_company.any() else []
             on_cleared(region, slot, result, [*market.book(slot).orders(), *offers])
+        deficit_wh = np.maximum(-residual, 0)
+        surplus_wh = np.maximum(residual, 0)
+        if on_metered is not None:
+            on_metered(region, slot, deficit_wh, surplus_wh)
         # the slot is cleared and handed on: keep the market's memory bounded by the open slot
         market.evict_before(slot.next().start_s)
         company_trades = [t for t in result.trades if t.company]
-        deficit = int(np.maximum(-residual, 0).sum())
-        surplus = int(np.maximum(residual, 0).sum())
+        deficit = int(deficit_wh.sum())
+        surplus = int(surplus_wh.sum())
         report.slots.append(
             SlotReport(
                 slot=slot,
@@ -325,18 +334,20 @@ def simulate_city(
     seed: int = 1,
     on_cleared: OnCleared | None = None,
     market_address: MarketAddress | None = None,
+    on_metered: OnMetered | None = None,
 ) -> SimulationReport:
     """Simulate every region of ``city`` for ``hours`` hours from ``start`` (UTC, aware).
 
     ``on_cleared(region, slot, result, orders)`` is called after every cleared slot;
-    ``market_address(region)`` before a region's first, to sign its orders for its contract.
+    ``market_address(region)`` before a region's first, to sign its orders for its contract;
+    ``on_metered(region, slot, import_wh, export_wh)`` after each with the metered grid exchange.
     """
     rules = rules or RuleSet()
     start = require_utc(start, "start")
     slots = rules.clock.slots_between(start, start + timedelta(hours=hours))
     rng = np.random.default_rng(seed)
     regions = [
-        simulate_region(r, slots, rules, chain_id, rng, on_cleared, market_address)
+        simulate_region(r, slots, rules, chain_id, rng, on_cleared, market_address, on_metered)
         for r in city.regions
     ]
     return SimulationReport(city.name, start, rules, regions)
