@@ -73,8 +73,8 @@ def settle_city(
     return settler, report
 
 
-def deliver_slot(op: RegionOperator, slot: int) -> list[Reading]:
-    """Store signed BEC readings of the slot's traders and settle the slot's delivery."""
+def store_slot_readings(op: RegionOperator, slot: int) -> tuple[list[Reading], list[Delivery]]:
+    """Store signed BEC readings of the slot's traders; return them and the expected positions."""
     store = op.store
     domain = Domain(op.backend.chain_id)
     positions: dict[bytes, list[int]] = defaultdict(lambda: [0, 0])
@@ -100,6 +100,14 @@ def deliver_slot(op: RegionOperator, slot: int) -> list[Reading]:
         Delivery(account, bought, sold, bought + n, sold)
         for n, (account, (bought, sold)) in enumerate(sorted(positions.items()))
     ]
+    return readings, entries
+
+
+def deliver_slot(op: RegionOperator, slot: int) -> list[Reading]:
+    """Store signed BEC readings of the slot's traders and settle the slot's delivery."""
+    store = op.store
+    readings, entries = store_slot_readings(op, slot)
+    positions = {e.account for e in entries}
     # the operator derives the same positions from the stored trades and BEC register deltas
     derived = delivery_positions(store, op.region, slot, op.slot_seconds)
     assert [d for d in derived if d.account in positions] == entries
@@ -341,3 +349,54 @@ def test_update_settlement_needs_a_recorded_slot(store: Store) -> None:
     assert store.get_settlement("north", 900) == later
     with pytest.raises(StoreError, match="32 bytes"):
         store.update_settlement(Settlement("north", 900, b"", b"", b"", (b"\1",), 0))
+
+
+def test_deliver_command_settles_a_slot_from_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from gridledger.cli import main
+    from gridledger.identity import Keystore
+    from gridledger.ledger import open_ledger
+    from gridledger.store import open_store
+
+    data = tmp_path / "data"
+    backend = open_ledger("embedded", data, 1337)
+    try:
+        with open_store(f"sqlite:///{data / 'gridledger.sqlite'}") as store:
+            settler, _ = settle_city(backend, store, data)
+            slot = traded_slot(store, "north")
+            store_slot_readings(settler.operators["north"], slot)
+    finally:
+        backend.close()
+    admin, operator = demo_keys()
+    keys = Keystore(data / "keys", kdf_iterations=2)
+    keys.create("operator", "pw", signer=operator)
+    keys.create("admin", "pw", signer=admin)
+    monkeypatch.setenv("GRIDLEDGER_DATA_DIR", str(data))
+    monkeypatch.setenv("GRIDLEDGER_PASSPHRASE", "pw")
+    monkeypatch.delenv("GRIDLEDGER_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def deliver(*args: str) -> Any:
+        return runner.invoke(main, ["deliver", "--region", "north", *args])
+
+    unknown = runner.invoke(
+        main, ["deliver", "--region", "east", "--slot", str(slot), "--key", "operator"]
+    )
+    assert unknown.exit_code == 1 and "no deployment of region 'east'" in unknown.output
+    wrong_key = deliver("--slot", str(slot), "--key", "admin")
+    assert wrong_key.exit_code == 1 and "not by" in wrong_key.output
+    misaligned = deliver("--slot", str(slot + 60), "--key", "operator")
+    assert misaligned.exit_code == 2 and "15-min slot" in misaligned.output
+    iso = datetime.fromtimestamp(slot, UTC).isoformat()
+    done = deliver("--slot", iso, "--key", "operator")
+    assert done.exit_code == 0, done.output
+    assert f"delivered region north slot {slot}" in done.output
+    again = deliver("--slot", str(slot), "--key", "operator")
+    assert again.exit_code == 1 and "settled already" in again.output
+    audit = runner.invoke(main, ["verify"])
+    assert audit.exit_code == 0, audit.output
+    assert "(1 delivered)" in audit.output

@@ -225,6 +225,46 @@ class RegionOperator:
         return Domain.of_contract(self.backend.chain_id, self.market.address)
 
     @classmethod
+    def attach(
+        cls,
+        backend: LedgerBackend,
+        store: Store,
+        data_dir: Path | str,
+        region: str,
+        operator: Signer,
+    ) -> RegionOperator:
+        """Re-open the region recorded in ``data_dir`` as its ``operator`` (no deployment).
+
+        Raises :class:`LedgerError` when ``data_dir`` holds no record of the region, when another
+        key runs it, or when its contract checks orders under another EIP-712 domain.
+        """
+        path = deployment_path(data_dir, region)
+        if not path.exists():
+            raise LedgerError(
+                f"no deployment of region {region!r} is recorded in {data_dir} ({path.name}); "
+                "check data_dir, or deploy the region first (gridledger simulate --settle)"
+            )
+        record = DeploymentRecord.load(path)
+        deployment = record.attach(backend)
+        if deployment.market.operator() != operator.address_bytes:
+            raise LedgerError(
+                f"region {region!r} on chain is run by "
+                f"{checksum(deployment.market.operator())}, not by {operator.address}"
+            )
+        domain = Domain.of_contract(backend.chain_id, deployment.market.address)
+        if deployment.market.domain_separator() != domain.separator:
+            raise LedgerError(
+                f"the market contract of region {region!r} at "
+                f"{checksum(deployment.market.address)} checks orders under another EIP-712 "
+                "domain (deployed by an older gridledger, without verifyingContract); "
+                f"settle with that version, or deploy the region anew: move {path} and the "
+                "chain aside"
+            )
+        return cls(
+            backend, store, deployment, operator, region=region, slot_seconds=record.slot_seconds
+        )
+
+    @classmethod
     def open(
         cls,
         backend: LedgerBackend,
@@ -237,40 +277,23 @@ class RegionOperator:
         tariffs: Tariffs | None = None,
         slot_seconds: int = 900,
     ) -> RegionOperator:
-        """Re-open the region recorded in ``data_dir``, or deploy it and record it there."""
-        path = deployment_path(data_dir, region)
-        if path.exists():
-            record = DeploymentRecord.load(path)
-            deployment = record.attach(backend)
-            if deployment.market.operator() != operator.address_bytes:
-                raise LedgerError(
-                    f"region {region!r} on chain is run by "
-                    f"{checksum(deployment.market.operator())}, not by {operator.address}"
-                )
-            slot_seconds = record.slot_seconds
-            domain = Domain.of_contract(backend.chain_id, deployment.market.address)
-            if deployment.market.domain_separator() != domain.separator:
-                raise LedgerError(
-                    f"the market contract of region {region!r} at "
-                    f"{checksum(deployment.market.address)} checks orders under another EIP-712 "
-                    "domain (deployed by an older gridledger, without verifyingContract); "
-                    f"settle with that version, or deploy the region anew: move {path} and the "
-                    "chain aside"
-                )
-        else:
-            deployment = deploy_region(
-                backend, admin=admin, operator=operator, region=region_id(region), tariffs=tariffs
-            )
-            addresses = deployment.addresses
-            DeploymentRecord(
-                region=region,
-                chain_id=backend.chain_id,
-                registry=addresses["registry"],
-                token=addresses["token"],
-                market=addresses["market"],
-                operator=operator.address,
-                slot_seconds=slot_seconds,
-            ).save(data_dir)
+        """Re-open the region recorded in ``data_dir`` (:meth:`attach`), or deploy it and record
+        it there."""
+        if deployment_path(data_dir, region).exists():
+            return cls.attach(backend, store, data_dir, region, operator)
+        deployment = deploy_region(
+            backend, admin=admin, operator=operator, region=region_id(region), tariffs=tariffs
+        )
+        addresses = deployment.addresses
+        DeploymentRecord(
+            region=region,
+            chain_id=backend.chain_id,
+            registry=addresses["registry"],
+            token=addresses["token"],
+            market=addresses["market"],
+            operator=operator.address,
+            slot_seconds=slot_seconds,
+        ).save(data_dir)
         return cls(backend, store, deployment, operator, region=region, slot_seconds=slot_seconds)
 
     # --- households ----------------------------------------------------------------------------
@@ -409,6 +432,10 @@ class RegionOperator:
             raise LedgerError(
                 f"slot {slot_start_s} of {self.region!r} has no recorded trade settlement; "
                 "settle its trades first"
+            )
+        if self.market.slot(slot_start_s).status >= SlotStatus.DELIVERED:
+            raise LedgerError(
+                f"the delivery of slot {slot_start_s} of {self.region!r} is settled already"
             )
         if entries is None:
             registry = self.deployment.registry
