@@ -200,6 +200,7 @@ class CitySettler:
         self._clock_ms = end_ms
         payloads: list[tuple[str | None, bytes]] = []
         domain = Domain(self.backend.chain_id)
+        hours = self.slot_seconds / 3600
         for meter, imp, exp in zip(self._meters[region.name], import_wh, export_wh, strict=True):
             if meter.ts_ms >= end_ms:
                 continue  # metered by an earlier run on this store: its registers include it
@@ -207,9 +208,9 @@ class CitySettler:
                 payloads.append((None, self._reading(region.name, meter, start_ms, 0, domain)))
             meter.import_wh += int(imp)
             meter.export_wh += int(exp)
-            payloads.append(
-                (None, self._reading(region.name, meter, end_ms, int(exp - imp), domain))
-            )
+            # the power field: the slot's mean exchange [W], export positive
+            power_w = round(int(exp - imp) / hours)
+            payloads.append((None, self._reading(region.name, meter, end_ms, power_w, domain)))
         result = self._ingest().process(payloads) if payloads else BatchResult()
         if result.rejected:
             raise LedgerError(
@@ -219,8 +220,8 @@ class CitySettler:
         self.totals.readings += result.accepted
         if self.store.get_settlement(region.name, slot.start_s) is None:
             return None
-        if op.market.slot(slot.start_s).status >= SlotStatus.DELIVERING:
-            return None  # delivered before a restart: nothing to send again
+        if op.market.slot(slot.start_s).status >= SlotStatus.DELIVERED:
+            return None  # delivered before a restart (a half-delivered slot resumes below)
         done = op.settle_delivery(slot.start_s)
         self.totals.delivered_slots += 1
         self.totals.transactions += done.transactions
