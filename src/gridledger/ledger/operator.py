@@ -395,17 +395,18 @@ class RegionOperator:
     def _check_signed_for_market(self, trades: Sequence[SettlementTrade]) -> None:
         # the contract would revert the whole batch on one such order; say which and why first
         domain = self.domain
-        for t in trades:
-            for order in (t.bid, t.ask):
-                try:
-                    domain.verify(ORDER, order.message, order.signature, order.owner)
-                except SignatureError:
-                    raise LedgerError(
-                        f"order 0x{order.order_id.hex()} of {checksum(order.owner)} is not signed "
-                        f"for this region's market {checksum(self.market.address)} on chain "
-                        f"{self.backend.chain_id}; sign orders with that market's domain "
-                        "(RegionOperator.domain); nothing was stored or settled"
-                    ) from None
+        # an order filled by several trades is recovered once
+        orders = {o.order_id: o for t in trades for o in (t.bid, t.ask)}
+        for order in orders.values():
+            try:
+                domain.verify(ORDER, order.message, order.signature, order.owner)
+            except SignatureError:
+                raise LedgerError(
+                    f"order 0x{order.order_id.hex()} of {checksum(order.owner)} is not signed "
+                    f"for this region's market {checksum(self.market.address)} on chain "
+                    f"{self.backend.chain_id}; sign orders with that market's domain "
+                    "(RegionOperator.domain); nothing was stored or settled"
+                ) from None
 
     # --- delivery ------------------------------------------------------------------------------
 
