@@ -16,6 +16,7 @@ lint: setup
 	.venv/bin/ruff check src tests benchmarks
 	.venv/bin/ruff format --check src tests benchmarks
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 # the servers the tests start are installed by `services`: a missing one fails the run, never skips
 test: services lint

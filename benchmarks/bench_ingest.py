@@ -33,10 +33,9 @@ from typing import Any
 
 import coincurve
 
-from gridledger.devices import Site, make_sites, traffic
 from gridledger.identity import Domain
 from gridledger.store import open_store
-from gridledger.telemetry import Ingestor, open_transport, run_ingest
+from gridledger.telemetry import Ingestor, Site, make_sites, open_transport, run_ingest, traffic
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))

@@ -39,14 +39,14 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from gridledger.ledger.backend import LedgerBackend
-from gridledger.ledger.devnode import ANVIL_GAS_LIMIT, running_anvil
-from gridledger.ledger.embedded import EmbeddedLedger
-from gridledger.ledger.rpc import RpcBackend
+from gridledger.chain.backend import LedgerBackend
+from gridledger.chain.devnode import ANVIL_GAS_LIMIT, running_anvil
+from gridledger.chain.embedded.node import EmbeddedLedger
+from gridledger.chain.rpc import RpcBackend
+from gridledger.chain.transactions import provide_gas
 from gridledger.ledger.sandbox import Sandbox
 from gridledger.ledger.settlement import MarketClient
 from gridledger.ledger.trades import SIDE_ASK, SIDE_BID, SettlementTrade
-from gridledger.ledger.transactions import provide_gas
 
 SEED = 20_261_124
 FIRST_SLOT = 1_767_225_600

@@ -1,7 +1,7 @@
 """Ledger test backends: an anvil node and the embedded chain, each shared by the session.
 
 anvil (installed from npm by ``scripts/setup.sh --services``) is started on a free 127.0.0.1 port
-with ``--prune-history`` and the embedded chain's rules by :func:`gridledger.ledger.devnode.
+with ``--prune-history`` and the embedded chain's rules by :func:`gridledger.chain.devnode.
 running_anvil`, and stopped at the end of the session.
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from gridledger.ledger.backend import LedgerBackend
-from gridledger.ledger.devnode import ANVIL_GAS_LIMIT, anvil_binary, running_anvil
+from gridledger.chain.backend import LedgerBackend
+from gridledger.chain.devnode import ANVIL_GAS_LIMIT, anvil_binary, running_anvil
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +36,7 @@ BACKEND_PARAMS = ["anvil", "embedded"]
 
 @pytest.fixture(scope="session")
 def rpc_backend(anvil_url: str) -> Iterator[LedgerBackend]:
-    from gridledger.ledger.rpc import RpcBackend
+    from gridledger.chain.rpc import RpcBackend
 
     backend = RpcBackend(anvil_url)
     yield backend
@@ -45,7 +45,7 @@ def rpc_backend(anvil_url: str) -> Iterator[LedgerBackend]:
 
 @pytest.fixture(scope="session")
 def embedded_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerBackend]:
-    from gridledger.ledger.embedded import EmbeddedLedger
+    from gridledger.chain.embedded.node import EmbeddedLedger
 
     path = tmp_path_factory.mktemp("chain") / "chain.sqlite"
     backend = EmbeddedLedger(path, chain_id=1337, gas_limit=ANVIL_GAS_LIMIT, synchronous="NORMAL")

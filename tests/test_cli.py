@@ -15,7 +15,7 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("GRIDLEDGER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("GRIDLEDGER_PASSPHRASE", "test passphrase")
     # keep key derivation cheap in tests; the real default is scrypt
-    monkeypatch.setattr("gridledger.cli.KDF_ITERATIONS", 2)
+    monkeypatch.setattr("gridledger.cli.group.KDF_ITERATIONS", 2)
     return CliRunner()
 
 

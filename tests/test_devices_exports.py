@@ -24,14 +24,11 @@ def test_exported_members() -> None:
         "FuelCell",
         "HouseholdLoad",
         "Reading",
-        "Site",
         "SolarMeter",
         "command_digest",
         "decode_command",
         "decode_reading",
-        "make_sites",
         "reading_digest",
-        "traffic",
     ]
     for name in devices.__all__:
         assert getattr(devices, name) is not None

@@ -12,12 +12,12 @@ from gridledger.devices import (
     Command,
     DeviceKind,
     HouseholdLoad,
-    Site,
     SolarMeter,
     decode_reading,
 )
 from gridledger.errors import CommandError
 from gridledger.identity import Domain, Signer
+from gridledger.telemetry import Site
 
 DOMAIN = Domain(1337)
 OWNER = Signer.from_hex("0x" + "55" * 32)

@@ -15,15 +15,12 @@ from gridledger.devices import (
     DeviceKind,
     HouseholdLoad,
     Reading,
-    Site,
     decode_reading,
-    make_sites,
-    traffic,
 )
 from gridledger.errors import StoreError
 from gridledger.identity import Domain, Signer
 from gridledger.store import Store
-from gridledger.telemetry import REASONS, Ingestor
+from gridledger.telemetry import REASONS, Ingestor, Site, make_sites, traffic
 
 DOMAIN = Domain(1337)
 NOW_MS = 1_780_000_000_000

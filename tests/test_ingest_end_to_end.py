@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from gridledger.devices import Site, make_sites, traffic
 from gridledger.identity import Domain
 from gridledger.store import Store
 from gridledger.telemetry import (
@@ -22,9 +21,12 @@ from gridledger.telemetry import (
     Delivery,
     Handler,
     Ingestor,
+    Site,
     Transport,
+    make_sites,
     open_transport,
     run_ingest,
+    traffic,
 )
 
 DOMAIN = Domain(1337)

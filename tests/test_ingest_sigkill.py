@@ -18,10 +18,10 @@ from pathlib import Path
 
 from mqtt_broker import MosquittoBroker
 
-from gridledger.devices import decode_reading, make_sites, traffic
+from gridledger.devices import decode_reading
 from gridledger.identity import Domain
 from gridledger.store import open_store
-from gridledger.telemetry import open_transport, readings_filter
+from gridledger.telemetry import make_sites, open_transport, readings_filter, traffic
 
 DOMAIN = Domain(1337)
 SITES, STEPS = 10, 75  # 3,000 readings

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mqtt_broker import MosquittoBroker
 
-from gridledger.devices import READING_SIZE, make_sites, traffic
+from gridledger.devices import READING_SIZE
 from gridledger.identity import Domain
 from gridledger.store import Store, open_store
-from gridledger.telemetry import Ingestor, open_transport, run_ingest
+from gridledger.telemetry import Ingestor, make_sites, open_transport, run_ingest, traffic
 
 SOAK = os.environ.get("GRIDLEDGER_SOAK", "") not in ("", "0") or "--soak" in sys.argv
 DOMAIN = Domain(1337)

@@ -11,10 +11,10 @@ import secrets
 import pytest
 from eth_abi.abi import decode as abi_decode
 
+from gridledger.chain.backend import LedgerBackend
 from gridledger.errors import ContractError, LedgerError
 from gridledger.identity import ORDER, Domain, Signer, region_id
 from gridledger.ledger import merkle
-from gridledger.ledger.backend import LedgerBackend
 from gridledger.ledger.registry import Role
 from gridledger.ledger.sandbox import Sandbox
 from gridledger.ledger.settlement import GasModel, MarketClient, SlotStatus

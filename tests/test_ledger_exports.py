@@ -7,15 +7,10 @@ import gridledger.ledger as ledger
 
 def test_exported_members() -> None:
     assert ledger.__all__ == [
-        "AuditReport",
         "Delivery",
         "ExpectedTrade",
-        "LedgerBackend",
-        "Log",
         "MarketClient",
-        "Receipt",
         "RegionDeployment",
-        "RegionOperator",
         "RegistryClient",
         "Role",
         "SettledTrade",
@@ -26,8 +21,6 @@ def test_exported_members() -> None:
         "Tariffs",
         "TokenClient",
         "deploy_region",
-        "open_ledger",
         "verify_slot",
-        "verify_store",
     ]
     assert all(hasattr(ledger, name) for name in ledger.__all__)

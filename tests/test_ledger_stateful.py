@@ -29,9 +29,9 @@ from hypothesis.stateful import (
     rule,
 )
 
+from gridledger.chain.backend import LedgerBackend
 from gridledger.errors import ContractError
 from gridledger.identity import Signer
-from gridledger.ledger.backend import LedgerBackend
 from gridledger.ledger.sandbox import Sandbox
 from gridledger.ledger.settlement import SlotStatus
 from gridledger.ledger.trades import SIDE_ASK, SIDE_BID, Delivery, SettlementTrade, SignedOrder

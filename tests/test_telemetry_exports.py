@@ -13,13 +13,16 @@ def test_exported_members() -> None:
         "Delivery",
         "Handler",
         "Ingestor",
+        "Site",
         "Transport",
+        "make_sites",
         "open_transport",
         "parse_topic",
         "readings_filter",
         "run_ingest",
         "topic",
         "topic_matches",
+        "traffic",
     ]
     for name in telemetry.__all__:
         assert getattr(telemetry, name) is not None

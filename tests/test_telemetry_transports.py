@@ -7,11 +7,12 @@ import uuid
 
 import pytest
 
-from gridledger.devices import Accumulator, Action, Command, Site
+from gridledger.devices import Accumulator, Action, Command
 from gridledger.errors import CommandError, TelemetryError
 from gridledger.identity import Domain, Signer
 from gridledger.telemetry import (
     Delivery,
+    Site,
     open_transport,
     parse_topic,
     readings_filter,

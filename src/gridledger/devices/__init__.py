@@ -1,11 +1,7 @@
-"""Household devices and their signed messages.
+"""Household devices, their signed messages and the topics they speak on.
 
->>> from gridledger.identity import Domain
->>> from gridledger.devices import Site, decode_reading
->>> site = Site.household("s1", "north")
->>> grid_w = site.step(pv_w=3000, load_w=800, dt_ms=900_000)
->>> [(t.split("/")[-2], len(p)) for t, p in site.readings(1_780_000_000_000, Domain(1337))][:2]
-[('s1-pv', 169), ('s1-battery', 169)]
+A household's devices as one telemetry source (:class:`~gridledger.telemetry.site.Site`) live in
+:mod:`gridledger.telemetry`, which also registers them in the store.
 """
 
 from gridledger.devices.messages import (
@@ -34,7 +30,6 @@ from gridledger.devices.models import (
     HouseholdLoad,
     SolarMeter,
 )
-from gridledger.devices.site import Site, make_sites, traffic
 
 __all__ = [
     "COMMAND",
@@ -54,12 +49,9 @@ __all__ = [
     "FuelCell",
     "HouseholdLoad",
     "Reading",
-    "Site",
     "SolarMeter",
     "command_digest",
     "decode_command",
     "decode_reading",
-    "make_sites",
     "reading_digest",
-    "traffic",
 ]

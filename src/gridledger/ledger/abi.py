@@ -15,10 +15,10 @@ from typing import Any
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 
+from gridledger.chain.backend import Log
 from gridledger.errors import LedgerError
 from gridledger.identity import keccak
 from gridledger.ledger.artifact import Artifact, load_artifact
-from gridledger.ledger.backend import Log
 
 
 def abi_type(param: dict[str, Any]) -> str:

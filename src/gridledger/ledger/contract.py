@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Self
 
+from gridledger.chain.backend import LedgerBackend, Receipt
+from gridledger.chain.transactions import Call, estimate_call, padded_gas, send_calls
 from gridledger.errors import ContractError, LedgerError
 from gridledger.identity import Signer
 from gridledger.ledger.abi import ContractABI, Event
-from gridledger.ledger.backend import LedgerBackend, Receipt
-from gridledger.ledger.transactions import Call, estimate_call, padded_gas, send_calls
 
 
 class ContractClient:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gridledger.chain.backend import LedgerBackend
+from gridledger.chain.transactions import provide_gas
 from gridledger.identity import Signer
-from gridledger.ledger.backend import LedgerBackend
 from gridledger.ledger.registry import RegistryClient
 from gridledger.ledger.settlement import MarketClient
 from gridledger.ledger.token import TokenClient
-from gridledger.ledger.transactions import provide_gas
 
 #: Native currency given to each account deployed or registered by the helpers [wei].
 GAS_ALLOWANCE_WEI = 10**22

@@ -6,10 +6,10 @@ import enum
 from collections.abc import Sequence
 from typing import Self
 
+from gridledger.chain.backend import LedgerBackend, Receipt
+from gridledger.chain.transactions import send_calls
 from gridledger.identity import Signer
-from gridledger.ledger.backend import LedgerBackend, Receipt
 from gridledger.ledger.contract import ContractClient
-from gridledger.ledger.transactions import send_calls
 
 #: Accounts per ``register_many`` transaction (the contract's bound) and its gas.
 BULK = 512

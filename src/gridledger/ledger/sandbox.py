@@ -11,14 +11,14 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from gridledger.chain.backend import LedgerBackend
+from gridledger.chain.transactions import provide_gas, send_many
 from gridledger.identity import Domain, Signer, keccak, region_id
 from gridledger.ledger import merkle
-from gridledger.ledger.backend import LedgerBackend
 from gridledger.ledger.deploy import GAS_ALLOWANCE_WEI, RegionDeployment, Tariffs, deploy_region
 from gridledger.ledger.registry import Role
 from gridledger.ledger.token import MINT_GAS
 from gridledger.ledger.trades import SIDE_ASK, SIDE_BID, SettlementTrade, SignedOrder
-from gridledger.ledger.transactions import provide_gas, send_many
 
 REGISTER_GAS = 120_000
 #: Transactions per batch while setting up (keeps JSON-RPC requests a sensible size).

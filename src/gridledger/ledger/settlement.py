@@ -17,14 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Self
 
+from gridledger.chain.backend import LedgerBackend, Receipt
+from gridledger.chain.transactions import Call, send_calls
 from gridledger.errors import ContractError, LedgerError, VerificationError
 from gridledger.identity import Signer
 from gridledger.ledger import merkle
 from gridledger.ledger.abi import ContractABI
-from gridledger.ledger.backend import LedgerBackend, Receipt
 from gridledger.ledger.contract import ContractClient
 from gridledger.ledger.trades import Delivery, SettlementTrade, SignedOrder
-from gridledger.ledger.transactions import Call, send_calls
 
 #: The contract's largest batches (``MAX_TRADES`` / ``MAX_ENTRIES`` in RegionMarket.vy). Vyper
 #: reserves memory for a batch's bound and memory costs gas quadratically (about 700k gas per

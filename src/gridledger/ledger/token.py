@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Self
 
+from gridledger.chain.backend import LedgerBackend, Receipt
+from gridledger.chain.transactions import send_calls
 from gridledger.identity import Signer
-from gridledger.ledger.backend import LedgerBackend, Receipt
 from gridledger.ledger.contract import ContractClient
-from gridledger.ledger.transactions import send_calls
 
 #: Gas of one mint to a fresh account, with headroom; used when minting to many at once.
 MINT_GAS = 90_000

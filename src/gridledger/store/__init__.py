@@ -25,9 +25,9 @@ from gridledger.store.base import (
     TimeArg,
     Trade,
     from_ms,
-    open_store,
     to_ms,
 )
+from gridledger.store.opening import open_store
 
 __all__ = [
     "ASK",

@@ -1,7 +1,7 @@
 """The one interface of a telemetry transport, and how to open one from a URL.
 
 A transport moves opaque payloads between publishers and subscribers by topic
-(:mod:`gridledger.telemetry.topics`). Delivery is **at least once** (MQTT QoS 1):
+(:mod:`gridledger.devices.topics`). Delivery is **at least once** (MQTT QoS 1):
 
 * :meth:`Transport.publish` hands a payload over; :meth:`Transport.flush` waits until the broker
   has accepted everything published so far.
@@ -22,8 +22,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
-
-from gridledger.errors import TelemetryError
 
 
 @dataclass(slots=True)
@@ -67,25 +65,3 @@ class Transport(Protocol):
     def close(self) -> None:
         """Disconnect; unacknowledged deliveries stay in the session for the next connection."""
         ...
-
-
-def open_transport(url: str, client_id: str) -> Transport:
-    """Open the transport named by a ``telemetry_url`` setting (``memory://`` or ``mqtt://H:P``).
-
-    ``client_id`` names the persistent session: reconnecting with the same id resumes it.
-    """
-    if url.startswith("memory://"):
-        from gridledger.telemetry.memory import MemoryTransport
-
-        return MemoryTransport(client_id, broker=url.removeprefix("memory://") or "default")
-    if url.startswith("mqtt://"):
-        from gridledger.telemetry.mqtt import MqttTransport
-
-        hostport = url.removeprefix("mqtt://").rstrip("/")
-        host, _, port = hostport.rpartition(":")
-        if not host or not port.isdigit():
-            raise TelemetryError(f"telemetry URL {url!r} must be mqtt://HOST:PORT")
-        return MqttTransport(host, int(port), client_id)
-    raise TelemetryError(
-        f"unsupported telemetry URL {url!r}; use memory:// (in process) or mqtt://HOST:PORT"
-    )

@@ -53,10 +53,10 @@ from gridledger.devices.messages import (
     READING_WORDS_LAYOUT,
     DeviceKind,
 )
+from gridledger.devices.topics import readings_filter
 from gridledger.identity import Domain, FastRecoverer, keccak, region_id
 from gridledger.store import Reading, Rejection, Store
 from gridledger.telemetry.base import Delivery, Transport
-from gridledger.telemetry.topics import readings_filter
 
 log = logging.getLogger(__name__)
 
@@ -472,7 +472,7 @@ def serve(
 ) -> int:
     """Open the store and transport, run ingest until SIGTERM/SIGINT; log counts on exit."""
     from gridledger.store import open_store
-    from gridledger.telemetry.base import open_transport
+    from gridledger.telemetry.opening import open_transport
 
     stop = threading.Event()
 

@@ -15,9 +15,9 @@ import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
+from gridledger.devices.topics import topic_matches
 from gridledger.errors import TelemetryError
 from gridledger.telemetry.base import Delivery, Handler
-from gridledger.telemetry.topics import topic_matches
 
 
 @dataclass

@@ -20,9 +20,9 @@ import time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from gridledger.devices.topics import topic_matches
 from gridledger.errors import TelemetryError
 from gridledger.telemetry.base import Delivery, Handler
-from gridledger.telemetry.topics import topic_matches
 
 
 class MqttTransport:

@@ -26,9 +26,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from web3 import HTTPProvider
 
+from gridledger.chain.backend import Log, Receipt
 from gridledger.errors import ContractError, LedgerError
 from gridledger.identity import keccak
-from gridledger.ledger.backend import Log, Receipt
 
 _ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 _METHOD_NOT_FOUND = -32601
@@ -66,7 +66,7 @@ class RpcError(LedgerError):
 
 
 class RpcBackend:
-    """:class:`~gridledger.ledger.backend.LedgerBackend` over an HTTP JSON-RPC node."""
+    """:class:`~gridledger.chain.backend.LedgerBackend` over an HTTP JSON-RPC node."""
 
     def __init__(
         self,

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_ledger_operator import deliver_slot, flip_byte, settle_city, traded_slot
+from test_operator_region import deliver_slot, flip_byte, settle_city, traded_slot
 
+from gridledger.chain.backend import LedgerBackend
 from gridledger.cli import main
-from gridledger.ledger.audit import verify_store
-from gridledger.ledger.backend import LedgerBackend
+from gridledger.operator.audit import verify_store
 from gridledger.store import Store
 
 

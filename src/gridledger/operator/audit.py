@@ -30,15 +30,15 @@ from pathlib import Path
 
 from eth_abi.exceptions import DecodingError
 
+from gridledger.chain.backend import LedgerBackend
 from gridledger.devices.messages import decode_reading, reading_digest
 from gridledger.errors import GridLedgerError, VerificationError
 from gridledger.identity import ORDER, Domain, recover_digest, region_id
 from gridledger.ledger import merkle
-from gridledger.ledger.backend import LedgerBackend
-from gridledger.ledger.operator import DeploymentRecord, load_deployments
 from gridledger.ledger.settlement import MarketClient, SettledTrade, SlotState, SlotStatus
 from gridledger.ledger.trades import ZERO_ADDRESS, SignedOrder
 from gridledger.ledger.verify import ExpectedTrade, verify_slot
+from gridledger.operator.deployment import DeploymentRecord, load_deployments
 from gridledger.store import Order, Reading, Settlement, Store, Trade
 
 

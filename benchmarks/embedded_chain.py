@@ -1,6 +1,6 @@
 """Measure the embedded chain: settlement throughput, restart time vs chain length, disk per tx.
 
-Run ``python -m gridledger.ledger.embedded_bench [--trades 100000] [--dir DIR]``. It uses a
+Run ``python benchmarks/embedded_chain.py [--trades 100000] [--dir DIR]``. It uses a
 stand-in settlement contract (:data:`SETTLE_SOURCE`: per trade two ``ecrecover`` checks, two
 storage updates and one event, about 24k gas) so that it measures the chain, not the market
 contracts; ``benchmarks/bench_ledger.py`` measures the real ones. The last line printed is one
@@ -25,8 +25,8 @@ import coincurve
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 
+from gridledger.chain.embedded.node import EmbeddedLedger
 from gridledger.identity import keccak
-from gridledger.ledger.embedded import EmbeddedLedger
 
 SETTLE_SOURCE = """
 struct Trade:

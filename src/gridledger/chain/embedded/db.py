@@ -94,7 +94,7 @@ class SQLiteKV(BaseAtomicDB):
 
     Writes (``db[key] = value``, ``del db[key]``, ``atomic_batch()``) go to the overlay; nothing
     reaches the file before :meth:`commit`. :meth:`rollback` drops the overlay. Not thread-safe by
-    itself: :class:`~gridledger.ledger.embedded.EmbeddedLedger` serializes the calls.
+    itself: :class:`~gridledger.chain.embedded.node.EmbeddedLedger` serializes the calls.
     """
 
     def __init__(self, path: str | Path, synchronous: Synchronous = "FULL") -> None:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from eth_account import Account
 
+from gridledger.chain.backend import LedgerBackend, Receipt
 from gridledger.errors import ContractError, LedgerError
 from gridledger.identity import Signer
-from gridledger.ledger.backend import LedgerBackend, Receipt
 
 #: Headroom over a gas estimate, for state that changes between estimate and inclusion.
 GAS_HEADROOM = 1.25

@@ -16,27 +16,25 @@ from typing import Any
 
 import pytest
 
+from gridledger.chain.backend import LedgerBackend
 from gridledger.devices.messages import DeviceKind
 from gridledger.devices.messages import Reading as DeviceReading
 from gridledger.errors import LedgerError
 from gridledger.identity import Domain, Signer, keccak
 from gridledger.ledger import Delivery, SlotStatus, merkle
-from gridledger.ledger.audit import verify_store
-from gridledger.ledger.backend import LedgerBackend
-from gridledger.ledger.city_settler import OPERATOR_DEPOSIT_MICRO, CitySettler
-from gridledger.ledger.delivery import delivery_positions
 from gridledger.ledger.deploy import Tariffs
-from gridledger.ledger.operator import (
+from gridledger.market import RuleSet
+from gridledger.operator.audit import verify_store
+from gridledger.operator.delivery import delivery_positions
+from gridledger.operator.deployment import DeploymentRecord, deployment_path, load_deployments
+from gridledger.operator.region import (
     DEFAULT_DEPOSIT_MICRO,
-    DeploymentRecord,
     RegionOperator,
     demo_keys,
-    deployment_path,
-    load_deployments,
     market_tariffs,
 )
-from gridledger.market import RuleSet
 from gridledger.sim import SimulationReport, example_city, example_company, simulate_city
+from gridledger.sim.settler import OPERATOR_DEPOSIT_MICRO, CitySettler
 from gridledger.store import Device, Reading, Site, Store
 
 START = datetime(2026, 6, 21, 10, tzinfo=UTC)
@@ -356,9 +354,9 @@ def test_deliver_command_settles_a_slot_from_the_store(
 ) -> None:
     from click.testing import CliRunner
 
+    from gridledger.chain import open_ledger
     from gridledger.cli import main
     from gridledger.identity import Keystore
-    from gridledger.ledger import open_ledger
     from gridledger.store import open_store
 
     data = tmp_path / "data"

@@ -20,9 +20,9 @@ from gridledger.devices.models import (
     HouseholdLoad,
     SolarMeter,
 )
+from gridledger.devices.topics import topic
 from gridledger.identity import Domain, Signer
 from gridledger.store import Store
-from gridledger.telemetry.topics import topic
 
 
 @dataclass(eq=False)

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
+from gridledger.chain.backend import LedgerBackend
+from gridledger.chain.rpc import RpcBackend, RpcError, decode_revert_reason
+from gridledger.chain.transactions import Call, sign_calls
 from gridledger.errors import ContractError, LedgerError
 from gridledger.identity import Signer
-from gridledger.ledger.backend import LedgerBackend
-from gridledger.ledger.rpc import RpcBackend, RpcError, decode_revert_reason
 from gridledger.ledger.token import TokenClient
-from gridledger.ledger.transactions import Call, sign_calls
 
 
 @pytest.fixture
@@ -106,8 +106,8 @@ def test_decode_revert_reason() -> None:
 
 
 def test_open_ledger_by_url(anvil_url: str, tmp_path: Path) -> None:
+    from gridledger.chain import open_ledger
     from gridledger.errors import ConfigError
-    from gridledger.ledger import open_ledger
 
     node = open_ledger(anvil_url, chain_id=1337)
     assert isinstance(node, RpcBackend)

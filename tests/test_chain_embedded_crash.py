@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 import vyper
 
+from gridledger.chain.embedded.node import EmbeddedLedger
+from gridledger.chain.embedded.verify import verify_embedded_chain
 from gridledger.identity import keccak
-from gridledger.ledger.embedded import EmbeddedLedger
-from gridledger.ledger.embedded_verify import verify_embedded_chain
 
 BATCH = 40
 
@@ -44,7 +44,7 @@ CHILD = r"""
 import json, os, signal, sys
 from eth_account import Account
 from gridledger.identity import keccak
-from gridledger.ledger.embedded import EmbeddedLedger
+from gridledger.chain.embedded.node import EmbeddedLedger
 
 path, journal_path, code_hex = sys.argv[1:4]
 kill_at_commit = int(sys.argv[4])

@@ -3,7 +3,7 @@
 :class:`CitySettler` implements the three hooks of :func:`gridledger.sim.simulate_city`:
 
 * ``market_address(region)``, before a region's first slot: opens (or deploys) the region with
-  :meth:`~gridledger.ledger.operator.RegionOperator.open`, registers and funds its households, its
+  :meth:`~gridledger.operator.region.RegionOperator.open`, registers and funds its households, its
   energy company (``Role.COMPANY``) and the operator's escrow (which pays feed-in credits), and
   returns the market contract the households sign their orders for;
 * ``on_cleared(region, slot, result, orders)``: stores and settles the cleared slot on chain;
@@ -12,7 +12,7 @@
   registers as a signed reading, which goes through the real
   :class:`~gridledger.telemetry.ingest.Ingestor` (signature, sequence, registers checked) into the
   store; then the slot's delivery is settled from the stored readings
-  (:func:`~gridledger.ledger.delivery.delivery_positions`), so the grid fallback of every
+  (:func:`~gridledger.operator.delivery.delivery_positions`), so the grid fallback of every
   household is paid on chain at the slot's grid prices and the readings root is recorded.
 
 Meter keys and site ids are derived from the household addresses (public: development chains
@@ -29,17 +29,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from gridledger.chain.backend import LedgerBackend
 from gridledger.devices.messages import DeviceKind
 from gridledger.devices.messages import Reading as DeviceReading
 from gridledger.errors import LedgerError
 from gridledger.identity import Domain, Signer, keccak
-from gridledger.ledger.backend import LedgerBackend
 from gridledger.ledger.deploy import Tariffs
-from gridledger.ledger.operator import DEFAULT_DEPOSIT_MICRO, RegionOperator, SlotSettlement
 from gridledger.ledger.registry import Role
 from gridledger.ledger.settlement import SlotStatus
 from gridledger.market import ClearingResult
 from gridledger.market import Order as MarketOrder
+from gridledger.operator.region import DEFAULT_DEPOSIT_MICRO, RegionOperator, SlotSettlement
 from gridledger.store import Device, Site, Store
 from gridledger.store import Region as StoredRegion
 from gridledger.telemetry.ingest import BatchResult, Ingestor

@@ -11,7 +11,7 @@ otherwise), hand it batches of signed raw transactions, and read state, calls an
 How it persists (see also ``docs/architecture.md``, "Embedded chain"):
 
 * py-evm's whole database (headers, bodies, receipts, state trie) lives in a key-value table of the
-  SQLite file (:mod:`gridledger.ledger.embedded_db`); an index of transactions and logs sits next to
+  SQLite file (:mod:`gridledger.chain.embedded.db`); an index of transactions and logs sits next to
   it. A call to :meth:`EmbeddedLedger.send_raw_transactions` is written in **one** SQL transaction
   after all its blocks are mined: a crash leaves the old head or the new one, never half a batch,
   and the receipts a caller got are on disk (``synchronous=FULL`` by default: this also holds
@@ -19,7 +19,7 @@ How it persists (see also ``docs/architecture.md``, "Embedded chain"):
 * A batch is checked before anything runs (decoding, signature, chain id, nonces, gas, funds); a
   refused batch raises :class:`~gridledger.errors.LedgerError` and leaves the chain untouched.
 * The rules (Cancun EVM, zero base fee, constant gas limit, fixed genesis) are in
-  :mod:`gridledger.ledger.embedded_vm`.
+  :mod:`gridledger.chain.embedded.vm`.
 
 Only one :class:`EmbeddedLedger` may hold a chain file at a time (an exclusive ``flock`` on
 ``<file>.lock``, released by the OS even after SIGKILL). Its methods may be called from several
@@ -48,10 +48,9 @@ from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address, BlockNumber
 from eth_utils.exceptions import ValidationError as EthValidationError
 
-from gridledger.errors import ContractError, LedgerError
-from gridledger.ledger.backend import Log, Receipt
-from gridledger.ledger.embedded_db import SCHEMA_VERSION, LogRow, SQLiteKV, Synchronous, TxRow
-from gridledger.ledger.embedded_vm import (
+from gridledger.chain.backend import Log, Receipt
+from gridledger.chain.embedded.db import SCHEMA_VERSION, LogRow, SQLiteKV, Synchronous, TxRow
+from gridledger.chain.embedded.vm import (
     BASE_FEE_WEI,
     DEFAULT_GAS_LIMIT,
     FAUCET_ADDRESS,
@@ -63,6 +62,7 @@ from gridledger.ledger.embedded_vm import (
     genesis_params,
     genesis_state,
 )
+from gridledger.errors import ContractError, LedgerError
 
 DEFAULT_CHAIN_ID = 1337
 _TX_BUILDER = GridLedgerVM.get_transaction_builder()
@@ -135,7 +135,7 @@ def _gc_paused() -> Iterator[None]:
 
 
 class EmbeddedLedger:
-    """A :class:`~gridledger.ledger.backend.LedgerBackend` running py-evm over one SQLite file.
+    """A :class:`~gridledger.chain.backend.LedgerBackend` running py-evm over one SQLite file.
 
     ``chain_id`` and ``gas_limit`` [gas] apply when the file is created; for an existing file they
     default to the stored values and must match them when given. ``synchronous`` is SQLite's

@@ -21,12 +21,12 @@ from eth.db.atomic import AtomicDB
 from eth.exceptions import HeaderNotFound
 from eth_typing import BlockNumber
 
+from gridledger.chain.embedded.vm import chain_class, genesis_params, genesis_state
 from gridledger.errors import VerificationError
 from gridledger.identity import keccak
-from gridledger.ledger.embedded_vm import chain_class, genesis_params, genesis_state
 
 if TYPE_CHECKING:
-    from gridledger.ledger.embedded import EmbeddedLedger
+    from gridledger.chain.embedded.node import EmbeddedLedger
 
 _BLANK_ROOT = keccak(rlp.encode(b""))
 _EMPTY_CODE_HASH = keccak(b"")

@@ -14,11 +14,11 @@ import pytest
 import vyper
 from eth_account import Account
 
+from gridledger.chain.backend import LedgerBackend
+from gridledger.chain.embedded.node import EmbeddedLedger
+from gridledger.chain.embedded.verify import verify_embedded_chain
 from gridledger.errors import ContractError, LedgerError, VerificationError
 from gridledger.identity import keccak
-from gridledger.ledger.backend import LedgerBackend
-from gridledger.ledger.embedded import EmbeddedLedger
-from gridledger.ledger.embedded_verify import verify_embedded_chain
 
 STORE_SOURCE = """
 event Stored:

@@ -9,7 +9,7 @@ py-evm's ``CancunVM`` unchanged except for two private-chain rules, kept here as
 * the block gas limit is constant (the genesis value), instead of drifting with usage.
 
 The interpreter changes (a coincurve ECRECOVER, a leaner opcode loop) are in
-:mod:`gridledger.ledger.embedded_evm`; they give the same blocks as py-evm's own.
+:mod:`gridledger.chain.embedded.evm`; they give the same blocks as py-evm's own.
 
 Consensus is py-evm's post-merge ``PosConsensus``, which checks no seal: blocks are produced by
 this process alone, so there is nothing to prove. The genesis header has a fixed timestamp and
@@ -31,13 +31,13 @@ from eth_keys.datatypes import PrivateKey
 from eth_typing import Address
 from eth_utils.exceptions import ValidationError as EthValidationError
 
-from gridledger.errors import ContractError
-from gridledger.identity import keccak
-from gridledger.ledger.embedded_evm import (
+from gridledger.chain.embedded.evm import (
     GridLedgerComputation,
     GridLedgerState,
     ecrecover_precompile,
 )
+from gridledger.errors import ContractError
+from gridledger.identity import keccak
 
 #: Base fee of every block [wei]: a private settlement chain charges no base fee.
 BASE_FEE_WEI = 0

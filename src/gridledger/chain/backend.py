@@ -3,8 +3,8 @@
 Two implementations sit behind it (DESIGN.md, "Parts and their real engines"):
 
 * ``embedded``: py-evm in this process, state persisted in a local SQLite file
-  (:mod:`gridledger.ledger.embedded`);
-* ``rpc``: any Ethereum JSON-RPC node reached through web3.py (:mod:`gridledger.ledger.rpc`),
+  (:mod:`gridledger.chain.embedded.node`);
+* ``rpc``: any Ethereum JSON-RPC node reached through web3.py (:mod:`gridledger.chain.rpc`),
   e.g. anvil in the tests, Besu/geth PoA or Energy Web Chain in production.
 
 Everything above this interface (contract clients, settlement, proofs, verify) is backend-agnostic:

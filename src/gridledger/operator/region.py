@@ -19,12 +19,13 @@ settled slot, and a slot the chain settled already is only recorded.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from gridledger.chain.backend import LedgerBackend, Receipt
+from gridledger.chain.transactions import send_many
 from gridledger.errors import LedgerError, SignatureError
 from gridledger.identity import (
     ORDER,
@@ -36,21 +37,19 @@ from gridledger.identity import (
     region_id,
 )
 from gridledger.ledger import merkle
-from gridledger.ledger.backend import LedgerBackend, Receipt
-from gridledger.ledger.delivery import delivery_positions
 from gridledger.ledger.deploy import RegionDeployment, Tariffs, deploy_region
-from gridledger.ledger.registry import RegistryClient, Role
+from gridledger.ledger.registry import Role
 from gridledger.ledger.settlement import MarketClient, SlotStatus
-from gridledger.ledger.token import MINT_GAS, TokenClient
+from gridledger.ledger.token import MINT_GAS
 from gridledger.ledger.trades import ZERO_ADDRESS, Delivery, SettlementTrade, SignedOrder
-from gridledger.ledger.transactions import send_many
 from gridledger.market import ClearingResult, GridTariff
 from gridledger.market import Order as MarketOrder
+from gridledger.operator.delivery import delivery_positions
+from gridledger.operator.deployment import DeploymentRecord, deployment_path
 from gridledger.store import Order as StoredOrder
 from gridledger.store import Reading, Settlement, Store
 from gridledger.store import Trade as StoredTrade
 
-DEPLOYMENT_PREFIX = "deployment-"
 #: Escrow deposited for each onboarded household unless told otherwise [micro-units].
 DEFAULT_DEPOSIT_MICRO = 10**11
 
@@ -75,69 +74,6 @@ def market_tariffs(tariff: GridTariff) -> Tariffs:
         feed_in_micro_per_kwh=tariff.feed_in_price_micro_per_kwh,
         fee_micro_per_kwh=tariff.grid_fee_micro_per_kwh,
     )
-
-
-def deployment_path(data_dir: Path | str, region: str) -> Path:
-    """Where a region's :class:`DeploymentRecord` lives: ``data_dir/deployment-<region>.json``."""
-    return Path(data_dir) / f"{DEPLOYMENT_PREFIX}{region}.json"
-
-
-@dataclass(frozen=True)
-class DeploymentRecord:
-    """A region's contract addresses on one chain, and its slot length (to find its readings)."""
-
-    region: str
-    chain_id: int
-    registry: str
-    token: str
-    market: str
-    operator: str
-    slot_seconds: int
-
-    def save(self, data_dir: Path | str) -> Path:
-        path = deployment_path(data_dir, self.region)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.__dict__, indent=2, sort_keys=True) + "\n")
-        tmp.replace(path)
-        return path
-
-    @classmethod
-    def load(cls, path: Path | str) -> DeploymentRecord:
-        try:
-            data = json.loads(Path(path).read_text())
-            return cls(
-                region=str(data["region"]),
-                chain_id=int(data["chain_id"]),
-                registry=str(data["registry"]),
-                token=str(data["token"]),
-                market=str(data["market"]),
-                operator=str(data["operator"]),
-                slot_seconds=int(data["slot_seconds"]),
-            )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise LedgerError(f"deployment record {path} is unreadable: {exc}") from exc
-
-    def attach(self, backend: LedgerBackend) -> RegionDeployment:
-        """The region's contract clients on ``backend`` (which must run this record's chain)."""
-        if backend.chain_id != self.chain_id:
-            raise LedgerError(
-                f"region {self.region!r} was deployed on chain id {self.chain_id}, the ledger "
-                f"runs chain id {backend.chain_id}; point ledger_url at the chain it was deployed "
-                "on"
-            )
-        return RegionDeployment(
-            RegistryClient(backend, address_bytes(self.registry)),
-            TokenClient(backend, address_bytes(self.token)),
-            MarketClient(backend, address_bytes(self.market)),
-            region_id(self.region),
-        )
-
-
-def load_deployments(data_dir: Path | str) -> list[DeploymentRecord]:
-    """Every region deployment recorded in ``data_dir``, by region name."""
-    paths = sorted(Path(data_dir).glob(f"{DEPLOYMENT_PREFIX}*.json"))
-    return sorted((DeploymentRecord.load(p) for p in paths), key=lambda r: r.region)
 
 
 @dataclass(frozen=True)
@@ -423,7 +359,7 @@ class RegionOperator:
         """Settle a traded slot's imbalances with the root of its stored meter readings.
 
         ``entries`` are the accounts' traded and metered positions; by default they are derived
-        from the store (:func:`~gridledger.ledger.delivery.delivery_positions`: the slot's trades
+        from the store (:func:`~gridledger.operator.delivery.delivery_positions`: the slot's trades
         against its BEC register deltas; registered energy companies have no meter position).
         The readings root is computed from the store (:func:`gridledger.ledger.merkle.reading_leaf`
         of each stored payload) and written to the stored settlement too.

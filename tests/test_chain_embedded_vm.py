@@ -16,9 +16,8 @@ from eth.vm.computation import BaseComputation
 from eth_account import Account
 from eth_typing import BlockNumber
 
-from gridledger.identity import SECP256K1_N, keccak
-from gridledger.ledger.embedded import EmbeddedLedger
-from gridledger.ledger.embedded_vm import (
+from gridledger.chain.embedded.node import EmbeddedLedger
+from gridledger.chain.embedded.vm import (
     BASE_FEE_WEI,
     GridLedgerComputation,
     GridLedgerState,
@@ -28,6 +27,7 @@ from gridledger.ledger.embedded_vm import (
     genesis_params,
     genesis_state,
 )
+from gridledger.identity import SECP256K1_N, keccak
 
 
 class _Message:

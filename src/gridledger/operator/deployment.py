@@ -1,0 +1,84 @@
+"""A region's deployment record: its contract addresses on one chain, kept in the data dir.
+
+``data_dir/deployment-<region>.json`` is small, human-readable and sits next to the embedded
+chain; ``gridledger verify`` finds every region of a data directory through it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from gridledger.chain.backend import LedgerBackend
+from gridledger.errors import LedgerError
+from gridledger.identity import address_bytes, region_id
+from gridledger.ledger.deploy import RegionDeployment
+from gridledger.ledger.registry import RegistryClient
+from gridledger.ledger.settlement import MarketClient
+from gridledger.ledger.token import TokenClient
+
+DEPLOYMENT_PREFIX = "deployment-"
+
+
+def deployment_path(data_dir: Path | str, region: str) -> Path:
+    """Where a region's :class:`DeploymentRecord` lives: ``data_dir/deployment-<region>.json``."""
+    return Path(data_dir) / f"{DEPLOYMENT_PREFIX}{region}.json"
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """A region's contract addresses on one chain, and its slot length (to find its readings)."""
+
+    region: str
+    chain_id: int
+    registry: str
+    token: str
+    market: str
+    operator: str
+    slot_seconds: int
+
+    def save(self, data_dir: Path | str) -> Path:
+        path = deployment_path(data_dir, self.region)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.__dict__, indent=2, sort_keys=True) + "\n")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> DeploymentRecord:
+        try:
+            data = json.loads(Path(path).read_text())
+            return cls(
+                region=str(data["region"]),
+                chain_id=int(data["chain_id"]),
+                registry=str(data["registry"]),
+                token=str(data["token"]),
+                market=str(data["market"]),
+                operator=str(data["operator"]),
+                slot_seconds=int(data["slot_seconds"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise LedgerError(f"deployment record {path} is unreadable: {exc}") from exc
+
+    def attach(self, backend: LedgerBackend) -> RegionDeployment:
+        """The region's contract clients on ``backend`` (which must run this record's chain)."""
+        if backend.chain_id != self.chain_id:
+            raise LedgerError(
+                f"region {self.region!r} was deployed on chain id {self.chain_id}, the ledger "
+                f"runs chain id {backend.chain_id}; point ledger_url at the chain it was deployed "
+                "on"
+            )
+        return RegionDeployment(
+            RegistryClient(backend, address_bytes(self.registry)),
+            TokenClient(backend, address_bytes(self.token)),
+            MarketClient(backend, address_bytes(self.market)),
+            region_id(self.region),
+        )
+
+
+def load_deployments(data_dir: Path | str) -> list[DeploymentRecord]:
+    """Every region deployment recorded in ``data_dir``, by region name."""
+    paths = sorted(Path(data_dir).glob(f"{DEPLOYMENT_PREFIX}*.json"))
+    return sorted((DeploymentRecord.load(p) for p in paths), key=lambda r: r.region)

@@ -1,0 +1,36 @@
+"""Open a store by URL: the factory over both backends.
+
+It lives apart from :mod:`~gridledger.store.base` so the interface never imports its own
+implementations (which import it).
+"""
+
+from __future__ import annotations
+
+from gridledger.errors import StoreError
+from gridledger.store.base import Store
+
+
+def open_store(url: str) -> Store:
+    """Open (creating and migrating if needed) the store at ``url``.
+
+    ``sqlite:///PATH`` opens an SQLite file (parent directories are created);
+    ``postgresql://...`` or ``postgres://...`` connects to PostgreSQL. Raise :class:`StoreError`
+    for an unknown scheme, an unreachable server or a database newer than this code.
+    """
+    if not isinstance(url, str) or not url:
+        raise StoreError(
+            f"store URL must be a non-empty string, got {url!r}; "
+            "use sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
+        )
+    if url.startswith("sqlite:"):
+        from gridledger.store.sqlite import SqliteStore
+
+        return SqliteStore(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        from gridledger.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise StoreError(
+        f"unsupported store URL {url!r}; use sqlite:///PATH (SQLite file) or "
+        "postgresql://USER@HOST:PORT/DB (PostgreSQL)"
+    )
