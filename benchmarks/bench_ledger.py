@@ -46,7 +46,8 @@ from gridledger.chain.rpc import RpcBackend
 from gridledger.chain.transactions import provide_gas
 from gridledger.ledger.sandbox import Sandbox
 from gridledger.ledger.settlement import MarketClient
-from gridledger.ledger.trades import SIDE_ASK, SIDE_BID, SettlementTrade
+from gridledger.ledger.trades import SignedTrade
+from gridledger.market import Side
 
 SEED = 20_261_124
 FIRST_SLOT = 1_767_225_600
@@ -77,7 +78,7 @@ class Run:
         self.slot += SLOT_S
         return self.slot
 
-    def settle(self, trades: list[SettlementTrade], slot: int) -> dict[str, Any]:
+    def settle(self, trades: list[SignedTrade], slot: int) -> dict[str, Any]:
         market = self.bed.deployment.market
         root = Sandbox.orders_root(trades)
         t0, c0 = time.perf_counter(), time.process_time()
@@ -113,9 +114,9 @@ class Run:
         for buyer, seller in zip(homes[:half], homes[half:], strict=False):
             energy = self.rng.randint(100, 3_000)
             price = self.rng.randint(80_000, 200_000)
-            bid = self.bed.order(buyer, slot, SIDE_BID, energy, price + fee)
-            ask = self.bed.order(seller, slot, SIDE_ASK, energy, price)
-            trades.append(SettlementTrade(bid, ask, energy, price))
+            bid = self.bed.order(buyer, slot, Side.BID, energy, price + fee)
+            ask = self.bed.order(seller, slot, Side.ASK, energy, price)
+            trades.append(SignedTrade.of(bid, ask, energy, price, fee))
         return self.settle(trades, slot)
 
     def transfer_gas(self) -> int:

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import random
 import secrets
+from dataclasses import replace
 
 import pytest
 from eth_abi.abi import decode as abi_decode
 
 from gridledger.chain.backend import LedgerBackend
 from gridledger.errors import ContractError, LedgerError
-from gridledger.identity import ORDER, Domain, Signer, region_id
+from gridledger.identity import ORDER, Domain, Signer, address_bytes, checksum, region_id
 from gridledger.ledger import merkle
 from gridledger.ledger.registry import Role
 from gridledger.ledger.sandbox import Sandbox
 from gridledger.ledger.settlement import GasModel, MarketClient, SlotStatus
-from gridledger.ledger.trades import SIDE_ASK, SIDE_BID, Delivery, SettlementTrade, SignedOrder
+from gridledger.ledger.trades import Delivery, SignedTrade, order_leaf, trade_hash, trade_leaf
+from gridledger.market import Order, Side
 from gridledger.units import cost_micro
 
 SLOT = 1_767_225_600
@@ -33,10 +35,10 @@ def bed(ledger_backend: LedgerBackend) -> Sandbox:
 
 def _trade(
     bed: Sandbox, buyer: Signer, seller: Signer, energy: int, price: int, slot: int = SLOT
-) -> SettlementTrade:
-    bid = bed.order(buyer, slot, SIDE_BID, energy, price + FEE)
-    ask = bed.order(seller, slot, SIDE_ASK, energy, price)
-    return SettlementTrade(bid, ask, energy, price)
+) -> SignedTrade:
+    bid = bed.order(buyer, slot, Side.BID, energy, price + FEE)
+    ask = bed.order(seller, slot, Side.ASK, energy, price)
+    return bed.trade(bid, ask, energy, price)
 
 
 def _escrows(bed: Sandbox) -> list[int]:
@@ -51,17 +53,17 @@ def test_domain_and_order_id_match_identity(bed: Sandbox) -> None:
         == Domain.of_contract(bed.backend.chain_id, market.address).separator
     )
     assert market.domain_separator() != Domain(bed.backend.chain_id).separator
-    order = bed.order(bed.households[0], SLOT, SIDE_BID, 1234, 99_000)
+    order = bed.order(bed.households[0], SLOT, Side.BID, 1234, 99_000)
     onchain = market.call(
         "order_id",
         SLOT,
-        SIDE_BID,
+        Side.BID,
         (
             order.energy_wh,
             order.price_micro_per_kwh,
-            int.from_bytes(order.owner),
+            int.from_bytes(address_bytes(order.owner)),
             order.nonce,
-            int.from_bytes(order.target),
+            int.from_bytes(address_bytes(order.target)),
             order.signature[64],
             order.signature[:32],
             order.signature[32:64],
@@ -152,12 +154,14 @@ def test_settle_slot_moves_payments_and_records_roots(bed: Sandbox) -> None:
     assert state.orders_root == orders_root
     assert state.trades_root == result.root
     events = market.verify_slot_trades(SLOT)
-    assert [e.bid_id for e in events] == [t.bid.order_id for t in trades]
+    assert [e.trade.bid_id for e in events] == [t.bid.order_id for t in trades]
     for t in trades:
-        proof = market.trade_proof(SLOT, t.trade_hash(FEE))
-        assert merkle.verify_proof(state.trades_root, t.leaf(FEE), proof)
-        tree = merkle.MerkleTree.build({x.bid.leaf for x in trades} | {x.ask.leaf for x in trades})
-        assert merkle.verify_proof(state.orders_root, t.ask.leaf, tree.proof(t.ask.leaf))
+        proof = market.trade_proof(SLOT, trade_hash(t.trade))
+        assert merkle.verify_proof(state.trades_root, trade_leaf(t.trade), proof)
+        leaves = {order_leaf(x.bid) for x in trades} | {order_leaf(x.ask) for x in trades}
+        tree = merkle.MerkleTree.build(leaves)
+        ask_leaf = order_leaf(t.ask)
+        assert merkle.verify_proof(state.orders_root, ask_leaf, tree.proof(ask_leaf))
 
 
 def test_slot_settles_once(bed: Sandbox) -> None:
@@ -197,27 +201,24 @@ def test_bad_trades_are_refused_on_chain(bed: Sandbox, tamper: str, reason: str)
     trade = _trade(bed, h[0], h[1], 1000, 100_000)
     sender = bed.operator
     if tamper == "forged_bid":  # a bid "of" h[0] signed by someone else
-        forged = SignedOrder.sign(
+        forged = Order.create(
             h[4],
             bed.domain,
-            region=bed.deployment.region,
-            slot=SLOT,
-            side=SIDE_BID,
+            region=bed.region,
+            slot_start_s=SLOT,
+            side=Side.BID,
             energy_wh=1000,
             price_micro_per_kwh=200_000,
             nonce=7,
         )
-        bid = SignedOrder(**{**trade.bid.__dict__, "signature": forged.signature})
-        bid.__dict__.pop("order_id", None)
-        trade = SettlementTrade(bid, trade.ask, 1000, 100_000)
+        bid = replace(trade.bid, signature=forged.signature)
+        trade = bed.trade(bid, trade.ask, 1000, 100_000)
     elif tamper == "forged_ask":
-        ask = SignedOrder(**{**trade.ask.__dict__, "owner": h[3].address_bytes})
-        ask.__dict__.pop("order_id", None)
-        trade = SettlementTrade(trade.bid, ask, 1000, 100_000)
+        ask = replace(trade.ask, owner=h[3].address)
+        trade = bed.trade(trade.bid, ask, 1000, 100_000)
     elif tamper == "changed_energy":
-        ask = SignedOrder(**{**trade.ask.__dict__, "energy_wh": 5000})
-        ask.__dict__.pop("order_id", None)
-        trade = SettlementTrade(trade.bid, ask, 5000, 100_000)
+        ask = replace(trade.ask, energy_wh=5000)
+        trade = bed.trade(trade.bid, ask, 5000, 100_000)
     elif tamper == "other_slot":
         trade = _trade(bed, h[0], h[1], 1000, 100_000, slot=SLOT + 900)
     elif tamper in ("other_market", "chain_only_domain"):
@@ -230,23 +231,23 @@ def test_bad_trades_are_refused_on_chain(bed: Sandbox, tamper: str, reason: str)
             else Domain(chain_id)
         )
         b = trade.bid
-        bid = SignedOrder.sign(
-            h[0], domain, region=b.region, slot=b.slot, side=b.side, energy_wh=b.energy_wh,
-            price_micro_per_kwh=b.price_micro_per_kwh, nonce=b.nonce,
+        bid = Order.create(
+            h[0], domain, region=b.region, slot_start_s=b.slot_start_s, side=b.side,
+            energy_wh=b.energy_wh, price_micro_per_kwh=b.price_micro_per_kwh, nonce=b.nonce,
         )  # fmt: skip
         assert bid.order_id == b.order_id and bid.signature != b.signature
-        trade = SettlementTrade(bid, trade.ask, 1000, 100_000)
+        trade = bed.trade(bid, trade.ask, 1000, 100_000)
     elif tamper == "price_below_ask":
-        trade = SettlementTrade(trade.bid, trade.ask, 1000, 99_999)
+        trade = bed.trade(trade.bid, trade.ask, 1000, 99_999)
     elif tamper == "price_above_bid":
-        trade = SettlementTrade(trade.bid, trade.ask, 1000, 100_001)
+        trade = bed.trade(trade.bid, trade.ask, 1000, 100_001)
     elif tamper == "overfill":
-        trade = SettlementTrade(trade.bid, trade.ask, 1001, 100_000)
+        trade = bed.trade(trade.bid, trade.ask, 1001, 100_000)
     elif tamper == "self_trade":
         trade = _trade(bed, h[0], h[0], 1000, 100_000)
     elif tamper == "wrong_target":
-        ask = bed.order(h[1], SLOT, SIDE_ASK, 1000, 100_000, target=h[5].address_bytes)
-        trade = SettlementTrade(trade.bid, ask, 1000, 100_000)
+        ask = bed.order(h[1], SLOT, Side.ASK, 1000, 100_000, target=h[5].address_bytes)
+        trade = bed.trade(trade.bid, ask, 1000, 100_000)
     elif tamper == "not_operator":
         sender = h[2]
     before = _escrows(bed)
@@ -263,12 +264,12 @@ def test_reused_order_is_refused_across_batches(bed: Sandbox) -> None:
     t1 = _trade(bed, h[0], h[1], 600, 100_000)
     market.settle_trades(bed.operator, SLOT, [t1], orders_root=bytes(32), close=False)
     assert market.filled(t1.bid.order_id) == 600
-    partial = SettlementTrade(t1.bid, bed.order(h[2], SLOT, SIDE_ASK, 600, 100_000), 600, 100_000)
+    partial = bed.trade(t1.bid, bed.order(h[2], SLOT, Side.ASK, 600, 100_000), 600, 100_000)
     with pytest.raises(ContractError, match="bid overfilled"):
         market.settle_trades(bed.operator, SLOT, [t1, partial], orders_root=bytes(32))
     # the same order reused within one (closing) batch is refused as well
     t2 = _trade(bed, h[3], h[4], 500, 100_000)
-    t3 = SettlementTrade(t2.bid, bed.order(h[5], SLOT, SIDE_ASK, 500, 100_000), 1, 100_000)
+    t3 = bed.trade(t2.bid, bed.order(h[5], SLOT, Side.ASK, 500, 100_000), 1, 100_000)
     with pytest.raises(ContractError, match="bid overfilled"):
         market.settle_trades(bed.operator, SLOT, [t1, t2, t3], orders_root=bytes(32))
     market.settle_trades(bed.operator, SLOT, [t1, t2], orders_root=bytes(32))
@@ -283,7 +284,7 @@ def test_batches_split_resume_and_stay_in_order(bed: Sandbox) -> None:
     pairs = [rng.sample(h, 2) for _ in range(8)]
     trades = [_trade(bed, b, s, rng.randint(1, 900), 90_000) for b, s in pairs]
     # the buyer of trade 4 (second batch) cannot pay: batches 2 and 3 fail, batch 1 stays
-    poor = trades[4].buyer
+    poor = address_bytes(trades[4].trade.buyer)
     poor_signer = next(x for x in h if x.address_bytes == poor)
     market.withdraw(poor_signer, market.escrow_of(poor))
     with pytest.raises(ContractError, match="buyer escrow too low"):
@@ -363,14 +364,14 @@ def test_hand_encoded_call_data_matches_eth_abi(bed: Sandbox) -> None:
     h = bed.households
     trades = [_trade(bed, h[0], h[1], 10, 1), _trade(bed, h[2], h[3], 7, 3)]
 
-    def order_tuple(o: SignedOrder) -> tuple[object, ...]:
+    def order_tuple(o: Order) -> tuple[object, ...]:
         sig = o.signature
         return (
             o.energy_wh,
             o.price_micro_per_kwh,
-            int.from_bytes(o.owner),
+            int.from_bytes(address_bytes(o.owner)),
             o.nonce,
-            int.from_bytes(o.target),
+            int.from_bytes(address_bytes(o.target)),
             sig[64],
             sig[:32],
             sig[32:64],
@@ -414,7 +415,7 @@ def test_verify_slot_finds_a_flipped_byte(bed: Sandbox) -> None:
     from dataclasses import replace
 
     from gridledger.errors import VerificationError
-    from gridledger.ledger.verify import ExpectedTrade, verify_slot
+    from gridledger.ledger.verify import verify_slot
 
     market = bed.deployment.market
     h = bed.households
@@ -431,22 +432,11 @@ def test_verify_slot_finds_a_flipped_byte(bed: Sandbox) -> None:
         ],
         readings_root=merkle.merkle_root(readings),
     )
-    stored = [
-        ExpectedTrade(
-            t.bid.order_id,
-            t.ask.order_id,
-            t.buyer,
-            t.seller,
-            t.energy_wh,
-            t.price_micro_per_kwh,
-            t.fee_micro(FEE),
-            t.amount_micro,
-        )
-        for t in trades
-    ]
+    stored = [t.trade for t in trades]
     report = verify_slot(market, SLOT, order_ids=order_ids, trades=stored, reading_leaves=readings)
     assert report.trades == 2 and report.readings == 2
-    flipped = replace(stored[1], seller=bytes([stored[1].seller[0] ^ 1]) + stored[1].seller[1:])
+    seller = address_bytes(stored[1].seller)
+    flipped = replace(stored[1], seller=checksum(bytes([seller[0] ^ 1]) + seller[1:]))
     with pytest.raises(VerificationError, match=r"trade 1 .*seller"):
         verify_slot(market, SLOT, order_ids=order_ids, trades=[stored[0], flipped])
     bad_reading = [readings[0], bytes([readings[1][0] ^ 1]) + readings[1][1:]]

@@ -8,19 +8,19 @@ import gridledger.ledger as ledger
 def test_exported_members() -> None:
     assert ledger.__all__ == [
         "Delivery",
-        "ExpectedTrade",
         "MarketClient",
         "RegionDeployment",
         "RegistryClient",
         "Role",
         "SettledTrade",
-        "SettlementTrade",
-        "SignedOrder",
+        "SignedTrade",
         "SlotState",
         "SlotStatus",
         "Tariffs",
         "TokenClient",
         "deploy_region",
+        "encode_order",
+        "trade_hash",
         "verify_slot",
     ]
     assert all(hasattr(ledger, name) for name in ledger.__all__)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import pytest
@@ -31,10 +31,11 @@ from hypothesis.stateful import (
 
 from gridledger.chain.backend import LedgerBackend
 from gridledger.errors import ContractError
-from gridledger.identity import Signer
+from gridledger.identity import Signer, address_bytes
 from gridledger.ledger.sandbox import Sandbox
 from gridledger.ledger.settlement import SlotStatus
-from gridledger.ledger.trades import SIDE_ASK, SIDE_BID, Delivery, SettlementTrade, SignedOrder
+from gridledger.ledger.trades import Delivery, SignedTrade
+from gridledger.market import Side
 from gridledger.units import cost_micro
 
 SOAK = os.environ.get("GRIDLEDGER_SOAK", "") not in ("", "0")
@@ -67,7 +68,7 @@ class MarketMachine(RuleBasedStateMachine):
         super().__init__()
         self.worlds: list[Sandbox] = []
         self.next_slot = FIRST_SLOT
-        self.settled: list[tuple[int, SettlementTrade]] = []
+        self.settled: list[tuple[int, SignedTrade]] = []
 
     @initialize()
     def setup(self) -> None:
@@ -110,18 +111,16 @@ class MarketMachine(RuleBasedStateMachine):
         assert len(set(outcomes)) == 1, f"backends disagree: {outcomes}"
         return outcomes[0]
 
-    def _trades(
-        self, specs: list[tuple[int, int, int, int]], slot: int
-    ) -> list[list[SettlementTrade]]:
+    def _trades(self, specs: list[tuple[int, int, int, int]], slot: int) -> list[list[SignedTrade]]:
         """The same signed trades for every world (keys are the same, nonces too)."""
-        out: list[list[SettlementTrade]] = [[] for _ in self.worlds]
+        out: list[list[SignedTrade]] = [[] for _ in self.worlds]
         for buyer, offset, energy, price in specs:
             seller = (buyer + offset) % HOUSEHOLDS
             for k, world in enumerate(self.worlds):
                 h = world.households
-                bid = world.order(h[buyer], slot, SIDE_BID, energy, price + FEE)
-                ask = world.order(h[seller], slot, SIDE_ASK, energy, price)
-                out[k].append(SettlementTrade(bid, ask, energy, price))
+                bid = world.order(h[buyer], slot, Side.BID, energy, price + FEE)
+                ask = world.order(h[seller], slot, Side.ASK, energy, price)
+                out[k].append(world.trade(bid, ask, energy, price))
         return out
 
     # --- rules ---------------------------------------------------------------------------------
@@ -154,8 +153,12 @@ class MarketMachine(RuleBasedStateMachine):
         escrow = list(self.model.escrow)
         ok = True
         for t in per_world[0]:
-            b = 1 + [h.address_bytes for h in self.world.households].index(t.buyer)
-            s = 1 + [h.address_bytes for h in self.world.households].index(t.seller)
+            b = 1 + [h.address_bytes for h in self.world.households].index(
+                address_bytes(t.trade.buyer)
+            )
+            s = 1 + [h.address_bytes for h in self.world.households].index(
+                address_bytes(t.trade.seller)
+            )
             amount, fee = (
                 cost_micro(t.energy_wh, t.price_micro_per_kwh),
                 cost_micro(t.energy_wh, FEE),
@@ -204,8 +207,8 @@ class MarketMachine(RuleBasedStateMachine):
         addrs = [h.address_bytes for h in self.world.households]
         for s, t in self.settled:
             if s == slot:
-                bought[addrs.index(t.buyer)] += t.energy_wh
-                sold[addrs.index(t.seller)] += t.energy_wh
+                bought[addrs.index(address_bytes(t.trade.buyer))] += t.energy_wh
+                sold[addrs.index(address_bytes(t.trade.seller))] += t.energy_wh
         entries = [
             Delivery(addrs[i], bought[i], sold[i], metered[i][0], metered[i][1])
             for i in range(HOUSEHOLDS)
@@ -286,10 +289,9 @@ class MarketMachine(RuleBasedStateMachine):
         per_world = self._trades([spec], slot)
         for k, world in enumerate(self.worlds):
             t = per_world[k][0]
-            fake = world.order(world.households[forger], slot, SIDE_BID, energy, price + FEE)
-            bid = SignedOrder(**{**t.bid.__dict__, "signature": fake.signature})
-            bid.__dict__.pop("order_id", None)
-            forged = SettlementTrade(bid, t.ask, energy, price)
+            fake = world.order(world.households[forger], slot, Side.BID, energy, price + FEE)
+            bid = replace(t.bid, signature=fake.signature)
+            forged = world.trade(bid, t.ask, energy, price)
             with pytest.raises(ContractError) as info:
                 world.deployment.market.settle_trades(
                     world.operator, slot, [forged], orders_root=bytes(32)

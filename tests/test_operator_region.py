@@ -19,8 +19,8 @@ import pytest
 from gridledger.chain.backend import LedgerBackend
 from gridledger.devices.messages import DeviceKind
 from gridledger.devices.messages import Reading as DeviceReading
-from gridledger.errors import LedgerError
-from gridledger.identity import Domain, Signer, keccak
+from gridledger.errors import ConfigError, LedgerError
+from gridledger.identity import Domain, Signer, address_bytes, keccak
 from gridledger.ledger import Delivery, SlotStatus, merkle
 from gridledger.ledger.deploy import Tariffs
 from gridledger.market import RuleSet
@@ -35,9 +35,14 @@ from gridledger.operator.region import (
 )
 from gridledger.sim import SimulationReport, example_city, example_company, simulate_city
 from gridledger.sim.settler import OPERATOR_DEPOSIT_MICRO, CitySettler
-from gridledger.store import Device, Reading, Site, Store
+from gridledger.store import Device, ReadingRow, Site, Store
 
 START = datetime(2026, 6, 21, 10, tzinfo=UTC)
+
+
+def data_dir_operator(data_dir: Path) -> Signer:
+    """The operator key :func:`settle_city` uses for ``data_dir`` (public: tests only)."""
+    return Signer(keccak(b"test operator " + str(data_dir).encode()))
 
 
 def settle_city(
@@ -57,7 +62,10 @@ def settle_city(
     ``meter=True`` also meters every household and settles every slot's delivery.
     """
     rules = RuleSet()
-    admin, operator = demo_keys()
+    admin, _ = demo_keys()
+    # one operator per data dir: tests share one anvil chain, and a data dir without a deployment
+    # record finds its region on the chain by region name and operator
+    operator = data_dir_operator(data_dir)
     settler = CitySettler(
         backend, store, data_dir, admin=admin, operator=operator,
         tariffs=market_tariffs(rules.tariff), slot_seconds=rules.slot_minutes * 60, meter=meter,
@@ -71,14 +79,14 @@ def settle_city(
     return settler, report
 
 
-def store_slot_readings(op: RegionOperator, slot: int) -> tuple[list[Reading], list[Delivery]]:
+def store_slot_readings(op: RegionOperator, slot: int) -> tuple[list[ReadingRow], list[Delivery]]:
     """Store signed BEC readings of the slot's traders; return them and the expected positions."""
     store = op.store
     domain = Domain(op.backend.chain_id)
     positions: dict[bytes, list[int]] = defaultdict(lambda: [0, 0])
     for t in store.list_trades(op.region, slot):
-        positions[t.buyer][0] += t.energy_wh
-        positions[t.seller][1] += t.energy_wh
+        positions[address_bytes(t.buyer)][0] += t.energy_wh
+        positions[address_bytes(t.seller)][1] += t.energy_wh
     readings = []
     for n, (account, (bought, sold)) in enumerate(sorted(positions.items())):
         site_id = f"{op.region}-site-{account.hex()[:8]}"
@@ -92,7 +100,7 @@ def store_slot_readings(op: RegionOperator, slot: int) -> tuple[list[Reading], l
             )
             wire = content.sign(key, domain)
             body, sig = wire[:-65], wire[-65:]
-            readings.append(Reading(f"{site_id}-bec", seq, ts, imp, exp, exp - imp, body, sig))
+            readings.append(ReadingRow(f"{site_id}-bec", seq, ts, imp, exp, exp - imp, body, sig))
     store.insert_readings(readings)
     entries = [
         Delivery(account, bought, sold, bought + n, sold)
@@ -101,7 +109,7 @@ def store_slot_readings(op: RegionOperator, slot: int) -> tuple[list[Reading], l
     return readings, entries
 
 
-def deliver_slot(op: RegionOperator, slot: int) -> list[Reading]:
+def deliver_slot(op: RegionOperator, slot: int) -> list[ReadingRow]:
     """Store signed BEC readings of the slot's traders and settle the slot's delivery."""
     store = op.store
     readings, entries = store_slot_readings(op, slot)
@@ -168,12 +176,12 @@ def test_city_settles_end_to_end(
         market_trades = sum(r.total("trades") for r in report.regions if r.region == region)
         assert len(store.list_trades(region)) == market_trades
         # the region's energy company bought on chain what the market sold it, from its escrow
-        company = example_company(region).key.address_bytes
+        company = example_company(region).key.address
         bought = [t for t in store.list_trades(region) if t.buyer == company]
         company_wh = sum(r.total("company_wh") for r in report.regions if r.region == region)
         assert sum(t.energy_wh for t in bought) == company_wh
         spent = sum(t.amount_micro + t.fee_micro for t in bought)
-        assert op.market.escrow_of(company) == DEFAULT_DEPOSIT_MICRO - spent
+        assert op.market.escrow_of(address_bytes(company)) == DEFAULT_DEPOSIT_MICRO - spent
     assert totals.companies == 2 and report.total("company_wh") > 0
 
 
@@ -276,15 +284,17 @@ def test_reopening_a_market_with_another_domain_is_refused(
 def test_tariff_mismatch_is_refused(embedded_backend: LedgerBackend, tmp_path: Path) -> None:
     from gridledger.store import open_store
 
-    admin, operator = demo_keys()
+    admin, _ = demo_keys()
+    operator = data_dir_operator(tmp_path)
     with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
-        # a region whose contract fee differs from the market's: the first trade is refused
+        # a region deployed with another fee than the market's: refused before anything is written
         RegionOperator.open(
             embedded_backend, store, tmp_path, "north", admin=admin, operator=operator,
             tariffs=Tariffs(fee_micro_per_kwh=1),
         )  # fmt: skip
-        with pytest.raises(LedgerError, match="tariff"):
+        with pytest.raises(ConfigError, match="tariff settings"):
             settle_city(embedded_backend, store, tmp_path)
+        assert store.list_settlements() == [] and store.list_orders("north") == []
 
 
 def test_delivery_records_the_readings_root(
@@ -325,7 +335,7 @@ def test_delivery_positions_need_every_traders_meter(
             key, Domain(embedded_backend.chain_id)
         )
         store.insert_readings(
-            [Reading("north-idle-bec", seq, ts, imp, exp, 0, wire[:-65], wire[-65:])]
+            [ReadingRow("north-idle-bec", seq, ts, imp, exp, 0, wire[:-65], wire[-65:])]
         )
     readings = deliver_slot(op, slot)  # stores the traders' readings, checks, settles
     assert Delivery(owner, 0, 0, 250, 40) in delivery_positions(store, "north", slot, 900)
@@ -368,7 +378,8 @@ def test_deliver_command_settles_a_slot_from_the_store(
             store_slot_readings(settler.operators["north"], slot)
     finally:
         backend.close()
-    admin, operator = demo_keys()
+    admin, _ = demo_keys()
+    operator = data_dir_operator(data)
     keys = Keystore(data / "keys", kdf_iterations=2)
     keys.create("operator", "pw", signer=operator)
     keys.create("admin", "pw", signer=admin)

@@ -8,7 +8,9 @@ import pytest
 from test_store_open import raw_execute
 from test_store_readings import reading, register
 
-from gridledger.store import Store, Trade, open_store
+from gridledger.identity import checksum
+from gridledger.market import Trade
+from gridledger.store import Store, open_store
 
 
 @pytest.fixture
@@ -60,7 +62,8 @@ def test_finds_a_reading_of_an_unknown_device(filled: Store) -> None:
 
 
 def test_finds_a_trade_amount_off_the_rounding_rule(filled: Store) -> None:
-    filled.add_trades([Trade("c", 0, 0, b"a", b"b", b"x", b"y", 1999, 1001, 2000, 0)])
+    x, y = checksum(b"x" * 20), checksum(b"y" * 20)
+    filled.add_trades("c", 0, [Trade(b"a" * 32, b"b" * 32, x, y, 1999, 1001, 2000, 0)])
     assert filled.integrity_check() == []  # 1999 * 1001 // 1000 == 2000
     raw_execute(_raw_url(filled), "UPDATE trades SET amount_micro = 2001")
     problems = filled.integrity_check()

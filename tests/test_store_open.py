@@ -14,7 +14,7 @@ from gridledger.errors import StoreError
 from gridledger.store import Region, Store, open_store
 from gridledger.store import _sql as sql_module
 from gridledger.store.migrations import MIGRATIONS, SCHEMA_VERSION, Migration
-from gridledger.store.sqlite import enter_wal
+from gridledger.wal import enter_wal
 
 
 def raw_execute(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
@@ -32,9 +32,9 @@ def raw_execute(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tup
 
 def test_public_surface() -> None:
     assert set(gridledger.store.__all__) == {
-        "ASK", "BID", "DEVICE_KINDS", "Device", "DeviceKind", "EnergyInterval", "Order",
-        "Reading", "Region", "Rejection", "Settlement", "Site", "Store", "TimeArg", "Trade",
-        "from_ms", "open_store", "to_ms",
+        "DEVICE_KINDS", "SETTLEMENT_STATES", "Device", "EnergyInterval", "ReadingRow", "Region",
+        "Rejection",
+        "Settlement", "Site", "Store", "TimeArg", "from_ms", "open_store", "to_ms",
     }  # fmt: skip
 
 

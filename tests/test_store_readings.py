@@ -16,7 +16,7 @@ from gridledger.errors import StoreError
 from gridledger.store import (
     Device,
     EnergyInterval,
-    Reading,
+    ReadingRow,
     Region,
     Rejection,
     Site,
@@ -33,10 +33,10 @@ T0_MS = to_ms(T0)
 def reading(
     device_id: str, sequence: int, ts_ms: int, import_wh: int | None, export_wh: int | None,
     power_w: int = 0, soc_permille: int | None = None, extra: dict[str, Any] | None = None,
-) -> Reading:  # fmt: skip
+) -> ReadingRow:  # fmt: skip
     """A reading with a payload unique to ``(device_id, sequence)``."""
     payload = f"{device_id}/{sequence}".encode()
-    return Reading(
+    return ReadingRow(
         device_id, sequence, ts_ms, import_wh, export_wh, power_w, payload, b"\x99" * 65,
         soc_permille, extra,
     )  # fmt: skip
@@ -125,17 +125,19 @@ def test_last_sequences_and_latest_state(home: Store) -> None:
     assert home.latest_state("elsewhere") == {}
 
 
-BAD_ROWS: list[Callable[[int], Reading]] = [
+BAD_ROWS: list[Callable[[int], ReadingRow]] = [
     lambda s: reading("ghost", s, T0_MS, 1, 1),  # unknown device
     lambda s: reading("ea1", s, T0_MS, 1, 1, soc_permille=1001),  # SoC out of range
     lambda s: reading("ea1", 2**63, T0_MS, 1, 1),  # sequence beyond 64 bits
     lambda s: reading("ea1", s, T0_MS, -5, 1),  # negative register
-    lambda s: Reading("ea1", s, T0_MS, 1, 1, 0, None, b""),  # type: ignore[arg-type]  # no payload
+    lambda s: ReadingRow("ea1", s, T0_MS, 1, 1, 0, None, b""),  # type: ignore[arg-type]  # no payload
 ]
 
 
 @pytest.mark.parametrize("bad", BAD_ROWS, ids=["unknown", "soc", "overflow", "negative", "null"])
-def test_a_bad_row_rolls_back_the_whole_batch(home: Store, bad: Callable[[int], Reading]) -> None:
+def test_a_bad_row_rolls_back_the_whole_batch(
+    home: Store, bad: Callable[[int], ReadingRow]
+) -> None:
     before = [reading("ea1", s, T0_MS + s, s, s) for s in range(5)]
     assert home.insert_readings(before) == 5
     batch = [reading("ea1", s, T0_MS + s, s, s) for s in range(5, 10)]

@@ -92,12 +92,21 @@ class LedgerBackend(Protocol):
 
     def get_logs(
         self,
-        address: bytes,
+        address: bytes | None,
         from_block: int = 0,
         to_block: int | None = None,
         topic0: bytes | None = None,
     ) -> list[Log]:
-        """Logs emitted by ``address`` in the block range (inclusive), optionally by event topic."""
+        """Logs emitted by ``address`` (``None``: by any contract) in the block range
+        (inclusive), optionally by event topic."""
+        ...
+
+    def code(self, address: bytes) -> bytes:
+        """Contract code at ``address`` at the head (empty for plain accounts)."""
+        ...
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None:
+        """The receipt of a mined transaction, or ``None`` when the chain has no such one."""
         ...
 
     def fund(self, address: bytes, amount_wei: int) -> None:

@@ -284,16 +284,17 @@ class RpcBackend:
 
     def get_logs(
         self,
-        address: bytes,
+        address: bytes | None,
         from_block: int = 0,
         to_block: int | None = None,
         topic0: bytes | None = None,
     ) -> list[Log]:
         query: dict[str, Any] = {
-            "address": _hex(address),
             "fromBlock": hex(from_block),
             "toBlock": "latest" if to_block is None else hex(to_block),
         }
+        if address is not None:
+            query["address"] = _hex(address)
         if topic0 is not None:
             query["topics"] = [_hex(topic0)]
         return [
@@ -307,6 +308,13 @@ class RpcBackend:
             )
             for log in self._request("eth_getLogs", [query])
         ]
+
+    def code(self, address: bytes) -> bytes:
+        return _unhex(self._request("eth_getCode", [_hex(address), "latest"]))
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None:
+        r = self._request("eth_getTransactionReceipt", [_hex(tx_hash)])
+        return None if r is None else self._receipt(r)
 
     def fund(self, address: bytes, amount_wei: int) -> None:
         try:

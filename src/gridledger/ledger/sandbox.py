@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 
 from gridledger.chain.backend import LedgerBackend
 from gridledger.chain.transactions import provide_gas, send_many
-from gridledger.identity import Domain, Signer, keccak, region_id
+from gridledger.identity import Domain, Signer, checksum, keccak, region_id
 from gridledger.ledger import merkle
 from gridledger.ledger.deploy import GAS_ALLOWANCE_WEI, RegionDeployment, Tariffs, deploy_region
 from gridledger.ledger.registry import Role
 from gridledger.ledger.token import MINT_GAS
-from gridledger.ledger.trades import SIDE_ASK, SIDE_BID, SettlementTrade, SignedOrder
+from gridledger.ledger.trades import SignedTrade, order_leaf
+from gridledger.market import Order, Side
 
 REGISTER_GAS = 120_000
 #: Transactions per batch while setting up (keeps JSON-RPC requests a sensible size).
@@ -40,6 +41,7 @@ class Sandbox:
     operator: Signer
     households: list[Signer]
     domain: Domain
+    region: str
     _nonces: dict[bytes, int] = field(default_factory=dict)
 
     @classmethod
@@ -67,7 +69,7 @@ class Sandbox:
             tariffs=tariffs or Tariffs(),
         )
         domain = Domain.of_contract(backend.chain_id, deployment.market.address)
-        bed = cls(backend, deployment, admin, operator, homes, domain)
+        bed = cls(backend, deployment, admin, operator, homes, domain, region)
         bed.join(homes, mint_micro=mint_micro, deposit_micro=deposit_micro, gas=household_gas)
         if operator_deposit_micro:
             deployment.token.mint(admin, operator.address_bytes, operator_deposit_micro)
@@ -112,23 +114,34 @@ class Sandbox:
         energy_wh: int,
         price_micro_per_kwh: int,
         target: bytes = bytes(20),
-    ) -> SignedOrder:
+    ) -> Order:
         """A fresh signed order of ``owner`` (nonces count up per owner)."""
         nonce = self._nonces.get(owner.address_bytes, 0)
         self._nonces[owner.address_bytes] = nonce + 1
-        return SignedOrder.sign(
+        return Order.create(
             owner,
             self.domain,
-            region=self.deployment.region,
-            slot=slot,
+            region=self.region,
+            slot_start_s=slot,
             side=side,
             energy_wh=energy_wh,
             price_micro_per_kwh=price_micro_per_kwh,
             nonce=nonce,
-            target=target,
+            target=checksum(target),
         )
 
-    def random_trades(self, slot: int, count: int, rng: random.Random) -> list[SettlementTrade]:
+    @property
+    def fee_micro_per_kwh(self) -> int:
+        """The region's network fee rate as the contract holds it [micro-units/kWh]."""
+        return self.deployment.market.grid_prices()[2]
+
+    def trade(
+        self, bid: Order, ask: Order, energy_wh: int, price_micro_per_kwh: int
+    ) -> SignedTrade:
+        """The trade between two orders with the amounts the contract charges."""
+        return SignedTrade.of(bid, ask, energy_wh, price_micro_per_kwh, self.fee_micro_per_kwh)
+
+    def random_trades(self, slot: int, count: int, rng: random.Random) -> list[SignedTrade]:
         """``count`` trades between distinct random households, each from its own two orders."""
         fee = self.deployment.market.grid_prices()[2]
         trades = []
@@ -137,13 +150,13 @@ class Sandbox:
             buyer, seller = rng.sample(homes, 2)
             energy = rng.randint(1, 5_000)
             price = rng.randint(50_000, 250_000)
-            bid = self.order(buyer, slot, SIDE_BID, energy, price + fee + rng.randint(0, 20_000))
-            ask = self.order(seller, slot, SIDE_ASK, energy, price - rng.randint(0, 20_000))
-            trades.append(SettlementTrade(bid, ask, energy, price))
+            bid = self.order(buyer, slot, Side.BID, energy, price + fee + rng.randint(0, 20_000))
+            ask = self.order(seller, slot, Side.ASK, energy, price - rng.randint(0, 20_000))
+            trades.append(SignedTrade.of(bid, ask, energy, price, fee))
         return trades
 
     @staticmethod
-    def orders_root(trades: Sequence[SettlementTrade]) -> bytes:
+    def orders_root(trades: Sequence[SignedTrade]) -> bytes:
         """Merkle root of the orders behind ``trades`` (each order once)."""
-        leaves = {t.bid.leaf for t in trades} | {t.ask.leaf for t in trades}
+        leaves = {order_leaf(t.bid) for t in trades} | {order_leaf(t.ask) for t in trades}
         return merkle.merkle_root(leaves)

@@ -20,11 +20,13 @@ from typing import Self
 from gridledger.chain.backend import LedgerBackend, Receipt
 from gridledger.chain.transactions import Call, send_calls
 from gridledger.errors import ContractError, LedgerError, VerificationError
-from gridledger.identity import Signer
+from gridledger.identity import Signer, checksum
 from gridledger.ledger import merkle
 from gridledger.ledger.abi import ContractABI
 from gridledger.ledger.contract import ContractClient
-from gridledger.ledger.trades import Delivery, SettlementTrade, SignedOrder
+from gridledger.ledger.trades import Delivery, SignedTrade, trade_hash, trade_leaf
+from gridledger.market import Trade
+from gridledger.units import cost_micro
 
 #: The contract's largest batches (``MAX_TRADES`` / ``MAX_ENTRIES`` in RegionMarket.vy). Vyper
 #: reserves memory for a batch's bound and memory costs gas quadratically (about 700k gas per
@@ -80,36 +82,26 @@ class SlotState:
 
 @dataclass(frozen=True)
 class SettledTrade:
-    """A ``TradeSettled`` event read back from the chain."""
+    """A ``TradeSettled`` event read back from the chain: the market trade it records, and where.
+
+    ``trade`` is the market's own :class:`~gridledger.market.Trade` as the event states it (the
+    chain does not say whether the seller addressed a company, so ``trade.company`` is False);
+    ``slot`` is the slot start [Unix s]; the rest locates the event on the chain.
+    """
 
     slot: int
-    buyer: bytes
-    seller: bytes
-    bid_id: bytes
-    ask_id: bytes
-    energy_wh: int
-    price_micro_per_kwh: int
-    amount_micro: int
-    fee_micro: int
+    trade: Trade
     block_number: int
     tx_hash: bytes
     log_index: int
 
     @property
     def trade_hash(self) -> bytes:
-        return merkle.trade_hash(
-            self.bid_id,
-            self.ask_id,
-            self.buyer,
-            self.seller,
-            self.energy_wh,
-            self.price_micro_per_kwh,
-            self.fee_micro,
-        )
+        return trade_hash(self.trade)
 
     @property
     def leaf(self) -> bytes:
-        return merkle.trade_leaf(self.trade_hash)
+        return trade_leaf(self.trade)
 
 
 @dataclass(frozen=True)
@@ -164,22 +156,6 @@ class GasModel:
 
 def _word(value: int) -> bytes:
     return value.to_bytes(32)
-
-
-def _encode_order(o: SignedOrder) -> bytes:
-    sig = o.signature
-    return b"".join(
-        (
-            _word(o.energy_wh),
-            _word(o.price_micro_per_kwh),
-            o.owner.rjust(32, b"\0"),
-            _word(o.nonce),
-            o.target.rjust(32, b"\0"),
-            _word(sig[64]),
-            sig[:32],
-            sig[32:64],
-        )
-    )
 
 
 class MarketClient(ContractClient):
@@ -323,7 +299,7 @@ class MarketClient(ContractClient):
         slot: int,
         orders_root: bytes,
         first_trade: int,
-        trades: Sequence[SettlementTrade],
+        trades: Sequence[SignedTrade],
         close: bool,
         trades_root: bytes,
     ) -> bytes:
@@ -340,17 +316,11 @@ class MarketClient(ContractClient):
                 _word(len(trades)),
             )
         )
-        body = b"".join(
-            _encode_order(t.bid)
-            + _encode_order(t.ask)
-            + _word(t.energy_wh)
-            + _word(t.price_micro_per_kwh)
-            for t in trades
-        )
+        body = b"".join(t.encode() for t in trades)
         return head + body
 
     def trade_gas_model(
-        self, operator: Signer, slot: int, first_trade: int, sample: Sequence[SettlementTrade]
+        self, operator: Signer, slot: int, first_trade: int, sample: Sequence[SignedTrade]
     ) -> GasModel:
         """Gas model of ``settle_trades`` from three estimates (cached on this client).
 
@@ -362,7 +332,7 @@ class MarketClient(ContractClient):
         if self._trade_gas is None and len(sample) > 1:
             sender = operator.address_bytes
 
-            def estimate(batch: Sequence[SettlementTrade], close: bool) -> int:
+            def estimate(batch: Sequence[SignedTrade], close: bool) -> int:
                 data = self.encode_settle_trades(
                     slot, bytes(32), first_trade, batch, close, bytes(32)
                 )
@@ -386,7 +356,7 @@ class MarketClient(ContractClient):
         self,
         operator: Signer,
         slot: int,
-        trades: Sequence[SettlementTrade],
+        trades: Sequence[SignedTrade],
         *,
         orders_root: bytes,
         trades_root: bytes | None = None,
@@ -407,7 +377,17 @@ class MarketClient(ContractClient):
         fee_rate = (
             state.fee_micro_per_kwh if state.status == SlotStatus.TRADING else self.grid_prices()[2]
         )
-        hashes = [t.trade_hash(fee_rate) for t in trades]
+        for i, t in enumerate(trades):
+            tr = t.trade
+            if tr.fee_micro != cost_micro(tr.energy_wh, fee_rate) or tr.amount_micro != cost_micro(
+                tr.energy_wh, tr.price_micro_per_kwh
+            ):
+                raise LedgerError(
+                    f"slot {slot} trade {i}: amount {tr.amount_micro} and fee {tr.fee_micro} are "
+                    f"not what the contract charges at its fee rate {fee_rate}/kWh; clear the slot "
+                    "with the region's deployed tariff"
+                )
+        hashes = [trade_hash(t.trade) for t in trades]
         if trades_root is None:
             trades_root = merkle.merkle_root(merkle.trade_leaf(h) for h in hashes)
         done = state.trade_count
@@ -528,22 +508,17 @@ class MarketClient(ContractClient):
             a = e.args
             if slot is not None and a["slot"] != slot:
                 continue
-            out.append(
-                SettledTrade(
-                    slot=a["slot"],
-                    buyer=a["buyer"],
-                    seller=a["seller"],
-                    bid_id=a["bid_id"],
-                    ask_id=a["ask_id"],
-                    energy_wh=a["energy_wh"],
-                    price_micro_per_kwh=a["price_micro_per_kwh"],
-                    amount_micro=a["amount_micro"],
-                    fee_micro=a["fee_micro"],
-                    block_number=e.block_number,
-                    tx_hash=e.tx_hash,
-                    log_index=e.log_index,
-                )
+            trade = Trade(
+                bid_id=a["bid_id"],
+                ask_id=a["ask_id"],
+                buyer=checksum(a["buyer"]),
+                seller=checksum(a["seller"]),
+                energy_wh=a["energy_wh"],
+                price_micro_per_kwh=a["price_micro_per_kwh"],
+                amount_micro=a["amount_micro"],
+                fee_micro=a["fee_micro"],
             )
+            out.append(SettledTrade(a["slot"], trade, e.block_number, e.tx_hash, e.log_index))
         return out
 
     def trade_proof(self, slot: int, trade_hash: bytes) -> list[bytes]:

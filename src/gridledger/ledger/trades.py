@@ -1,147 +1,135 @@
-"""The values the settlement contract takes: signed orders, trades and delivery entries.
+"""How the settlement contract takes the market's orders and trades: ABI words, hashes, leaves.
 
-These are the ledger's own shapes; a clearing result of :mod:`gridledger.market` maps onto them
-one to one (a market trade names its bid and ask order ids: look those orders up with their
-signatures and build a :class:`SettlementTrade`). Amounts follow
-:func:`gridledger.units.cost_micro`, which is exactly the contract's integer arithmetic.
+An order is one type in every layer, :class:`gridledger.market.Order`, and a trade is
+:class:`gridledger.market.Trade`; this module only *encodes* them for the contract:
+
+* :func:`encode_order` gives an order's static ABI tuple ``(energyWh, priceMicroPerKwh, owner,
+  nonce, target, v, r, s)``; the contract supplies the region and the slot itself;
+* :class:`SignedTrade` is a market trade together with the two signed orders it fills, which is
+  what ``settle_trades`` takes (the contract re-checks both signatures with ``ecrecover``). It
+  holds the market's values and derives nothing but their encoding and hash;
+* :class:`Delivery` is one account's entry of ``settle_delivery``.
+
+Amounts follow :func:`gridledger.units.cost_micro`, which is exactly the contract's integer
+arithmetic.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from functools import cached_property
-from typing import Any
+from dataclasses import dataclass
 
 from gridledger.errors import ValidationError
-from gridledger.identity import ORDER, Domain, Signer, address_bytes
+from gridledger.identity import address_bytes
 from gridledger.ledger import merkle
+from gridledger.market import Order, Side, Trade
 from gridledger.units import cost_micro
 
-SIDE_BID = 0
-SIDE_ASK = 1
-ZERO_ADDRESS = bytes(20)
+
+def _word(value: int) -> bytes:
+    return value.to_bytes(32)
+
+
+def encode_order(order: Order) -> bytes:
+    """The order's ABI tuple as the contract's ``Order`` struct takes it (8 static words)."""
+    sig = order.signature
+    if len(sig) != 65:
+        raise ValidationError(
+            f"order 0x{order.order_id.hex()} carries no 65-byte signature r || s || v; sign it "
+            "with Order.create before settling it"
+        )
+    return b"".join(
+        (
+            _word(order.energy_wh),
+            _word(order.price_micro_per_kwh),
+            address_bytes(order.owner).rjust(32, b"\0"),
+            _word(order.nonce),
+            address_bytes(order.target).rjust(32, b"\0"),
+            _word(sig[64]),
+            sig[:32],
+            sig[32:64],
+        )
+    )
 
 
 @dataclass(frozen=True)
-class SignedOrder:
-    """An EIP-712 ``Order`` and its owner's 65-byte signature ``r || s || v``."""
+class SignedTrade:
+    """A market :class:`~gridledger.market.Trade` with the bid and ask orders it fills."""
 
-    region: bytes
-    slot: int
-    side: int
-    energy_wh: int
-    price_micro_per_kwh: int
-    owner: bytes
-    nonce: int
-    signature: bytes
-    target: bytes = ZERO_ADDRESS
+    trade: Trade
+    bid: Order
+    ask: Order
 
     def __post_init__(self) -> None:
-        if self.side not in (SIDE_BID, SIDE_ASK):
-            raise ValidationError(f"order side is 0 (bid) or 1 (ask), got {self.side}")
-        if len(self.signature) != 65:
-            raise ValidationError("an order signature is 65 bytes r || s || v")
-        if len(self.owner) != 20 or len(self.target) != 20 or len(self.region) != 32:
-            raise ValidationError("owner and target are 20-byte addresses, region 32 bytes")
+        if self.bid.side != Side.BID or self.ask.side != Side.ASK:
+            raise ValidationError("a trade pairs a bid (side 0) with an ask (side 1)")
+        if self.trade.bid_id != self.bid.order_id or self.trade.ask_id != self.ask.order_id:
+            raise ValidationError(
+                "a trade's bid_id and ask_id must be the ids of the orders given with it"
+            )
 
     @classmethod
-    def sign(
+    def of(
         cls,
-        signer: Signer,
-        domain: Domain,
-        *,
-        region: bytes,
-        slot: int,
-        side: int,
+        bid: Order,
+        ask: Order,
         energy_wh: int,
         price_micro_per_kwh: int,
-        nonce: int,
-        target: bytes = ZERO_ADDRESS,
-    ) -> SignedOrder:
-        """Build and sign an order of ``signer``."""
-        unsigned = cls(
-            region=region,
-            slot=slot,
-            side=side,
+        fee_micro_per_kwh: int,
+    ) -> SignedTrade:
+        """The trade of ``energy_wh`` [Wh] between two orders at a price, its amount and fee
+        [micro-units] computed as the contract computes them."""
+        trade = Trade(
+            bid_id=bid.order_id,
+            ask_id=ask.order_id,
+            buyer=bid.owner,
+            seller=ask.owner,
             energy_wh=energy_wh,
             price_micro_per_kwh=price_micro_per_kwh,
-            owner=signer.address_bytes,
-            nonce=nonce,
-            signature=bytes(65),  # placeholder of the right size until the real one is made
-            target=target,
+            amount_micro=cost_micro(energy_wh, price_micro_per_kwh),
+            fee_micro=cost_micro(energy_wh, fee_micro_per_kwh),
+            company=address_bytes(ask.target) != bytes(20),
         )
-        return replace(unsigned, signature=domain.sign(signer, ORDER, unsigned.message))
+        return cls(trade, bid, ask)
 
     @property
-    def message(self) -> dict[str, Any]:
-        """The EIP-712 message (field names as in :data:`gridledger.identity.ORDER`)."""
-        return {
-            "region": self.region,
-            "slot": self.slot,
-            "side": self.side,
-            "energyWh": self.energy_wh,
-            "priceMicroPerKwh": self.price_micro_per_kwh,
-            "owner": self.owner,
-            "nonce": self.nonce,
-            "target": self.target,
-        }
-
-    @cached_property
-    def order_id(self) -> bytes:
-        """The order's id: its EIP-712 struct hash (what the contract computes too)."""
-        return ORDER.hash_struct(self.message)
+    def energy_wh(self) -> int:
+        return self.trade.energy_wh
 
     @property
-    def leaf(self) -> bytes:
-        """Its leaf in the slot's orders Merkle tree."""
-        return merkle.order_leaf(self.order_id)
+    def price_micro_per_kwh(self) -> int:
+        return self.trade.price_micro_per_kwh
 
-
-@dataclass(frozen=True)
-class SettlementTrade:
-    """One trade of a clearing result: the two signed orders, energy and price."""
-
-    bid: SignedOrder
-    ask: SignedOrder
-    energy_wh: int
-    price_micro_per_kwh: int
-
-    def __post_init__(self) -> None:
-        if self.bid.side != SIDE_BID or self.ask.side != SIDE_ASK:
-            raise ValidationError("a trade pairs a bid (side 0) with an ask (side 1)")
-
-    @property
-    def buyer(self) -> bytes:
-        return self.bid.owner
-
-    @property
-    def seller(self) -> bytes:
-        return self.ask.owner
-
-    @property
-    def amount_micro(self) -> int:
-        """What the seller gets: ``cost_micro(energy_wh, price)``."""
-        return cost_micro(self.energy_wh, self.price_micro_per_kwh)
-
-    def fee_micro(self, fee_micro_per_kwh: int) -> int:
-        """The operator's fee for this trade at the slot's fee rate."""
-        return cost_micro(self.energy_wh, fee_micro_per_kwh)
-
-    def trade_hash(self, fee_micro_per_kwh: int) -> bytes:
-        """The hash the contract folds into the slot's ``trades_hash``."""
-        return merkle.trade_hash(
-            self.bid.order_id,
-            self.ask.order_id,
-            self.buyer,
-            self.seller,
-            self.energy_wh,
-            self.price_micro_per_kwh,
-            self.fee_micro(fee_micro_per_kwh),
+    def encode(self) -> bytes:
+        """The ABI tuple ``(bid, ask, energyWh, priceMicroPerKwh)`` of ``settle_trades``."""
+        return (
+            encode_order(self.bid)
+            + encode_order(self.ask)
+            + _word(self.trade.energy_wh)
+            + _word(self.trade.price_micro_per_kwh)
         )
 
-    def leaf(self, fee_micro_per_kwh: int) -> bytes:
-        """Its leaf in the slot's trades Merkle tree."""
-        return merkle.trade_leaf(self.trade_hash(fee_micro_per_kwh))
+
+def trade_hash(trade: Trade) -> bytes:
+    """The hash the contract folds into the slot's ``trades_hash`` for this trade."""
+    return merkle.trade_hash(
+        trade.bid_id,
+        trade.ask_id,
+        address_bytes(trade.buyer),
+        address_bytes(trade.seller),
+        trade.energy_wh,
+        trade.price_micro_per_kwh,
+        trade.fee_micro,
+    )
+
+
+def trade_leaf(trade: Trade) -> bytes:
+    """The trade's leaf in the slot's trades Merkle tree."""
+    return merkle.trade_leaf(trade_hash(trade))
+
+
+def order_leaf(order: Order) -> bytes:
+    """The order's leaf in the slot's orders Merkle tree."""
+    return merkle.order_leaf(order.order_id)
 
 
 @dataclass(frozen=True)

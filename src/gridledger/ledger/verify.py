@@ -14,20 +14,7 @@ from dataclasses import dataclass
 from gridledger.errors import VerificationError
 from gridledger.ledger import merkle
 from gridledger.ledger.settlement import MarketClient, SettledTrade, SlotState, SlotStatus
-
-
-@dataclass(frozen=True)
-class ExpectedTrade:
-    """A trade as the store holds it: what its ``TradeSettled`` event must say."""
-
-    bid_id: bytes
-    ask_id: bytes
-    buyer: bytes
-    seller: bytes
-    energy_wh: int
-    price_micro_per_kwh: int
-    fee_micro: int
-    amount_micro: int
+from gridledger.market import Trade
 
 
 @dataclass(frozen=True)
@@ -55,7 +42,7 @@ def verify_slot(
     slot: int,
     *,
     order_ids: Iterable[bytes],
-    trades: Sequence[ExpectedTrade],
+    trades: Sequence[Trade],
     reading_leaves: Iterable[bytes] | None = None,
     state: SlotState | None = None,
     events: Sequence[SettledTrade] | None = None,
@@ -90,11 +77,11 @@ def verify_slot(
             "fee_micro", "amount_micro",
         )  # fmt: skip
         for name in fields:
-            if getattr(mine, name) != getattr(theirs, name):
+            if getattr(mine, name) != getattr(theirs.trade, name):
                 raise VerificationError(
                     f"slot {slot}, trade {i} (tx 0x{theirs.tx_hash.hex()}): {name} is "
-                    f"{_show(getattr(mine, name))} in the store but {_show(getattr(theirs, name))} "
-                    "on chain"
+                    f"{_show(getattr(mine, name))} in the store but "
+                    f"{_show(getattr(theirs.trade, name))} on chain"
                 )
     folded = merkle.fold_trades_hash(bytes(32), (t.trade_hash for t in onchain))
     if folded != state.trades_hash:
@@ -114,17 +101,3 @@ def verify_slot(
                 f"recorded {_hex(state.readings_root)}"
             )
     return SlotReport(slot, state.status, len(trades), len(ids), readings)
-
-
-def expected_trade(event: SettledTrade) -> ExpectedTrade:
-    """The :class:`ExpectedTrade` an event describes (to build fixtures or round-trip)."""
-    return ExpectedTrade(
-        event.bid_id,
-        event.ask_id,
-        event.buyer,
-        event.seller,
-        event.energy_wh,
-        event.price_micro_per_kwh,
-        event.fee_micro,
-        event.amount_micro,
-    )

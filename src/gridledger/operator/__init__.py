@@ -16,7 +16,8 @@ from __future__ import annotations
 from gridledger.operator.audit import AuditReport, verify_store
 from gridledger.operator.delivery import delivery_positions
 from gridledger.operator.deployment import DeploymentRecord, load_deployments
-from gridledger.operator.region import RegionOperator, SlotSettlement, demo_keys
+from gridledger.operator.region import RegionOperator, demo_keys
+from gridledger.operator.settlement import SlotSettlement
 
 __all__ = [
     "AuditReport",

@@ -4,11 +4,11 @@
 slot, and re-derives from the **stored rows** what the chain must say:
 
 * each stored order: its id recomputed from its stored fields (EIP-712 struct hash) must equal the
-  stored ``order_id``, and its stored signature must recover to its stored owner under the market's
-  EIP-712 domain (chain id and market contract);
-* each stored trade: rebuilt as an :class:`~gridledger.ledger.verify.ExpectedTrade` and compared
-  with its ``TradeSettled`` event (ids, parties, energy, price, amount, fee); trade indexes must be
-  0, 1, 2, ... and each trade must name two of the slot's stored orders;
+  stored ``order_id`` (the store checks that as it reads the row), and its stored signature must
+  recover to its stored owner under the market's EIP-712 domain (chain id and market contract);
+* each stored trade (the market's :class:`~gridledger.market.Trade`) is compared with its
+  ``TradeSettled`` event (ids, parties, energy, price, amount, fee) in index order, and must name
+  two of the slot's stored orders;
 * the stored settlement's roots must equal the slot's record on chain;
 * once delivery is settled: each stored reading of the slot must decode from its stored payload
   to the stored columns, and its stored signature must recover to its device's registered
@@ -32,14 +32,14 @@ from eth_abi.exceptions import DecodingError
 
 from gridledger.chain.backend import LedgerBackend
 from gridledger.devices.messages import decode_reading, reading_digest
-from gridledger.errors import GridLedgerError, VerificationError
-from gridledger.identity import ORDER, Domain, recover_digest, region_id
+from gridledger.errors import GridLedgerError, StoreError, VerificationError
+from gridledger.identity import ORDER, Domain, address_bytes, recover_digest, region_id
 from gridledger.ledger import merkle
 from gridledger.ledger.settlement import MarketClient, SettledTrade, SlotState, SlotStatus
-from gridledger.ledger.trades import ZERO_ADDRESS, SignedOrder
-from gridledger.ledger.verify import ExpectedTrade, verify_slot
+from gridledger.ledger.verify import verify_slot
+from gridledger.market import Order, Trade
 from gridledger.operator.deployment import DeploymentRecord, load_deployments
-from gridledger.store import Order, Reading, Settlement, Store, Trade
+from gridledger.store import ReadingRow, Settlement, Store
 
 
 @dataclass
@@ -76,54 +76,27 @@ def _check_order(order: Order, domain: Domain, region: str, slot: int) -> None:
     if order.region != region or order.slot_start_s != slot:
         raise VerificationError(f"order {_hex(order.order_id)} is filed under another slot")
     try:
-        signed = SignedOrder(
-            region=region_id(order.region),
-            slot=order.slot_start_s,
-            side=order.side,
-            energy_wh=order.energy_wh,
-            price_micro_per_kwh=order.price_micro_per_kwh,
-            owner=order.owner,
-            nonce=order.nonce,
-            signature=order.signature,
-            target=order.target or ZERO_ADDRESS,
-        )
-    except GridLedgerError as exc:
-        raise VerificationError(f"order {_hex(order.order_id)} is malformed: {exc}") from exc
-    if signed.order_id != order.order_id:
-        raise VerificationError(
-            f"order {_hex(order.order_id)}: its stored fields hash to {_hex(signed.order_id)} "
-            "(a stored field or its id was altered)"
-        )
-    try:
-        signer = recover_digest(domain.digest(ORDER, signed.message), order.signature)
+        signer = recover_digest(domain.digest(ORDER, order.message), order.signature)
     except GridLedgerError as exc:
         raise VerificationError(f"order {_hex(order.order_id)}: bad signature: {exc}") from exc
-    if signer != order.owner:
+    if signer != address_bytes(order.owner):
         raise VerificationError(
             f"order {_hex(order.order_id)}: its stored signature recovers to {_hex(signer)}, "
-            f"not to its owner {_hex(order.owner)}"
+            f"not to its owner {order.owner}"
         )
 
 
-def _expected_trades(trades: Sequence[Trade], order_ids: set[bytes]) -> list[ExpectedTrade]:
-    out = []
+def _check_trades(trades: Sequence[Trade], order_ids: set[bytes]) -> None:
     for i, t in enumerate(trades):
-        if t.index != i:
-            raise VerificationError(f"stored trade indexes skip: trade {i} is stored as {t.index}")
         for name, oid in (("bid_id", t.bid_id), ("ask_id", t.ask_id)):
             if oid not in order_ids:
                 raise VerificationError(
                     f"trade {i}: its {name} {_hex(oid)} is not among the slot's stored orders"
                 )
-        out.append(
-            ExpectedTrade(t.bid_id, t.ask_id, t.buyer, t.seller, t.energy_wh,
-                          t.price_micro_per_kwh, t.fee_micro, t.amount_micro)
-        )  # fmt: skip
-    return out
 
 
 def _reading_leaves(
-    store: Store, readings: Sequence[Reading], domain: Domain, region: str
+    store: Store, readings: Sequence[ReadingRow], domain: Domain, region: str
 ) -> list[bytes]:
     addresses: dict[str, bytes | None] = {}
     leaves = []
@@ -209,11 +182,15 @@ def verify_region(
         slot = settlement.slot_start_s
         report.slot_start_s = slot
         settled.add(slot)
-        orders = store.list_orders(region, slot)
+        try:
+            # the store refuses a row whose id is not the hash of its fields
+            orders = store.list_orders(region, slot)
+            trades = store.list_trades(region, slot)
+        except StoreError as exc:
+            raise VerificationError(str(exc)) from exc
         for order in orders:
             _check_order(order, order_domain, region, slot)
-        trades = store.list_trades(region, slot)
-        expected = _expected_trades(trades, {o.order_id for o in orders})
+        _check_trades(trades, {o.order_id for o in orders})
         state = market.slot(slot)
         if state.status == SlotStatus.NONE:
             raise VerificationError("the store records this slot as settled, the chain does not")
@@ -229,7 +206,7 @@ def verify_region(
             market,
             slot,
             order_ids=[o.order_id for o in orders],
-            trades=expected,
+            trades=trades,
             reading_leaves=leaves,
             state=state,
             events=events.get(slot, []),

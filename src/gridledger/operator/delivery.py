@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from gridledger.errors import LedgerError
-from gridledger.identity import checksum
+from gridledger.identity import address_bytes, checksum
 from gridledger.ledger.trades import Delivery
 from gridledger.store import Store
 
@@ -47,8 +47,8 @@ def delivery_positions(
     """
     traded: dict[bytes, list[int]] = defaultdict(lambda: [0, 0])
     for t in store.list_trades(region, slot_start_s):
-        traded[t.buyer][0] += t.energy_wh
-        traded[t.seller][1] += t.energy_wh
+        traded[address_bytes(t.buyer)][0] += t.energy_wh
+        traded[address_bytes(t.seller)][1] += t.energy_wh
     metered: dict[bytes, list[int]] = {}
     start_ms = slot_start_s * 1000
     end_ms = start_ms + slot_seconds * 1000

@@ -10,9 +10,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from eth_abi.exceptions import DecodingError
+
 from gridledger.chain.backend import LedgerBackend
-from gridledger.errors import LedgerError
-from gridledger.identity import address_bytes, region_id
+from gridledger.errors import GridLedgerError, LedgerError
+from gridledger.identity import address_bytes, checksum, region_id
+from gridledger.ledger.abi import ContractABI
 from gridledger.ledger.deploy import RegionDeployment
 from gridledger.ledger.registry import RegistryClient
 from gridledger.ledger.settlement import MarketClient
@@ -82,3 +85,47 @@ def load_deployments(data_dir: Path | str) -> list[DeploymentRecord]:
     """Every region deployment recorded in ``data_dir``, by region name."""
     paths = sorted(Path(data_dir).glob(f"{DEPLOYMENT_PREFIX}*.json"))
     return sorted((DeploymentRecord.load(p) for p in paths), key=lambda r: r.region)
+
+
+def find_deployment(
+    backend: LedgerBackend, region: str, slot_seconds: int, operator: bytes | None = None
+) -> DeploymentRecord | None:
+    """Find ``region``'s contracts on the chain itself, for a data dir that lost its record.
+
+    The registry is the contract that logged ``RegionAdded(region)``; the market is a contract
+    that logged ``GridPricesSet`` (every market does, at deployment) and answers with this region
+    and registry (and ``operator``, when given); the token is the market's. The newest such market
+    wins. ``slot_seconds`` is not on chain: it comes from the settings. ``None`` when the chain
+    holds no complete deployment of the region (then deploying it is safe).
+    """
+    rid = region_id(region)
+    added = ContractABI.named("Registry").event_topic("RegionAdded")
+    registries = {
+        log.address for log in backend.get_logs(None, topic0=added) if log.topics[1:2] == (rid,)
+    }
+    if not registries:
+        return None
+    prices = ContractABI.named("RegionMarket").event_topic("GridPricesSet")
+    newest: dict[bytes, int] = {}
+    for log in backend.get_logs(None, topic0=prices):
+        newest[log.address] = max(newest.get(log.address, 0), log.block_number)
+    for address in sorted(newest, key=lambda a: newest[a], reverse=True):
+        market = MarketClient(backend, address)
+        try:
+            if market.region() != rid or market.call("REGISTRY") not in registries:
+                continue
+            owner = market.operator()
+        except (GridLedgerError, DecodingError, ValueError):
+            continue  # not a market of ours: it answers something else
+        if operator is not None and owner != operator:
+            continue
+        return DeploymentRecord(
+            region=region,
+            chain_id=backend.chain_id,
+            registry=checksum(market.call("REGISTRY")),
+            token=checksum(market.token()),
+            market=checksum(address),
+            operator=checksum(owner),
+            slot_seconds=slot_seconds,
+        )
+    return None

@@ -19,16 +19,13 @@ settled slot, and a slot the chain settled already is only recorded.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
 from pathlib import Path
 
 from gridledger.chain.backend import LedgerBackend, Receipt
 from gridledger.chain.transactions import send_many
-from gridledger.errors import LedgerError, SignatureError
+from gridledger.errors import ConfigError, LedgerError
 from gridledger.identity import (
-    ORDER,
     Domain,
     Signer,
     address_bytes,
@@ -36,19 +33,16 @@ from gridledger.identity import (
     keccak,
     region_id,
 )
-from gridledger.ledger import merkle
 from gridledger.ledger.deploy import RegionDeployment, Tariffs, deploy_region
 from gridledger.ledger.registry import Role
-from gridledger.ledger.settlement import MarketClient, SlotStatus
+from gridledger.ledger.settlement import MarketClient
 from gridledger.ledger.token import MINT_GAS
-from gridledger.ledger.trades import ZERO_ADDRESS, Delivery, SettlementTrade, SignedOrder
-from gridledger.market import ClearingResult, GridTariff
-from gridledger.market import Order as MarketOrder
-from gridledger.operator.delivery import delivery_positions
-from gridledger.operator.deployment import DeploymentRecord, deployment_path
-from gridledger.store import Order as StoredOrder
-from gridledger.store import Reading, Settlement, Store
-from gridledger.store import Trade as StoredTrade
+from gridledger.ledger.trades import Delivery
+from gridledger.market import ClearingResult, GridTariff, Order
+from gridledger.operator import faultpoints, settlement
+from gridledger.operator.deployment import DeploymentRecord, deployment_path, find_deployment
+from gridledger.operator.settlement import SlotSettlement
+from gridledger.store import ReadingRow, Settlement, Store
 
 #: Escrow deposited for each onboarded household unless told otherwise [micro-units].
 DEFAULT_DEPOSIT_MICRO = 10**11
@@ -74,61 +68,6 @@ def market_tariffs(tariff: GridTariff) -> Tariffs:
         feed_in_micro_per_kwh=tariff.feed_in_price_micro_per_kwh,
         fee_micro_per_kwh=tariff.grid_fee_micro_per_kwh,
     )
-
-
-@dataclass(frozen=True)
-class SlotSettlement:
-    """What settling one slot took: counts, transactions, gas, and the block it ended in."""
-
-    region: str
-    slot_start_s: int
-    trades: int
-    orders: int
-    transactions: int
-    gas_used: int
-    block_number: int
-    root: bytes
-
-
-def signed_order(order: MarketOrder) -> SignedOrder:
-    """The ledger's shape of a market order (same fields, raw bytes)."""
-    return SignedOrder(
-        region=region_id(order.region),
-        slot=order.slot_start_s,
-        side=int(order.side),
-        energy_wh=order.energy_wh,
-        price_micro_per_kwh=order.price_micro_per_kwh,
-        owner=address_bytes(order.owner),
-        nonce=order.nonce,
-        signature=order.signature,
-        target=address_bytes(order.target),
-    )
-
-
-def stored_order(order: MarketOrder, received_at_ms: int) -> StoredOrder:
-    """The store's row of a market order."""
-    target = address_bytes(order.target)
-    return StoredOrder(
-        order_id=order.order_id,
-        region=order.region,
-        slot_start_s=order.slot_start_s,
-        side=int(order.side),
-        energy_wh=order.energy_wh,
-        price_micro_per_kwh=order.price_micro_per_kwh,
-        owner=address_bytes(order.owner),
-        nonce=order.nonce,
-        target=None if target == ZERO_ADDRESS else target,
-        signature=order.signature,
-        received_at_ms=received_at_ms,
-    )
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def _last_block(receipts: Iterable[Receipt]) -> int:
-    return max((r.block_number for r in receipts), default=0)
 
 
 class RegionOperator:
@@ -182,6 +121,14 @@ class RegionOperator:
             )
         record = DeploymentRecord.load(path)
         deployment = record.attach(backend)
+        for name, address in deployment.addresses.items():
+            if not backend.code(address_bytes(address)):
+                raise LedgerError(
+                    f"{path.name} records the {name} contract of region {region!r} at {address}, "
+                    "but the chain has no contract there: ledger_url points at another chain "
+                    "than the one this data dir was settled on (or that chain was reset); point "
+                    "it back, or move the data dir aside to start anew"
+                )
         if deployment.market.operator() != operator.address_bytes:
             raise LedgerError(
                 f"region {region!r} on chain is run by "
@@ -215,11 +162,21 @@ class RegionOperator:
     ) -> RegionOperator:
         """Re-open the region recorded in ``data_dir`` (:meth:`attach`), or deploy it and record
         it there."""
-        if deployment_path(data_dir, region).exists():
-            return cls.attach(backend, store, data_dir, region, operator)
+        tariffs = tariffs or Tariffs()
+        path = deployment_path(data_dir, region)
+        if not path.exists():
+            # a lost record is found again on the chain, never deployed twice
+            found = find_deployment(backend, region, slot_seconds, operator.address_bytes)
+            if found is not None:
+                found.save(data_dir)
+        if path.exists():
+            op = cls.attach(backend, store, data_dir, region, operator)
+            op.check_settings(slot_seconds=slot_seconds, tariffs=tariffs)
+            return op
         deployment = deploy_region(
             backend, admin=admin, operator=operator, region=region_id(region), tariffs=tariffs
         )
+        faultpoints.reached("deploy:after_contracts")
         addresses = deployment.addresses
         DeploymentRecord(
             region=region,
@@ -230,7 +187,29 @@ class RegionOperator:
             operator=operator.address,
             slot_seconds=slot_seconds,
         ).save(data_dir)
+        faultpoints.reached("deploy:after_record")
         return cls(backend, store, deployment, operator, region=region, slot_seconds=slot_seconds)
+
+    def check_settings(self, *, slot_seconds: int, tariffs: Tariffs) -> None:
+        """Refuse settings that conflict with the deployed region, before anything is written."""
+        if slot_seconds != self.slot_seconds:
+            raise ConfigError(
+                f"region {self.region!r} in this data dir runs {self.slot_seconds // 60}-minute "
+                f"slots, the settings say {slot_seconds // 60}: set slot_minutes = "
+                f"{self.slot_seconds // 60}, or use another data_dir"
+            )
+        retail, feed_in, fee = self.market.grid_prices()
+        if (retail, feed_in, fee) != (
+            tariffs.retail_micro_per_kwh,
+            tariffs.feed_in_micro_per_kwh,
+            tariffs.fee_micro_per_kwh,
+        ):
+            raise ConfigError(
+                f"region {self.region!r} on chain charges retail {retail}, feed-in {feed_in} and "
+                f"fee {fee} micro-units/kWh, the settings say {tariffs.retail_micro_per_kwh}, "
+                f"{tariffs.feed_in_micro_per_kwh} and {tariffs.fee_micro_per_kwh}: set the "
+                "tariff settings to the region's, or use another data_dir"
+            )
 
     # --- households ----------------------------------------------------------------------------
 
@@ -250,103 +229,43 @@ class RegionOperator:
         only sign orders.
         """
         d = self.deployment
-        fresh = [a for a in dict.fromkeys(households) if d.registry.role_of(a) == Role.NONE]
-        if not fresh:
-            return []
-        receipts = d.registry.register_many(self.operator, fresh, role, d.region)
-        if deposit_micro:
-            total = deposit_micro * len(fresh)
-            mint = d.token.make_call(issuer, "mint", issuer.address_bytes, total, gas=MINT_GAS)
+        wanted = list(dict.fromkeys(households))
+        fresh = [a for a in wanted if d.registry.role_of(a) == Role.NONE]
+        receipts: list[Receipt] = []
+        if fresh:
+            receipts += d.registry.register_many(self.operator, fresh, role, d.region)
+            faultpoints.reached("onboard:after_register")
+        if not deposit_micro:
+            return receipts
+        # registered but never funded (a crash between the steps): funded now, once
+        unfunded = [a for a in wanted if d.market.escrow_of(a) == 0]
+        if not unfunded:
+            return receipts
+        total = deposit_micro * len(unfunded)
+        short = total - d.token.balance_of(issuer.address_bytes)
+        if short > 0:
+            mint = d.token.make_call(issuer, "mint", issuer.address_bytes, short, gas=MINT_GAS)
             receipts += send_many(self.backend, [(issuer, [mint])])
-            receipts += d.market.deposit_for(issuer, [(a, deposit_micro) for a in fresh])
+            faultpoints.reached("onboard:after_mint")
+        receipts += d.market.deposit_for(issuer, [(a, deposit_micro) for a in unfunded])
         return receipts
 
     # --- trades --------------------------------------------------------------------------------
 
-    def settle(self, result: ClearingResult, orders: Sequence[MarketOrder]) -> SlotSettlement:
+    def settle(self, result: ClearingResult, orders: Sequence[Order]) -> SlotSettlement:
         """Store a cleared slot's orders and trades, settle them on chain, record the settlement.
 
         ``orders`` are the slot's signed orders (the book the result was cleared from); their
-        Merkle root is recorded on chain. Every trade must name two of them.
+        Merkle root is recorded on chain. Every trade must name two of them. The steps follow the
+        settlement protocol (:mod:`gridledger.operator.settlement`): a re-run after a crash
+        completes the slot, a run with other orders for a recorded slot is refused before it
+        writes anything.
         """
-        if result.region != self.region:
-            raise LedgerError(f"a result of region {result.region!r} given to {self.region!r}")
-        slot = result.slot_start_s
-        by_id = {o.order_id: o for o in orders}
-        if any(o.region != self.region or o.slot_start_s != slot for o in orders):
-            raise LedgerError(f"orders of another region or slot given for {self.region} {slot}")
-        fee_rate = self.market.grid_prices()[2]
-        trades: list[SettlementTrade] = []
-        rows: list[StoredTrade] = []
-        for i, t in enumerate(result.trades):
-            bid, ask = by_id.get(t.bid_id), by_id.get(t.ask_id)
-            if bid is None or ask is None:
-                raise LedgerError(
-                    f"slot {slot} trade {i} names an order that is not among the slot's signed "
-                    "orders (company standing offers cannot be settled on chain)"
-                )
-            st = SettlementTrade(signed_order(bid), signed_order(ask), t.energy_wh,
-                                 t.price_micro_per_kwh)  # fmt: skip
-            if st.amount_micro != t.amount_micro or st.fee_micro(fee_rate) != t.fee_micro:
-                raise LedgerError(
-                    f"slot {slot} trade {i}: the market charged amount {t.amount_micro} and fee "
-                    f"{t.fee_micro}, the contract would charge {st.amount_micro} and "
-                    f"{st.fee_micro(fee_rate)} (its fee rate is {fee_rate}/kWh); deploy the "
-                    "region with the market's tariff"
-                )
-            trades.append(st)
-            rows.append(
-                StoredTrade(self.region, slot, i, t.bid_id, t.ask_id, st.buyer, st.seller,
-                            t.energy_wh, t.price_micro_per_kwh, t.amount_micro, t.fee_micro)
-            )  # fmt: skip
-        self._check_signed_for_market(trades)
-        received = now_ms()
-        self.store.add_orders(stored_order(o, received) for o in orders)
-        self.store.add_trades(rows)
-        orders_root = merkle.merkle_root(merkle.order_leaf(o.order_id) for o in orders)
-
-        recorded = self.store.get_settlement(self.region, slot)
-        state = self.market.slot(slot)
-        receipts: tuple[Receipt, ...] = ()
-        if state.status >= SlotStatus.TRADED:  # settled before a crash: only record it
-            if state.orders_root != orders_root:
-                raise LedgerError(f"slot {slot} is settled on chain with other orders")
-            tx_hashes = tuple(dict.fromkeys(e.tx_hash for e in self.market.settled_trades(slot)))
-            block = self.backend.block_number()
-        else:
-            batch = self.market.settle_trades(self.operator, slot, trades, orders_root=orders_root)
-            receipts = batch.receipts
-            tx_hashes = tuple(r.tx_hash for r in receipts)
-            block = _last_block(receipts)
-        if recorded is None:
-            self.store.add_settlement(
-                Settlement(self.region, slot, result.hash, orders_root, merkle.EMPTY_ROOT,
-                           tx_hashes, block, now_ms())
-            )  # fmt: skip
-        return SlotSettlement(
-            self.region, slot, len(trades), len(orders), len(receipts),
-            sum(r.gas_used for r in receipts), block, orders_root,
-        )  # fmt: skip
-
-    def _check_signed_for_market(self, trades: Sequence[SettlementTrade]) -> None:
-        # the contract would revert the whole batch on one such order; say which and why first
-        domain = self.domain
-        # an order filled by several trades is recovered once
-        orders = {o.order_id: o for t in trades for o in (t.bid, t.ask)}
-        for order in orders.values():
-            try:
-                domain.verify(ORDER, order.message, order.signature, order.owner)
-            except SignatureError:
-                raise LedgerError(
-                    f"order 0x{order.order_id.hex()} of {checksum(order.owner)} is not signed "
-                    f"for this region's market {checksum(self.market.address)} on chain "
-                    f"{self.backend.chain_id}; sign orders with that market's domain "
-                    "(RegionOperator.domain); nothing was stored or settled"
-                ) from None
+        return settlement.settle_slot(self, result, orders)
 
     # --- delivery ------------------------------------------------------------------------------
 
-    def slot_readings(self, slot_start_s: int) -> list[Reading]:
+    def slot_readings(self, slot_start_s: int) -> list[ReadingRow]:
         """The region's stored readings of a slot, in Merkle order (device, sequence)."""
         start_ms = slot_start_s * 1000
         return self.store.region_readings(
@@ -362,38 +281,10 @@ class RegionOperator:
         from the store (:func:`~gridledger.operator.delivery.delivery_positions`: the slot's trades
         against its BEC register deltas; registered energy companies have no meter position).
         The readings root is computed from the store (:func:`gridledger.ledger.merkle.reading_leaf`
-        of each stored payload) and written to the stored settlement too.
+        of each stored payload), recorded as the intent, then settled on chain.
         """
-        recorded = self.store.get_settlement(self.region, slot_start_s)
-        if recorded is None:
-            raise LedgerError(
-                f"slot {slot_start_s} of {self.region!r} has no recorded trade settlement; "
-                "settle its trades first"
-            )
-        if self.market.slot(slot_start_s).status >= SlotStatus.DELIVERED:
-            raise LedgerError(
-                f"the delivery of slot {slot_start_s} of {self.region!r} is settled already"
-            )
-        if entries is None:
-            registry = self.deployment.registry
-            entries = delivery_positions(
-                self.store, self.region, slot_start_s, self.slot_seconds,
-                is_unmetered=lambda account: registry.role_of(account) == Role.COMPANY,
-            )  # fmt: skip
-        readings = self.slot_readings(slot_start_s)
-        root = merkle.merkle_root(merkle.reading_leaf(r.payload) for r in readings)
-        batch = self.market.settle_delivery(
-            self.operator, slot_start_s, entries, readings_root=root
-        )
-        block = _last_block(batch.receipts)
-        self.store.update_settlement(
-            replace(
-                recorded,
-                readings_root=root,
-                tx_hashes=recorded.tx_hashes + tuple(r.tx_hash for r in batch.receipts),
-                block_number=max(block, recorded.block_number),
-            )
-        )
-        return SlotSettlement(
-            self.region, slot_start_s, 0, 0, batch.transactions, batch.gas_used, block, root
-        )
+        return settlement.settle_delivery(self, slot_start_s, entries)
+
+    def complete(self, slot_start_s: int) -> Settlement | None:
+        """Finish what a crash left of a slot from the chain's record (``gridledger repair``)."""
+        return settlement.complete_slot(self, slot_start_s)

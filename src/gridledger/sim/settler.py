@@ -36,10 +36,10 @@ from gridledger.errors import LedgerError
 from gridledger.identity import Domain, Signer, keccak
 from gridledger.ledger.deploy import Tariffs
 from gridledger.ledger.registry import Role
-from gridledger.ledger.settlement import SlotStatus
 from gridledger.market import ClearingResult
 from gridledger.market import Order as MarketOrder
-from gridledger.operator.region import DEFAULT_DEPOSIT_MICRO, RegionOperator, SlotSettlement
+from gridledger.operator.region import DEFAULT_DEPOSIT_MICRO, RegionOperator
+from gridledger.operator.settlement import SlotSettlement
 from gridledger.store import Device, Site, Store
 from gridledger.store import Region as StoredRegion
 from gridledger.telemetry.ingest import BatchResult, Ingestor
@@ -218,10 +218,10 @@ class CitySettler:
                 f"{dict(result.rejected)}; the meters and the store disagree"
             )
         self.totals.readings += result.accepted
-        if self.store.get_settlement(region.name, slot.start_s) is None:
-            return None
-        if op.market.slot(slot.start_s).status >= SlotStatus.DELIVERED:
-            return None  # delivered before a restart (a half-delivered slot resumes below)
+        recorded = self.store.get_settlement(region.name, slot.start_s)
+        if recorded is None or recorded.state == "delivered":
+            return None  # nothing traded, or delivered before a restart
+        # a half-delivered slot (a crash, a locked store) is completed from the chain here
         done = op.settle_delivery(slot.start_s)
         self.totals.delivered_slots += 1
         self.totals.transactions += done.transactions

@@ -14,7 +14,7 @@ from typing import Any
 
 from gridledger.errors import StoreError
 from gridledger.store._sql_base import Cursor, SqlBase, _json
-from gridledger.store.base import EnergyInterval, Reading, Rejection, TimeArg, to_ms
+from gridledger.store.base import EnergyInterval, ReadingRow, Rejection, TimeArg, to_ms
 
 READING_COLUMNS = (
     "device_id, sequence, ts_ms, import_wh, export_wh, power_w, soc_permille, extra, payload, "
@@ -58,7 +58,7 @@ GROUP BY 1, 2 ORDER BY 1, 2
 """
 
 
-def _reading_row(r: Reading) -> tuple[Any, ...]:
+def _reading_row(r: ReadingRow) -> tuple[Any, ...]:
     return (
         r.device_id,
         r.sequence,
@@ -73,8 +73,8 @@ def _reading_row(r: Reading) -> tuple[Any, ...]:
     )
 
 
-def _reading(row: Sequence[Any]) -> Reading:
-    return Reading(
+def _reading(row: Sequence[Any]) -> ReadingRow:
+    return ReadingRow(
         device_id=row[0],
         sequence=row[1],
         ts_ms=row[2],
@@ -104,14 +104,14 @@ class ReadingsSql(SqlBase):
         return self._changes(cur) - before if before >= 0 else cur.rowcount
 
     # -- readings ------------------------------------------------------------------------------
-    def insert_readings(self, batch: Iterable[Reading]) -> int:
+    def insert_readings(self, batch: Iterable[ReadingRow]) -> int:
         with self._lock, self._tx() as cur:
             rows = [_reading_row(r) for r in batch]
             if not rows:
                 return 0
             return self._insert_reading_rows(cur, rows)
 
-    def get_reading(self, device_id: str, sequence: int) -> Reading | None:
+    def get_reading(self, device_id: str, sequence: int) -> ReadingRow | None:
         rows = self._query(
             f"SELECT {READING_COLUMNS} FROM readings WHERE device_id = ? AND sequence = ?",
             (device_id, sequence),
@@ -126,7 +126,7 @@ class ReadingsSql(SqlBase):
         rows = self._query("SELECT device_id, MAX(sequence) FROM readings GROUP BY device_id")
         return {r[0]: int(r[1]) for r in rows}
 
-    def readings(self, device_id: str, start: TimeArg, end: TimeArg) -> list[Reading]:
+    def readings(self, device_id: str, start: TimeArg, end: TimeArg) -> list[ReadingRow]:
         rows = self._query(
             f"SELECT {READING_COLUMNS} FROM readings WHERE device_id = ? AND ts_ms >= ? "
             "AND ts_ms < ? ORDER BY sequence",
@@ -134,7 +134,7 @@ class ReadingsSql(SqlBase):
         )
         return [_reading(r) for r in rows]
 
-    def region_readings(self, region: str, start: TimeArg, end: TimeArg) -> list[Reading]:
+    def region_readings(self, region: str, start: TimeArg, end: TimeArg) -> list[ReadingRow]:
         cols = ", ".join("r." + c.strip() for c in READING_COLUMNS.split(","))
         rows = self._query(
             f"SELECT {cols} FROM readings r JOIN devices d ON d.device_id = r.device_id "
@@ -151,7 +151,7 @@ class ReadingsSql(SqlBase):
             rows = self._query("SELECT COUNT(*) FROM readings WHERE device_id = ?", (device_id,))
         return int(rows[0][0])
 
-    def latest_state(self, site_id: str | None = None) -> dict[str, Reading]:
+    def latest_state(self, site_id: str | None = None) -> dict[str, ReadingRow]:
         where = "" if site_id is None else "WHERE device_id IN (SELECT device_id FROM devices "
         where += "" if site_id is None else "WHERE site_id = ?)"
         cols = ", ".join("r." + c.strip() for c in READING_COLUMNS.split(","))

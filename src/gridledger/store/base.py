@@ -28,29 +28,19 @@ one transaction and is never partially applied.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from gridledger.devices.messages import DeviceKind
 from gridledger.errors import StoreError
+from gridledger.market import Order, Trade
 from gridledger.slots import require_utc
 
-#: The kinds of device a site can hold.
-DeviceKind = Literal["pv_meter", "accumulator", "bec", "load", "ev_charger", "fuel_cell"]
-DEVICE_KINDS: tuple[str, ...] = (
-    "pv_meter",
-    "accumulator",
-    "bec",
-    "load",
-    "ev_charger",
-    "fuel_cell",
-)
-
-#: Order sides, as in the signed ``Order`` message (``gridledger.identity.ORDER``).
-BID = 0
-ASK = 1
+#: The kinds of device a site can hold, by their store names (one :class:`DeviceKind` each).
+DEVICE_KINDS: tuple[str, ...] = tuple(k.store_name for k in DeviceKind)
 
 #: A point in time for queries: an aware datetime, or integer milliseconds since the epoch (UTC).
 TimeArg = datetime | int
@@ -111,8 +101,10 @@ class Device:
 
 
 @dataclass(frozen=True, slots=True)
-class Reading:
-    """One signed meter reading, as accepted by ingest.
+class ReadingRow:
+    """The store's row of one signed meter reading (:class:`gridledger.devices.Reading`) as
+    ingest accepted it: the device's id, the decoded columns the queries use, and the raw signed
+    bytes.
 
     Registers are cumulative and monotonic [Wh]; ``None`` where the device has no such register:
 
@@ -175,48 +167,20 @@ class EnergyInterval:
     export_wh: int
 
 
-@dataclass(frozen=True, slots=True)
-class Order:
-    """A signed market order (``gridledger.identity.ORDER``).
-
-    ``side`` is :data:`BID` or :data:`ASK`. ``target`` is an energy company's address, or ``None``
-    for the open market. ``status`` is free for the market to use (``open``, ``cancelled``...).
-    """
-
-    order_id: bytes
-    region: str
-    slot_start_s: int
-    side: int
-    energy_wh: int
-    price_micro_per_kwh: int
-    owner: bytes
-    nonce: int
-    target: bytes | None
-    signature: bytes
-    received_at_ms: int
-    status: str = "open"
-
-
-@dataclass(frozen=True, slots=True)
-class Trade:
-    """One match of a cleared slot; ``index`` numbers the trades of ``(region, slot_start_s)``."""
-
-    region: str
-    slot_start_s: int
-    index: int
-    bid_id: bytes
-    ask_id: bytes
-    buyer: bytes
-    seller: bytes
-    energy_wh: int
-    price_micro_per_kwh: int
-    amount_micro: int
-    fee_micro: int
+#: Where a slot stands in the settlement protocol (docs/architecture.md, "Store and chain"):
+#: ``pending`` (orders, trades and roots recorded, the chain not yet confirmed), ``traded`` (the
+#: chain settled the trades), ``delivering`` (the delivery's readings root recorded, the chain not
+#: yet confirmed), ``delivered``.
+SETTLEMENT_STATES: tuple[str, ...] = ("pending", "traded", "delivering", "delivered")
 
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """A slot settled on the ledger: the roots it recorded and the transactions that did it."""
+    """A slot settled on the ledger: the roots it recorded and the transactions that did it.
+
+    ``state`` is one of :data:`SETTLEMENT_STATES`; ``tx_hashes`` and ``block_number`` are the
+    chain's receipts of what is confirmed so far.
+    """
 
     region: str
     slot_start_s: int
@@ -226,6 +190,7 @@ class Settlement:
     tx_hashes: tuple[bytes, ...]
     block_number: int
     settled_at_ms: int = 0
+    state: str = "traded"
 
 
 @runtime_checkable
@@ -266,7 +231,7 @@ class Store(Protocol):
     def list_devices(self, site_id: str | None = None) -> list[Device]: ...
 
     # -- readings ------------------------------------------------------------------------------
-    def insert_readings(self, batch: Iterable[Reading]) -> int:
+    def insert_readings(self, batch: Iterable[ReadingRow]) -> int:
         """Store a batch in one transaction; return how many were new.
 
         Readings already stored (same ``device_id`` and ``sequence``) are skipped. A reading that
@@ -275,7 +240,7 @@ class Store(Protocol):
         """
         ...
 
-    def get_reading(self, device_id: str, sequence: int) -> Reading | None:
+    def get_reading(self, device_id: str, sequence: int) -> ReadingRow | None:
         """The stored reading ``(device_id, sequence)``, or ``None``."""
         ...
 
@@ -287,11 +252,11 @@ class Store(Protocol):
         """Highest stored sequence of every device that has readings."""
         ...
 
-    def readings(self, device_id: str, start: TimeArg, end: TimeArg) -> list[Reading]:
+    def readings(self, device_id: str, start: TimeArg, end: TimeArg) -> list[ReadingRow]:
         """Readings of a device with ``start <= ts < end``, by sequence."""
         ...
 
-    def region_readings(self, region: str, start: TimeArg, end: TimeArg) -> list[Reading]:
+    def region_readings(self, region: str, start: TimeArg, end: TimeArg) -> list[ReadingRow]:
         """Readings of every device of a region with ``start <= ts < end``.
 
         Ordered by ``(device_id, sequence)``, a deterministic order for the Merkle root of a
@@ -303,7 +268,7 @@ class Store(Protocol):
         """Number of stored readings, of one device or of all."""
         ...
 
-    def latest_state(self, site_id: str | None = None) -> dict[str, Reading]:
+    def latest_state(self, site_id: str | None = None) -> dict[str, ReadingRow]:
         """The reading with the highest sequence of every device (of one site, or of all)."""
         ...
 
@@ -336,22 +301,32 @@ class Store(Protocol):
         ...
 
     # -- market and ledger ---------------------------------------------------------------------
-    def add_orders(self, batch: Iterable[Order]) -> int:
-        """Store orders in one transaction; skip an ``order_id`` already stored. Return new ones."""
+    def add_orders(self, batch: Iterable[Order], received_at_ms: int = 0) -> int:
+        """Store the market's signed orders in one transaction, received at ``received_at_ms``;
+        skip an order whose ``order_id`` is already stored. Return how many were new."""
         ...
 
     def get_order(self, order_id: bytes) -> Order | None: ...
 
     def list_orders(self, region: str, slot_start_s: int | None = None) -> list[Order]:
-        """Orders of a region (and slot), by ``(slot_start_s, order_id)``."""
+        """Orders of a region (and slot), by ``(slot_start_s, order_id)``.
+
+        Raise :class:`StoreError` for a row whose stored ``order_id`` is not the id of its
+        stored fields (a damaged or edited row).
+        """
+        ...
+
+    def order_status(self, order_id: bytes) -> str | None:
+        """An order's status (``open`` when stored, then what :meth:`set_order_status` set)."""
         ...
 
     def set_order_status(self, order_id: bytes, status: str) -> None:
         """Set an order's status; raise :class:`StoreError` for an unknown order."""
         ...
 
-    def add_trades(self, batch: Iterable[Trade]) -> int:
-        """Store trades in one transaction; skip a ``(region, slot, index)`` already stored."""
+    def add_trades(self, region: str, slot_start_s: int, trades: Sequence[Trade]) -> int:
+        """Store a cleared slot's trades (the market's, in result order: the index of a trade is
+        its position) in one transaction; skip an index already stored. Return new ones."""
         ...
 
     def list_trades(self, region: str, slot_start_s: int | None = None) -> list[Trade]:
@@ -360,6 +335,21 @@ class Store(Protocol):
 
     def add_settlement(self, settlement: Settlement) -> None:
         """Record a settled slot; raise :class:`StoreError` if that slot is already recorded."""
+        ...
+
+    def record_slot(
+        self,
+        settlement: Settlement,
+        orders: Sequence[Order],
+        trades: Sequence[Trade],
+        received_at_ms: int,
+    ) -> None:
+        """Record a cleared slot's orders, trades and settlement in ONE transaction.
+
+        The settlement protocol's intent: either all of it is stored or none of it. Orders
+        already stored are kept; raise :class:`StoreError` if the slot already has a settlement
+        or trades.
+        """
         ...
 
     def update_settlement(self, settlement: Settlement) -> None:

@@ -34,8 +34,16 @@ from typing import Literal
 Dialect = Literal["sqlite", "postgres"]
 
 _TYPES: dict[Dialect, dict[str, str]] = {
-    "sqlite": {"blob": "BLOB", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"},
-    "postgres": {"blob": "BYTEA", "serial": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"},
+    "sqlite": {
+        "blob": "BLOB",
+        "serial": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "zero32": "zeroblob(32)",
+    },
+    "postgres": {
+        "blob": "BYTEA",
+        "serial": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        "zero32": "decode(repeat('00', 32), 'hex')",
+    },
 }
 
 
@@ -142,6 +150,21 @@ MIGRATIONS: tuple[Migration, ...] = (
                 settled_at_ms BIGINT NOT NULL,
                 PRIMARY KEY (region, slot_start_s)
             )""",
+        ),
+    ),
+    Migration(
+        2,
+        "trades.company: a trade with a registered energy company (the market's Trade.company)",
+        ("ALTER TABLE trades ADD COLUMN company SMALLINT NOT NULL DEFAULT 0",),
+    ),
+    Migration(
+        3,
+        "settlements.state: where a slot stands in the settlement protocol (docs/architecture.md)",
+        (
+            "ALTER TABLE settlements ADD COLUMN state TEXT NOT NULL DEFAULT 'traded' "
+            "CHECK (state IN ('pending', 'traded', 'delivering', 'delivered'))",
+            # a slot recorded before this migration with a readings root was delivered
+            "UPDATE settlements SET state = 'delivered' WHERE readings_root <> {zero32}",
         ),
     ),
 )

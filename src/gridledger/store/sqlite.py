@@ -9,7 +9,6 @@ on ``busy_timeout`` instead of failing); one store object may be used from sever
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from gridledger.errors import StoreError
 from gridledger.store._sql import Cursor, SqlStore
 from gridledger.store.migrations import Dialect
+from gridledger.wal import enter_wal
 
 #: How long a writer waits for another process's write lock [ms].
 BUSY_TIMEOUT_MS = 10_000
@@ -32,26 +32,6 @@ def sqlite_path(url: str) -> str:
             "sqlite:////absolute/path.sqlite or sqlite:///:memory:"
         )
     return url[len(prefix) :]
-
-
-def enter_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
-    """Switch ``conn``'s database to WAL mode, waiting up to ``timeout_s`` [s] for other openers.
-
-    Switching a fresh file to WAL takes an exclusive lock, and SQLite answers SQLITE_BUSY at once,
-    without its busy handler, when another connection opens the same file at that moment; so the
-    switch is retried here for as long as a writer would wait.
-    """
-    deadline = time.monotonic() + timeout_s
-    delay_s = 0.001
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode=WAL").fetchall()
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() + delay_s > deadline:
-                raise
-        time.sleep(delay_s)
-        delay_s = min(delay_s * 2, 0.05)
 
 
 class SqliteStore(SqlStore):

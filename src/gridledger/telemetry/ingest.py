@@ -55,7 +55,7 @@ from gridledger.devices.messages import (
 )
 from gridledger.devices.topics import readings_filter
 from gridledger.identity import Domain, FastRecoverer, keccak, region_id
-from gridledger.store import Reading, Rejection, Store
+from gridledger.store import ReadingRow, Rejection, Store
 from gridledger.telemetry.base import Delivery, Transport
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class BatchResult:
 class CheckedBatch:
     """A checked batch waiting for :meth:`Ingestor.commit`."""
 
-    readings: list[Reading] = field(default_factory=list)
+    readings: list[ReadingRow] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     result: BatchResult = field(default_factory=BatchResult)
 
@@ -148,7 +148,7 @@ class Ingestor:
     def refresh_registry(self) -> None:
         """(Re)load registered devices and, for new ones, their latest stored reading."""
         sites = {s.site_id: s for s in self.store.list_sites()}
-        latest: dict[str, Reading] | None = None
+        latest: dict[str, ReadingRow] | None = None
         for device in self.store.list_devices():
             address = bytes(device.address)
             if address in self._devices:
@@ -242,7 +242,7 @@ class Ingestor:
             except Exception as exc:  # never let a payload stop ingest
                 log.debug("unexpected error checking a payload", exc_info=True)
                 outcome = ("malformed", None, f"unexpected {type(exc).__name__}: {exc}")
-            if isinstance(outcome, Reading):
+            if isinstance(outcome, ReadingRow):
                 checked.readings.append(outcome)
                 continue
             if isinstance(outcome, str):  # pragma: no cover - handled above
@@ -271,7 +271,7 @@ class Ingestor:
 
     def _check(
         self, topic: str | None, payload: bytes, now: int, refreshed: bool
-    ) -> Reading | tuple[str, str | None, str] | str:
+    ) -> ReadingRow | tuple[str, str | None, str] | str:
         if not isinstance(payload, bytes) or len(payload) != READING_SIZE:
             size = len(payload) if isinstance(payload, bytes) else type(payload).__name__
             return ("malformed", None, f"a reading is {READING_SIZE} bytes, got {size}")
@@ -345,12 +345,12 @@ class Ingestor:
         state.last_seq, state.last_ts, state.last_import, state.last_export = seq, ts, imp, exp
         self._unstored[(device_id, seq)] = payload
         if kind == _ACCUMULATOR:
-            return Reading(
+            return ReadingRow(
                 device_id, seq, ts, imp, exp, power, body, signature, soc,
                 {"soh_permille": soh, "state": st, "alarms": alarms},
             )  # fmt: skip
         extra = {"state": st, "alarms": alarms} if st or alarms else None
-        return Reading(device_id, seq, ts, imp, exp, power, body, signature, None, extra)
+        return ReadingRow(device_id, seq, ts, imp, exp, power, body, signature, None, extra)
 
     def _is_stored(self, device_id: str, seq: int, ts: int, payload: bytes) -> bool:
         """True when exactly this reading is stored already or accepted and on its way there."""

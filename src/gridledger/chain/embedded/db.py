@@ -31,7 +31,7 @@ from eth.db.atomic import AtomicDBWriteBatch
 from eth.db.backends.base import BaseAtomicDB
 
 from gridledger.errors import LedgerError
-from gridledger.store.sqlite import enter_wal
+from gridledger.wal import enter_wal
 
 SCHEMA_VERSION = 1
 

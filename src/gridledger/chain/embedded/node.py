@@ -343,15 +343,17 @@ class EmbeddedLedger:
     @_serialized
     def get_logs(
         self,
-        address: bytes,
+        address: bytes | None,
         from_block: int = 0,
         to_block: int | None = None,
         topic0: bytes | None = None,
     ) -> list[Log]:
-        """Logs emitted by ``address`` in the block range (inclusive), optionally by event topic."""
+        """Logs emitted by ``address`` (``None``: any) in the block range (inclusive),
+        optionally by event topic."""
         self._check_open()
         last = self.block_number() if to_block is None else to_block
-        rows = self._kv.iter_logs(_address(address, "address"), from_block, last, topic0)
+        where = None if address is None else _address(address, "address")
+        rows = self._kv.iter_logs(where, from_block, last, topic0)
         return [_log(row) for row in rows]
 
     @_serialized
