@@ -152,7 +152,13 @@ def test_cli_simulate_settle_then_verify(tmp_path: Path, monkeypatch: pytest.Mon
     assert "verified" in verified.output and "2 regions" in verified.output
 
     chain = tmp_path / "data" / "chain.sqlite"
-    chain.rename(tmp_path / "chain.sqlite")  # a fresh chain has none of the contracts
+    chain.rename(tmp_path / "chain.sqlite")
+    missing = runner.invoke(main, ["verify"])  # verify never creates the chain it checks
+    assert missing.exit_code == 1 and "no embedded chain" in missing.output
+    assert not chain.exists()
+    from gridledger.chain import open_ledger
+
+    open_ledger("embedded", chain.parent).close()  # a fresh chain has none of the contracts
     elsewhere = runner.invoke(main, ["verify"])
     assert elsewhere.exit_code == 1 and "no market contract answers" in elsewhere.output
     for leftover in chain.parent.glob("chain.sqlite*"):

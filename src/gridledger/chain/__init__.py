@@ -18,25 +18,35 @@ from __future__ import annotations
 from pathlib import Path
 
 from gridledger.chain.backend import LedgerBackend, Log, Receipt
-from gridledger.errors import ConfigError
+from gridledger.errors import ConfigError, LedgerError
 
 __all__ = ["EMBEDDED_CHAIN_FILE", "LedgerBackend", "Log", "Receipt", "open_ledger"]
 
 EMBEDDED_CHAIN_FILE = "chain.sqlite"
 
 
-def open_ledger(url: str, data_dir: Path | str = "var", chain_id: int = 1337) -> LedgerBackend:
+def open_ledger(
+    url: str, data_dir: Path | str = "var", chain_id: int = 1337, *, create: bool = True
+) -> LedgerBackend:
     """The backend for a ``ledger_url`` setting: ``embedded`` or an ``http(s)://`` node URL.
 
     The embedded chain lives in ``data_dir/chain.sqlite`` (created with ``chain_id`` when
-    missing); a node must report ``chain_id``, since every signature is bound to it.
+    missing, unless ``create=False``); a node must report ``chain_id``, since every signature is
+    bound to it.
     """
     if url == "embedded":
         from gridledger.chain.embedded import EmbeddedLedger
 
         directory = Path(data_dir)
-        directory.mkdir(parents=True, exist_ok=True)
         path = directory / EMBEDDED_CHAIN_FILE
+        if not create and not path.is_file():
+            raise LedgerError(
+                f"there is no embedded chain at {path}: check data_dir, or run gridledger "
+                "simulate --settle (or gridledger serve) to make one"
+            )
+        if directory.exists() and not directory.is_dir():
+            raise ConfigError(f"data_dir {directory} is a file; point data_dir at a directory")
+        directory.mkdir(parents=True, exist_ok=True)
         return EmbeddedLedger(path, chain_id=None if path.exists() else chain_id)
     if url.startswith(("http://", "https://")):
         from gridledger.chain.rpc import RpcBackend

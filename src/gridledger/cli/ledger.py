@@ -1,8 +1,6 @@
-"""``gridledger verify`` and ``gridledger deliver``: the operator's commands on the chain."""
+"""``gridledger verify``, ``repair`` and ``deliver``: the operator's commands on the chain."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import click
 
@@ -10,35 +8,107 @@ from gridledger.cli.group import main, passphrase, settings_of
 from gridledger.errors import GridLedgerError
 from gridledger.identity import Keystore
 
-if TYPE_CHECKING:
-    pass
-
 
 @main.command()
+@click.option(
+    "--chain",
+    "check_chain",
+    is_flag=True,
+    help="Also check the embedded chain file itself: every header, the state trie and a full "
+    "replay of every block from genesis.",
+)
 @click.pass_context
-def verify(ctx: click.Context) -> None:
+def verify(ctx: click.Context, check_chain: bool) -> None:
     """Replay the store against the ledger; exit 1 at the first mismatch.
 
     Checks every settled slot of every region deployed in data_dir: each stored order's id and
-    signature, each stored trade against its event on chain, each delivered slot's readings
-    (payload, device signature) against the readings root, and the orders and trades roots.
+    signature, each stored trade against its event on chain and against a re-clearing of the
+    slot's orders (result hash), every column of each delivered slot's readings against its
+    signed payload, the orders, trades and readings roots, every stored transaction hash and
+    block, and the registry's operators and site owners. Creates nothing: a missing store or
+    chain is an error.
     """
     from gridledger.chain import open_ledger
     from gridledger.operator.audit import verify_store
     from gridledger.store import open_store
 
     cfg = settings_of(ctx)
-    backend = open_ledger(cfg["ledger_url"], cfg.data_path, int(cfg["chain_id"]))
+    if not cfg.data_path.is_dir():
+        raise click.ClickException(
+            f"data_dir {cfg.data_path} is not a directory with a settled city; check data_dir"
+        )
+    backend = open_ledger(cfg["ledger_url"], cfg.data_path, int(cfg["chain_id"]), create=False)
     try:
-        with open_store(cfg.store_location) as store:
+        with open_store(cfg.store_location, create=False) as store:
             report = verify_store(store, backend, cfg.data_path)
+        if check_chain and report.ok:
+            report.chain_blocks = _verify_chain_file(backend, cfg["ledger_url"])
     finally:
         backend.close()
     click.echo(f"store {cfg.store_location} against {cfg['ledger_url']}: {report.summary()}")
+    for line in report.unprovable:
+        click.echo(f"unprovable: {line}")
     if not report.ok:
         click.echo(f"MISMATCH: {report.mismatch}", err=True)
         ctx.exit(1)
     click.echo("verified: the store agrees with the chain")
+
+
+def _verify_chain_file(backend: object, ledger_url: str) -> int:
+    """Headers, state trie and a full replay of the embedded chain; the blocks replayed."""
+    from gridledger.chain.embedded import EmbeddedLedger, verify_embedded_chain
+
+    if not isinstance(backend, EmbeddedLedger):
+        raise click.UsageError(
+            f"--chain checks the embedded chain file; ledger_url is {ledger_url} (a node checks "
+            "its own chain)"
+        )
+    return verify_embedded_chain(backend, replay=True).replayed_blocks
+
+
+@main.command()
+@click.option("--key", "key_name", default=None, help="Keystore name of the region operator, to "
+              "send what a crash left unsent (default: the demo operator key).")  # fmt: skip
+@click.option("--region", "regions", multiple=True, help="A region to look for on the chain, "
+              "when neither the store nor a deployment record names it (repeatable).")  # fmt: skip
+@click.pass_context
+def repair(ctx: click.Context, key_name: str | None, regions: tuple[str, ...]) -> None:
+    """Rebuild the store's settlement and deployment records from the chain.
+
+    Completes slots a crash left half-recorded, finds lost deployment records on the chain,
+    rebuilds settlements and trades the store lost from the chain's events, and lists every slot
+    whose orders or meter readings are lost for good (the chain holds only their roots: they are
+    never invented). Run gridledger verify afterwards.
+    """
+    from gridledger.chain import open_ledger
+    from gridledger.market import RuleSet
+    from gridledger.operator.recovery import repair as run_repair
+    from gridledger.operator.region import demo_keys
+    from gridledger.store import open_store
+
+    cfg = settings_of(ctx)
+    rules = RuleSet.from_config(cfg)
+    operator = (
+        Keystore(cfg.keystore_path).load(key_name, passphrase(confirm=False))
+        if key_name
+        else demo_keys()[1]
+    )
+    if not cfg.data_path.is_dir():
+        raise click.ClickException(f"data_dir {cfg.data_path} does not exist; check data_dir")
+    backend = open_ledger(cfg["ledger_url"], cfg.data_path, int(cfg["chain_id"]), create=False)
+    try:
+        with open_store(cfg.store_location) as store:
+            report = run_repair(
+                store, backend, cfg.data_path, operator=operator, regions=regions,
+                slot_seconds=rules.slot_minutes * 60, clearing_rule=rules.clearing_rule,
+            )  # fmt: skip
+    finally:
+        backend.close()
+    for line in report.lines():
+        click.echo(line)
+    click.echo(f"repaired: {report.summary()}")
+    if report.needs_key:
+        ctx.exit(1)
 
 
 @main.command()

@@ -68,7 +68,11 @@ def simulate(
         ) from exc
     rules = RuleSet.from_config(cfg, clearing_rule=rule)
     with ExitStack() as stack:
-        settler = _city_settler(cfg, rules, stack) if settle else None
+        # every setting that changes what a slot clears to (the period too: its random draws)
+        run = {"seed": seed, "households": households, "start": start_ts.isoformat(),
+               "hours": hours, "slot_minutes": rules.slot_minutes,
+               "clearing_rule": rules.clearing_rule, "tariff": rules.tariff.to_dict()}  # fmt: skip
+        settler = _city_settler(cfg, rules, stack, run) if settle else None
         report = simulate_city(
             example_city(seed, households), start_ts, hours, rules, cfg["chain_id"], seed,
             on_cleared=None if settler is None else settler.on_cleared,
@@ -123,7 +127,9 @@ def simulate(
         )
 
 
-def _city_settler(cfg: Config, rules: RuleSet, stack: ExitStack) -> CitySettler:
+def _city_settler(
+    cfg: Config, rules: RuleSet, stack: ExitStack, run: dict[str, object]
+) -> CitySettler:
     """A CitySettler on the configured ledger and store (closed by ``stack``)."""
     from gridledger.chain import open_ledger
     from gridledger.operator.region import demo_keys, market_tariffs
@@ -137,4 +143,5 @@ def _city_settler(cfg: Config, rules: RuleSet, stack: ExitStack) -> CitySettler:
     return CitySettler(
         backend, store, cfg.data_path, admin=admin, operator=operator,
         tariffs=market_tariffs(rules.tariff), slot_seconds=rules.slot_minutes * 60, meter=True,
+        clearing_rule=rules.clearing_rule, gate_closure_s=rules.gate_closure_s, run=run,
     )  # fmt: skip

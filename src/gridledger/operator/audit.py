@@ -35,9 +35,19 @@ from gridledger.devices.messages import decode_reading, reading_digest
 from gridledger.errors import GridLedgerError, StoreError, VerificationError
 from gridledger.identity import ORDER, Domain, address_bytes, recover_digest, region_id
 from gridledger.ledger import merkle
+from gridledger.ledger.registry import RegistryClient
 from gridledger.ledger.settlement import MarketClient, SettledTrade, SlotState, SlotStatus
 from gridledger.ledger.verify import verify_slot
 from gridledger.market import Order, Trade
+from gridledger.operator.audit_checks import (
+    check_delivery,
+    check_reading_rows,
+    check_receipts,
+    check_registry,
+    check_result,
+    check_state,
+    orders_lost,
+)
 from gridledger.operator.deployment import DeploymentRecord, load_deployments
 from gridledger.store import ReadingRow, Settlement, Store
 
@@ -52,6 +62,11 @@ class AuditReport:
     trades: int = 0
     readings: int = 0
     delivered_slots: int = 0
+    results: int = 0
+    receipts: int = 0
+    registry_checks: int = 0
+    chain_blocks: int = 0
+    unprovable: list[str] = field(default_factory=list)
     mismatch: str | None = None
     region: str | None = None
     slot_start_s: int | None = None
@@ -62,10 +77,17 @@ class AuditReport:
         return self.mismatch is None
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.regions} regions, {self.slots} settled slots ({self.delivered_slots} "
-            f"delivered), {self.orders} orders, {self.trades} trades, {self.readings} readings"
+            f"delivered, {self.results} re-cleared), {self.orders} orders, {self.trades} trades, "
+            f"{self.readings} readings, {self.receipts} transactions, {self.registry_checks} "
+            "registry entries"
         )
+        if self.chain_blocks:
+            text += f", chain file: {self.chain_blocks} blocks replayed"
+        if self.unprovable:
+            text += f"; {len(self.unprovable)} slot(s) unprovable (gridledger repair lists them)"
+        return text
 
 
 def _hex(b: bytes) -> str:
@@ -99,12 +121,14 @@ def _reading_leaves(
     store: Store, readings: Sequence[ReadingRow], domain: Domain, region: str
 ) -> list[bytes]:
     addresses: dict[str, bytes | None] = {}
+    kinds: dict[str, str] = {}
     leaves = []
     for r in readings:
         where = f"reading {r.device_id}#{r.sequence}"
         if r.device_id not in addresses:
             device = store.get_device(r.device_id)
             addresses[r.device_id] = device.address if device else None
+            kinds[r.device_id] = device.kind if device else ""
         address = addresses[r.device_id]
         if address is None:
             raise VerificationError(f"{where}: its device is not in the store")
@@ -112,25 +136,14 @@ def _reading_leaves(
             decoded, _ = decode_reading(bytes(r.payload) + bytes(r.signature))
         except GridLedgerError as exc:
             raise VerificationError(f"{where}: stored payload does not decode: {exc}") from exc
-        fields = (
-            ("region", decoded.region, region),
-            ("device", decoded.device, address),
-            ("sequence", decoded.sequence, r.sequence),
-            ("ts_ms", decoded.timestamp_ms, r.ts_ms),
-        )
-        for name, signed_value, stored_value in fields:
-            if signed_value != stored_value:
-                raise VerificationError(
-                    f"{where}: its payload says {name} {signed_value!r}, the store {stored_value!r}"
-                )
-        for name, signed_int, column in (
-            ("import_wh", decoded.import_wh, r.import_wh),
-            ("export_wh", decoded.export_wh, r.export_wh),
-        ):
-            if column is not None and signed_int != column:
-                raise VerificationError(
-                    f"{where}: its payload says {name} {signed_int}, the store {column}"
-                )
+        if decoded.region != region:
+            raise VerificationError(f"{where}: its payload is signed for region {decoded.region!r}")
+        check_reading_rows([r], {r.device_id: address})
+        if decoded.kind.store_name != kinds[r.device_id]:
+            raise VerificationError(
+                f"{where}: its payload is signed by a {decoded.kind.store_name}, the store "
+                f"records device {r.device_id} as a {kinds[r.device_id]}"
+            )
         try:
             signer = recover_digest(reading_digest(domain, bytes(r.payload)), bytes(r.signature))
         except GridLedgerError as exc:
@@ -158,7 +171,11 @@ def _check_record(settlement: Settlement, state: SlotState) -> None:
 
 
 def verify_region(
-    store: Store, market: MarketClient, record: DeploymentRecord, report: AuditReport
+    store: Store,
+    market: MarketClient,
+    record: DeploymentRecord,
+    report: AuditReport,
+    registry: RegistryClient | None = None,
 ) -> None:
     """Check every stored settlement of one region; raise at the first mismatch."""
     region = record.region
@@ -174,6 +191,11 @@ def verify_region(
         ) from exc
     if onchain_region != region_id(region):
         raise VerificationError(f"the contract at {_hex(market.address)} is another region's")
+    if not any(r.region == region for r in store.list_regions()):
+        raise VerificationError(f"the store has no region {region!r} for its settlements")
+    deliveries: dict[int, dict[bytes, int]] = defaultdict(dict)
+    for e in market.events("DeliverySettled"):
+        deliveries[int(e.args["slot"])][bytes(e.args["account"])] = int(e.args["imbalance_wh"])
     events: dict[int, list[SettledTrade]] = defaultdict(list)
     for trade in market.settled_trades():  # one log query for the whole region
         events[trade.slot].append(trade)
@@ -190,11 +212,24 @@ def verify_region(
             raise VerificationError(str(exc)) from exc
         for order in orders:
             _check_order(order, order_domain, region, slot)
-        _check_trades(trades, {o.order_id for o in orders})
         state = market.slot(slot)
         if state.status == SlotStatus.NONE:
             raise VerificationError("the store records this slot as settled, the chain does not")
+        check_state(settlement, state)
         _check_record(settlement, state)
+        check_receipts(market.backend, market, settlement, state)
+        report.receipts += len(settlement.tx_hashes)
+        if orders_lost(settlement, orders):
+            # rebuilt from the chain by gridledger repair: its orders are gone for good
+            report.unprovable.append(f"{region} slot {slot}: orders lost")
+            verify_slot(
+                market, slot, order_ids=[], trades=trades, state=state,
+                events=events.get(slot, []), check_orders=False,
+            )  # fmt: skip
+            report.slots += 1
+            report.trades += len(trades)
+            continue
+        _check_trades(trades, {o.order_id for o in orders})
         leaves = None
         if state.status >= SlotStatus.DELIVERING:
             start_ms = slot * 1000
@@ -211,6 +246,11 @@ def verify_region(
             state=state,
             events=events.get(slot, []),
         )
+        # the trades match the chain; now they must also be what the stored orders clear to
+        check_result(settlement, orders, trades, record, state)
+        report.results += 1
+        if state.status == SlotStatus.DELIVERED:
+            check_delivery(store, market, registry, record, slot, deliveries.get(slot, {}))
         report.slots += 1
         report.orders += len(orders)
         report.trades += len(trades)
@@ -218,6 +258,8 @@ def verify_region(
             report.readings += len(leaves)
             report.delivered_slots += 1
     report.slot_start_s = None
+    if registry is not None:
+        report.registry_checks += check_registry(store, registry, market, record)
     for event in market.events("SlotOpened"):
         slot = int(event.args["slot"])
         if slot not in settled:
@@ -253,8 +295,8 @@ def verify_store(
     for record in deployments:
         report.region = record.region
         try:
-            market = record.attach(backend).market
-            verify_region(store, market, record, report)
+            deployment = record.attach(backend)
+            verify_region(store, deployment.market, record, report, deployment.registry)
         except VerificationError as exc:
             where, text = f"region {record.region}", str(exc)
             slot = report.slot_start_s

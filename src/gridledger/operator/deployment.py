@@ -31,7 +31,12 @@ def deployment_path(data_dir: Path | str, region: str) -> Path:
 
 @dataclass(frozen=True)
 class DeploymentRecord:
-    """A region's contract addresses on one chain, and its slot length (to find its readings)."""
+    """A region's contract addresses on one chain, and the market rules the chain does not hold.
+
+    ``slot_seconds`` finds a slot's readings; ``clearing_rule`` and ``gate_closure_s`` (with the
+    grid prices each slot records on chain) let ``gridledger verify`` re-clear a stored slot and
+    compare its result hash and trades.
+    """
 
     region: str
     chain_id: int
@@ -40,6 +45,8 @@ class DeploymentRecord:
     market: str
     operator: str
     slot_seconds: int
+    clearing_rule: str = "pay_as_clear"
+    gate_closure_s: int = 60
 
     def save(self, data_dir: Path | str) -> Path:
         path = deployment_path(data_dir, self.region)
@@ -61,6 +68,8 @@ class DeploymentRecord:
                 market=str(data["market"]),
                 operator=str(data["operator"]),
                 slot_seconds=int(data["slot_seconds"]),
+                clearing_rule=str(data.get("clearing_rule", "pay_as_clear")),
+                gate_closure_s=int(data.get("gate_closure_s", 60)),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise LedgerError(f"deployment record {path} is unreadable: {exc}") from exc
@@ -88,15 +97,21 @@ def load_deployments(data_dir: Path | str) -> list[DeploymentRecord]:
 
 
 def find_deployment(
-    backend: LedgerBackend, region: str, slot_seconds: int, operator: bytes | None = None
+    backend: LedgerBackend,
+    region: str,
+    slot_seconds: int,
+    operator: bytes | None = None,
+    *,
+    clearing_rule: str = "pay_as_clear",
+    gate_closure_s: int = 60,
 ) -> DeploymentRecord | None:
     """Find ``region``'s contracts on the chain itself, for a data dir that lost its record.
 
     The registry is the contract that logged ``RegionAdded(region)``; the market is a contract
     that logged ``GridPricesSet`` (every market does, at deployment) and answers with this region
     and registry (and ``operator``, when given); the token is the market's. The newest such market
-    wins. ``slot_seconds`` is not on chain: it comes from the settings. ``None`` when the chain
-    holds no complete deployment of the region (then deploying it is safe).
+    wins. ``slot_seconds`` and the rule are not on chain: they come from the settings. ``None``
+    when the chain holds no complete deployment of the region (then deploying it is safe).
     """
     rid = region_id(region)
     added = ContractABI.named("Registry").event_topic("RegionAdded")
@@ -122,10 +137,13 @@ def find_deployment(
         return DeploymentRecord(
             region=region,
             chain_id=backend.chain_id,
-            registry=checksum(market.call("REGISTRY")),
-            token=checksum(market.token()),
-            market=checksum(address),
+            # as deploy writes them: lowercase hex (the operator checksummed)
+            registry="0x" + bytes(market.call("REGISTRY")).hex(),
+            token="0x" + market.token().hex(),
+            market="0x" + address.hex(),
             operator=checksum(owner),
             slot_seconds=slot_seconds,
+            clearing_rule=clearing_rule,
+            gate_closure_s=gate_closure_s,
         )
     return None

@@ -89,6 +89,7 @@ class RegionOperator:
         self.operator = operator
         self.region = region
         self.slot_seconds = slot_seconds
+        self.record: DeploymentRecord | None = None
 
     @property
     def market(self) -> MarketClient:
@@ -143,9 +144,11 @@ class RegionOperator:
                 f"settle with that version, or deploy the region anew: move {path} and the "
                 "chain aside"
             )
-        return cls(
+        op = cls(
             backend, store, deployment, operator, region=region, slot_seconds=record.slot_seconds
         )
+        op.record = record
+        return op
 
     @classmethod
     def open(
@@ -159,19 +162,31 @@ class RegionOperator:
         operator: Signer,
         tariffs: Tariffs | None = None,
         slot_seconds: int = 900,
+        clearing_rule: str = "pay_as_clear",
+        gate_closure_s: int = 60,
     ) -> RegionOperator:
         """Re-open the region recorded in ``data_dir`` (:meth:`attach`), or deploy it and record
-        it there."""
+        it there.
+
+        A lost record is found again on the chain (never deployed twice); settings that conflict
+        with the deployed region (slot length, tariff, clearing rule) are refused with
+        :class:`~gridledger.errors.ConfigError` before anything is written.
+        """
         tariffs = tariffs or Tariffs()
         path = deployment_path(data_dir, region)
         if not path.exists():
             # a lost record is found again on the chain, never deployed twice
-            found = find_deployment(backend, region, slot_seconds, operator.address_bytes)
+            found = find_deployment(
+                backend, region, slot_seconds, operator.address_bytes,
+                clearing_rule=clearing_rule, gate_closure_s=gate_closure_s,
+            )  # fmt: skip
             if found is not None:
                 found.save(data_dir)
         if path.exists():
             op = cls.attach(backend, store, data_dir, region, operator)
-            op.check_settings(slot_seconds=slot_seconds, tariffs=tariffs)
+            op.check_settings(
+                slot_seconds=slot_seconds, tariffs=tariffs, clearing_rule=clearing_rule
+            )
             return op
         deployment = deploy_region(
             backend, admin=admin, operator=operator, region=region_id(region), tariffs=tariffs
@@ -186,12 +201,23 @@ class RegionOperator:
             market=addresses["market"],
             operator=operator.address,
             slot_seconds=slot_seconds,
+            clearing_rule=clearing_rule,
+            gate_closure_s=gate_closure_s,
         ).save(data_dir)
         faultpoints.reached("deploy:after_record")
-        return cls(backend, store, deployment, operator, region=region, slot_seconds=slot_seconds)
+        return cls.attach(backend, store, data_dir, region, operator)
 
-    def check_settings(self, *, slot_seconds: int, tariffs: Tariffs) -> None:
+    def check_settings(
+        self, *, slot_seconds: int, tariffs: Tariffs, clearing_rule: str = "pay_as_clear"
+    ) -> None:
         """Refuse settings that conflict with the deployed region, before anything is written."""
+        recorded_rule = self.record.clearing_rule if self.record else clearing_rule
+        if clearing_rule != recorded_rule:
+            raise ConfigError(
+                f"region {self.region!r} in this data dir clears by {recorded_rule}, the settings "
+                f"say {clearing_rule}: set clearing_rule = {recorded_rule!r}, or use another "
+                "data_dir"
+            )
         if slot_seconds != self.slot_seconds:
             raise ConfigError(
                 f"region {self.region!r} in this data dir runs {self.slot_seconds // 60}-minute "

@@ -42,6 +42,9 @@ from gridledger.units import cost_micro
 if TYPE_CHECKING:
     from gridledger.operator.region import RegionOperator
 
+#: The result hash of a settlement rebuilt from the chain alone (the result is not on chain).
+REBUILT_RESULT_HASH = bytes(32)
+
 
 @dataclass(frozen=True)
 class SlotSettlement:
@@ -159,7 +162,12 @@ def settle_slot(
         op.store.record_slot(recorded, orders, [t.trade for t in trades], now_ms())
         faultpoints.reached("settle:after_intent")
     elif recorded.state != "pending":
-        # recorded and confirmed before: nothing to send, nothing to write
+        if recorded.result_hash == REBUILT_RESULT_HASH:
+            # rebuilt from the chain after the store was lost: these orders give the chain's
+            # root, so they are the lost ones; store them again with the result they clear to
+            op.store.add_orders(orders, now_ms())
+            op.store.update_settlement(replace(recorded, result_hash=result.hash))
+        # recorded and confirmed before: nothing to send
         return SlotSettlement(op.region, slot, 0, 0, 0, 0, recorded.block_number, orders_root)
     receipts: tuple[Receipt, ...] = ()
     if state.status < SlotStatus.TRADED:
@@ -275,8 +283,11 @@ def complete_slot(op: RegionOperator, slot: int) -> Settlement | None:
             trades = _stored_trades(op, slot)
             op.market.settle_trades(op.operator, slot, trades, orders_root=recorded.orders_root)
         _record_traded(op, recorded, (), resumed=True)
-    elif recorded.state == "delivering" and state.status == SlotStatus.DELIVERED:
-        _record_delivered(op, recorded, ())
+    elif recorded.state == "delivering":
+        if state.status == SlotStatus.DELIVERED:
+            _record_delivered(op, recorded, ())
+        else:  # the intent is recorded, the chain has none or part of it: resume
+            settle_delivery(op, slot)
     return op.store.get_settlement(op.region, slot)
 
 

@@ -21,7 +21,7 @@ only, like the demo's admin and operator keys).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,6 +38,7 @@ from gridledger.ledger.deploy import Tariffs
 from gridledger.ledger.registry import Role
 from gridledger.market import ClearingResult
 from gridledger.market import Order as MarketOrder
+from gridledger.operator.manifest import claim
 from gridledger.operator.region import DEFAULT_DEPOSIT_MICRO, RegionOperator
 from gridledger.operator.settlement import SlotSettlement
 from gridledger.store import Device, Site, Store
@@ -109,7 +110,15 @@ class CitySettler:
         slot_seconds: int = 900,
         deposit_micro: int = DEFAULT_DEPOSIT_MICRO,
         meter: bool = False,
+        clearing_rule: str = "pay_as_clear",
+        gate_closure_s: int = 60,
+        run: Mapping[str, object] | None = None,
     ) -> None:
+        """``run`` holds the settings that decide what this run writes (seed, households,
+        start...); a data dir made with other values is refused before anything is written
+        (:func:`gridledger.operator.manifest.claim`)."""
+        if run is not None:
+            claim(data_dir, "simulated city", run)
         self.backend = backend
         self.store = store
         self.data_dir = Path(data_dir)
@@ -119,6 +128,8 @@ class CitySettler:
         self.slot_seconds = slot_seconds
         self.deposit_micro = deposit_micro
         self.meter = meter
+        self.clearing_rule = clearing_rule
+        self.gate_closure_s = gate_closure_s
         self.operators: dict[str, RegionOperator] = {}
         self.totals = SettlementTotals()
         self._meters: dict[str, list[_Meter]] = {}
@@ -132,6 +143,7 @@ class CitySettler:
             op = RegionOperator.open(
                 self.backend, self.store, self.data_dir, region.name, admin=self.admin,
                 operator=self.operator, tariffs=self.tariffs, slot_seconds=self.slot_seconds,
+                clearing_rule=self.clearing_rule, gate_closure_s=self.gate_closure_s,
             )  # fmt: skip
             self.store.add_region(
                 StoredRegion(region.name, region.name, self.operator.address_bytes)

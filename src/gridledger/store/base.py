@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
-from gridledger.devices.messages import DeviceKind
+from gridledger.devices.messages import DeviceKind, Reading
 from gridledger.errors import StoreError
 from gridledger.market import Order, Trade
 from gridledger.slots import require_utc
@@ -136,6 +136,28 @@ class ReadingRow:
     def timestamp(self) -> datetime:
         """``ts_ms`` as an aware UTC datetime."""
         return from_ms(self.ts_ms)
+
+    @classmethod
+    def of(cls, device_id: str, reading: Reading, body: bytes, signature: bytes) -> ReadingRow:
+        """The row of a signed reading: every column is a field of the signed message, so a
+        stored row can be checked column by column against its payload (ingest builds the same
+        row inline on its hot path; a test pins the two equal)."""
+        if reading.kind == DeviceKind.ACCUMULATOR:
+            return cls(
+                device_id, reading.sequence, reading.timestamp_ms, reading.import_wh,
+                reading.export_wh, reading.power_w, body, signature, reading.soc_permille,
+                {"soh_permille": reading.soh_permille, "state": reading.state,
+                 "alarms": reading.alarms},
+            )  # fmt: skip
+        extra = (
+            {"state": reading.state, "alarms": reading.alarms}
+            if reading.state or reading.alarms
+            else None
+        )
+        return cls(
+            device_id, reading.sequence, reading.timestamp_ms, reading.import_wh,
+            reading.export_wh, reading.power_w, body, signature, None, extra,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
