@@ -117,9 +117,13 @@ def utc_times(times: pd.DatetimeIndex) -> pd.DatetimeIndex:
 
 
 def solar_position(
-    times: pd.DatetimeIndex, latitude: float, longitude: float, altitude: float, temp_air: FloatArray
+    times: pd.DatetimeIndex,
+    latitude: float,
+    longitude: float,
+    altitude: float,
+    temp_air: FloatArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(zenith, apparent zenith, azimuth) [deg] from pvlib's NREL SPA, as pvlib's ModelChain does."""
+    """(zenith, apparent zenith, azimuth) [deg] from pvlib's NREL SPA, as ModelChain does."""
     pos = pvlib.solarposition.spa_python(
         times,
         latitude,
@@ -157,7 +161,8 @@ class CloudProcess:
     invisible; round(longitude / 15) is a good choice. ``day_persistence`` is the lag-1 correlation
     of the day level; ``timescale_min`` the e-folding time of fluctuations within a day [min];
     ``variability`` their relative size on a broken-cloud day; ``k_min``, ``k_max`` and ``shape``
-    set the day-level distribution (mean about 0.65 with the defaults; about 1,000 kWh/m^2 a year in Berlin).
+    set the day-level distribution (mean about 0.65 with the defaults: about 1,000 kWh/m^2 of
+    GHI a year in Berlin).
     """
 
     seed: int
@@ -188,7 +193,9 @@ class CloudProcess:
 
     def _draws(self, day: int) -> FloatArray:
         """The day's normal variates: [cloud level, temperature anomaly, wind, 288 intra-day]."""
-        rng = np.random.default_rng([self.seed & 0xFFFFFFFF, _CLOUD_STREAM, self.region, day + 2**31])
+        rng = np.random.default_rng(
+            [self.seed & 0xFFFFFFFF, _CLOUD_STREAM, self.region, day + 2**31]
+        )
         return np.asarray(rng.standard_normal(3 + _GRID_PER_DAY), dtype=np.float64)
 
     def _daily(self, first_day: int, last_day: int) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -289,9 +296,7 @@ class StochasticWeather:
         """Linke turbidity per day of year, interpolated between mid-month values as pvlib does."""
         mid = np.array([15.5 + 365.0 / 12.0 * m for m in range(12)])
         lt = self._linke_monthly
-        return np.asarray(
-            np.interp(day_of_year, mid, lt, period=365.0), dtype=np.float64
-        )
+        return np.asarray(np.interp(day_of_year, mid, lt, period=365.0), dtype=np.float64)
 
     def temperature(self, times: pd.DatetimeIndex) -> tuple[FloatArray, FloatArray]:
         """(air temperature [degC], wind speed [m/s]) at ``times``."""
@@ -344,7 +349,7 @@ _QUANTITIES = ("ghi", "dni", "dhi", "temp_air", "wind_speed")
 
 @dataclass(frozen=True)
 class FileWeather:
-    """A typical year from a weather file, looked up by time of year (see :func:`read_weather_file`).
+    """A typical year from a weather file, looked up by time of year (:func:`read_weather_file`).
 
     ``records`` maps each quantity to an array over the non-leap year in steps of ``step_min``
     minutes of the file's local standard time (``utc_offset_h``); NaN where the file has no data.
