@@ -318,11 +318,9 @@ class StochasticWeather:
         wind = c.wind_median_ms * np.exp(c.wind_sigma * self.clouds.wind_latent(days))
         return np.asarray(temp, dtype=np.float64), np.asarray(wind, dtype=np.float64)
 
-    def at(self, times: pd.DatetimeIndex) -> WeatherSeries:
-        """Weather at ``times`` (tz-aware): GHI = clear-sky GHI x clear-sky index, Erbs split."""
-        utc = utc_times(times)
-        temp, wind = self.temperature(utc)
-        zen, app_zen, azi = solar_position(utc, self.latitude, self.longitude, self.altitude, temp)
+    def _clear_sky(
+        self, utc: pd.DatetimeIndex, app_zen: FloatArray
+    ) -> tuple[FloatArray, npt.NDArray[np.int64]]:
         doy = utc.day_of_year.to_numpy().astype(np.int64)
         with np.errstate(all="ignore"):
             dni_extra = np.asarray(pvlib.irradiance.get_extra_radiation(doy), dtype=np.float64)
@@ -333,8 +331,23 @@ class StochasticWeather:
             clear = pvlib.clearsky.ineichen(
                 app_zen, am_abs, self.linke_turbidity(doy), self.altitude, dni_extra
             )
-            ghi = np.nan_to_num(np.asarray(clear["ghi"], dtype=np.float64))
-            ghi = ghi * self.clouds.clear_sky_index(utc)
+        return np.nan_to_num(np.asarray(clear["ghi"], dtype=np.float64)), doy
+
+    def clear_sky_ghi(self, times: pd.DatetimeIndex) -> FloatArray:
+        """Clear-sky GHI [W/m^2] at ``times`` (pvlib Ineichen with the site's Linke turbidity)."""
+        utc = utc_times(times)
+        temp, _ = self.temperature(utc)
+        _, app_zen, _ = solar_position(utc, self.latitude, self.longitude, self.altitude, temp)
+        return self._clear_sky(utc, app_zen)[0]
+
+    def at(self, times: pd.DatetimeIndex) -> WeatherSeries:
+        """Weather at ``times`` (tz-aware): GHI = clear-sky GHI x clear-sky index, Erbs split."""
+        utc = utc_times(times)
+        temp, wind = self.temperature(utc)
+        zen, app_zen, azi = solar_position(utc, self.latitude, self.longitude, self.altitude, temp)
+        clear, doy = self._clear_sky(utc, app_zen)
+        ghi = clear * self.clouds.clear_sky_index(utc)
+        with np.errstate(all="ignore"):
             split = pvlib.irradiance.erbs(ghi, zen, doy)
         dni = np.nan_to_num(np.asarray(split["dni"], dtype=np.float64))
         dhi = np.nan_to_num(np.asarray(split["dhi"], dtype=np.float64))
