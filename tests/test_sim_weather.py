@@ -152,10 +152,16 @@ def test_tmy3_file_is_a_whole_year() -> None:
     ("text", "match"),
     [
         ("time,ghi\n2025-01-01T00:00:00+00:00,0\n", "lacks columns"),
-        ("time,ghi,dni,dhi,temp_air,wind_speed\n2025-01-01T00:00,0,0,0,1,1\n"
-         "2025-01-01T01:00,0,0,0,1,1\n", "no UTC offset"),  # fmt: skip
-        ("time,ghi,dni,dhi,temp_air,wind_speed\n2025-01-01T00:00Z,0,0,0,1,1\n"
-         "2025-01-01T00:07Z,0,0,0,1,1\n", "equally spaced"),  # fmt: skip
+        (
+            "time,ghi,dni,dhi,temp_air,wind_speed\n2025-01-01T00:00,0,0,0,1,1\n"
+            "2025-01-01T01:00,0,0,0,1,1\n",
+            "no UTC offset",
+        ),
+        (
+            "time,ghi,dni,dhi,temp_air,wind_speed\n2025-01-01T00:00Z,0,0,0,1,1\n"
+            "2025-01-01T00:07Z,0,0,0,1,1\n",
+            "equally spaced",
+        ),
     ],
 )
 def test_bad_csv_files_say_what_to_fix(tmp_path: Path, text: str, match: str) -> None:
