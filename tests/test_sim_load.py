@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from datetime import UTC, date, datetime
 from unittest import mock
@@ -10,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from demandlib import bdew
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridledger.errors import ValidationError
 from gridledger.sim.load import FAMILIES, HouseholdLoads, profile_shape
@@ -204,3 +207,21 @@ def test_bad_inputs_say_what_to_fix(kwargs: dict[str, object], match: str) -> No
         HouseholdLoads.create([3000.0, 2000.0], **kwargs)  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="annual_kwh"):
         HouseholdLoads.create([-1.0])
+
+
+@settings(max_examples=12)
+@given(
+    cuts=st.lists(st.floats(0.01, 0.99), max_size=5),
+    minutes=st.sampled_from([5, 15, 20, 60]),
+    tz=st.sampled_from(["Europe/Berlin", "Australia/Adelaide"]),
+)
+def test_any_chunking_gives_the_same_load(cuts: list[float], minutes: int, tz: str) -> None:
+    loads = HouseholdLoads.create([2000.0, 3500.0], ["h0_dyn", "h25"], tz=tz, seed=8)
+    first = Slot(int(datetime(2025, 10, 3, 22, tzinfo=UTC).timestamp()), minutes * 60)
+    count = 3 * 1440 // minutes
+    bounds = sorted({0, count, *(int(c * count) for c in cuts)})
+    parts = [
+        loads.energy_wh(Slot(first.start_s + a * first.length_s, first.length_s), b - a)
+        for a, b in itertools.pairwise(bounds)
+    ]
+    np.testing.assert_array_equal(np.concatenate(parts), loads.energy_wh(first, count))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pvlib
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridledger.errors import ValidationError
 from gridledger.sim.pv import (
@@ -206,3 +209,21 @@ def test_cumulative_round_keeps_block_sums() -> None:
     assert (np.abs(out - energy) < 1).all()
     for s, e in ((0, 20), (20, 35), (35, 50)):
         np.testing.assert_array_equal(out[s:e].sum(axis=0), np.rint(energy[s:e].sum(axis=0)))
+
+
+@settings(max_examples=8)
+@given(cuts=st.lists(st.floats(0.01, 0.99), max_size=4), minutes=st.sampled_from([5, 30, 60]))
+def test_any_chunking_gives_the_same_pv(cuts: list[float], minutes: int) -> None:
+    systems, weather = street(6), berlin_weather(3)
+    first = Slot(int(datetime(2025, 4, 2, 9, tzinfo=UTC).timestamp()), minutes * 60)
+    count = 2 * 1440 // minutes
+    bounds = sorted({0, count, *(int(c * count) for c in cuts)})
+    parts = [
+        pv_energy_wh(
+            systems, weather, Slot(first.start_s + a * first.length_s, first.length_s), b - a
+        )
+        for a, b in itertools.pairwise(bounds)
+    ]
+    np.testing.assert_array_equal(
+        np.concatenate(parts), pv_energy_wh(systems, weather, first, count)
+    )

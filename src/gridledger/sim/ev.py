@@ -40,7 +40,7 @@ _EV_STREAM = 0xE7C4A26E
 _DAY_S = 86_400
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EVSessions:
     """Charging sessions as columns (one row per session), ordered by arrival then household.
 
@@ -60,7 +60,7 @@ class EVSessions:
         return int(self.household.shape[0])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EVFleet:
     """The EVs of one region. Build with :meth:`create`.
 

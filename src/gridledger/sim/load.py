@@ -119,7 +119,7 @@ def _year_start_minute(year: int) -> int:
     return (date(year, 1, 1) - date(1970, 1, 1)).days * _DAY_MIN
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HouseholdLoads:
     """Loads of N households of one region. Build with :meth:`create`.
 

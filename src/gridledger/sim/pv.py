@@ -92,7 +92,7 @@ class PVModel:
             raise ValidationError("orientation_step_deg must be >= 0 [deg]")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PVSystems:
     """N rooftop systems as columns. Build with :meth:`create`.
 

@@ -58,7 +58,7 @@ _CLOUD_STREAM = 0x57EA7E12
 _MINUTES_PER_YEAR = 365 * 1440
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class WeatherSeries:
     """Weather at sample times. Every array has the shape of ``times``.
 
@@ -360,7 +360,7 @@ CSV_COLUMNS: tuple[str, ...] = ("time", "ghi", "dni", "dhi", "temp_air", "wind_s
 _QUANTITIES = ("ghi", "dni", "dhi", "temp_air", "wind_speed")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FileWeather:
     """A typical year from a weather file, looked up by time of year (:func:`read_weather_file`).
 
