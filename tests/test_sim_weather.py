@@ -176,3 +176,26 @@ def test_missing_file_and_site() -> None:
         read_weather_file("no/such/file.epw")
     with pytest.raises(ConfigError, match="latitude and longitude"):
         read_weather_file(DATA / "weather_2days.csv")
+
+
+def test_a_leap_year_csv_is_a_typical_year(tmp_path: Path) -> None:
+    times = pd.date_range("2024-01-01", "2025-01-01", freq="60min", inclusive="left", tz="UTC")
+    ghi = np.where(times.month == 3, 500.0, 100.0)
+    ghi[(times.month == 2) & (times.day == 29)] = 999.0
+    frame = pd.DataFrame(
+        {
+            "time": [t.isoformat() for t in times],
+            "ghi": ghi,
+            "dni": 0.0,
+            "dhi": ghi,
+            "temp_air": 10.0,
+            "wind_speed": 2.0,
+        }
+    )
+    path = tmp_path / "meter_site_2024.csv"
+    frame.to_csv(path, index=False)
+    fw = read_weather_file(path, latitude=50.0, longitude=8.0)
+    s = fw.at(pd.DatetimeIndex(["2025-02-28T12:00Z", "2025-03-01T00:00Z", "2024-02-29T12:00Z"]))
+    np.testing.assert_array_equal(s.ghi, [100.0, 500.0, 100.0])
+    with pytest.raises(ValidationError, match="region"):
+        CloudProcess(seed=1, region=-1)

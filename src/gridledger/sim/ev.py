@@ -140,7 +140,7 @@ class EVFleet:
 
     def _day(self, day: int, slot_s: int) -> tuple[IntArray, ...]:
         """Sessions arriving on local ``day``: (ev rows, arrival slot, departure slot, energy)."""
-        rng = np.random.default_rng([self.seed & 0xFFFFFFFF, _EV_STREAM, day + 2**31])
+        rng = np.random.default_rng([self.seed % 2**64, _EV_STREAM, day + 2**31])
         # One row of four normals per EV: row j never depends on how many EVs follow it.
         draws = rng.standard_normal((len(self), 4))
         plugged = draws[:, 0] < _plug_threshold(self.plug_probability)

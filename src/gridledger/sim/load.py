@@ -225,7 +225,7 @@ class HouseholdLoads:
         n_days = len(shapes[0]) // (_DAY_MIN // _QUARTER_MIN)
         day_energy = np.stack([sh.reshape(n_days, -1).sum(axis=1) for sh in shapes])[fam]
         if self.day_sigma > 0:
-            rng = np.random.default_rng([self.seed & 0xFFFFFFFF, _DAY_STREAM, year])
+            rng = np.random.default_rng([self.seed % 2**64, _DAY_STREAM, year])
             z = rng.standard_normal((len(self), 366))[:, :n_days]
             f = np.exp(self.day_sigma * z - self.day_sigma**2 / 2)
             day_energy = (
@@ -241,7 +241,7 @@ class HouseholdLoads:
 
     def _slot_noise(self, day: int, positions: IntArray, per_day: int) -> FloatArray:
         """Slot factors of one local day (not yet normalised), shape (slots, N)."""
-        rng = np.random.default_rng([self.seed & 0xFFFFFFFF, _SLOT_STREAM, day + 2**31])
+        rng = np.random.default_rng([self.seed % 2**64, _SLOT_STREAM, day + 2**31])
         z = rng.standard_normal((len(self), per_day), dtype=np.float32)[:, positions].T
         m = np.exp(self.slot_sigma * z - np.float32(self.slot_sigma**2 / 2))
         return np.asarray(m, dtype=np.float64)

@@ -180,6 +180,8 @@ class CloudProcess:
             raise ValidationError(
                 f"day_persistence {self.day_persistence} must be in [0, 1); 0.6 is typical"
             )
+        if self.region < 0:
+            raise ValidationError(f"region {self.region} must be a number >= 0")
         if self.timescale_min <= 0:
             raise ValidationError(f"timescale_min {self.timescale_min} must be > 0 minutes")
         if not 0.0 <= self.k_min < self.k_max <= 1.25:
@@ -193,9 +195,7 @@ class CloudProcess:
 
     def _draws(self, day: int) -> FloatArray:
         """The day's normal variates: [cloud level, temperature anomaly, wind, 288 intra-day]."""
-        rng = np.random.default_rng(
-            [self.seed & 0xFFFFFFFF, _CLOUD_STREAM, self.region, day + 2**31]
-        )
+        rng = np.random.default_rng([self.seed % 2**64, _CLOUD_STREAM, self.region, day + 2**31])
         return np.asarray(rng.standard_normal(3 + _GRID_PER_DAY), dtype=np.float64)
 
     def _daily(self, first_day: int, last_day: int) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -439,7 +439,8 @@ def read_weather_file(
       file, equal steps of 5 to 60 minutes; irradiance [W/m^2], temperature [degC], wind [m/s].
       ``latitude`` and ``longitude`` [deg] (and ``altitude`` [m]) are required for it.
 
-    The file holds at most one year; it is used as a typical year for any simulated year.
+    The file holds at most one year (a leap year's 29 February is dropped); it is used as a
+    typical year for any simulated year.
     Site arguments override the file's metadata. Raises :class:`ConfigError` if unreadable.
     """
     p = Path(path)
@@ -496,6 +497,9 @@ def _records(
             f"weather file {path}: records must be equally spaced by 5 to 60 minutes dividing "
             f"the hour, found a step of {step} min"
         )
+    # A record of 29 February is dropped: the typical year has 365 days (29 February reads 28).
+    keep = ~(local.is_leap_year & (local.month == 2) & (local.day == 29))
+    local, data = local[keep], data[keep]
     doy = local.day_of_year.to_numpy().astype(np.int64)
     doy = doy - (local.is_leap_year & (doy >= 60)).astype(np.int64)
     minute = (doy - 1) * 1440 + local.hour.to_numpy() * 60 + local.minute.to_numpy()
