@@ -89,10 +89,11 @@ def ingest(ctx: click.Context, client_id: str, region: str | None, batch_size: i
         stop.set()
 
     with ExitStack() as stack:
-        store = stack.enter_context(open_store(cfg.store_location))
-        ingestor = Ingestor(store, Domain(int(cfg["chain_id"])))
+        # the broker first: a run that cannot connect leaves the data dir untouched
         transport = open_transport(cfg["telemetry_url"], client_id)
         stack.callback(transport.close)
+        store = stack.enter_context(open_store(cfg.store_location))
+        ingestor = Ingestor(store, Domain(int(cfg["chain_id"])))
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
                 stack.callback(signal.signal, signum, signal.signal(signum, _stop))
