@@ -204,3 +204,12 @@ def test_validate_simulation() -> None:
         validate_simulation(1, 48, datetime(2199, 12, 31, tzinfo=UTC))
     with pytest.raises(SlotError, match="no UTC offset"):
         validate_simulation(1, 1, datetime(2026, 1, 1))
+
+
+def test_the_documented_example_file_loads(tmp_path: Path) -> None:
+    docs = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
+    example = docs.read_text().split("```toml\n", 1)[1].split("```", 1)[0]
+    file = tmp_path / "gridledger.toml"
+    file.write_text(example)
+    cfg = load_config(file, environ={})
+    assert cfg["region"] == "north" and cfg.sources["region"] == str(file)
