@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridledger.config import (
     MAX_CONFIG_BYTES,
@@ -213,3 +216,40 @@ def test_the_documented_example_file_loads(tmp_path: Path) -> None:
     file.write_text(example)
     cfg = load_config(file, environ={})
     assert cfg["region"] == "north" and cfg.sources["region"] == str(file)
+
+
+_VALUES = {
+    "slot_minutes": st.integers(-5, 100),
+    "gate_closure_s": st.integers(-10, 200_000),
+    "chain_id": st.integers(-1, 2**64),
+    "retail_price_micro_per_kwh": st.integers(-1, 2 * 10**9),
+    "feed_in_price_micro_per_kwh": st.integers(-1, 2 * 10**9),
+    "grid_fee_micro_per_kwh": st.integers(-1, 2 * 10**9),
+    "region": st.text(max_size=40) | st.sampled_from(["north", "a-b_1", "x" * 32, "x" * 33]),
+    "store_url": st.sampled_from(["", "sqlite:///a.sqlite", "sqlite://", "sqlite:///", "pg://x"]),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.fixed_dictionaries({}, optional=_VALUES),
+    rule=st.sampled_from(["pay_as_clear", "pay_as_bid"]),
+)
+def test_what_config_accepts_the_commands_accept(values: dict[str, object], rule: str) -> None:
+    """The rules checked on load are those the commands apply: accepted settings build."""
+    from gridledger.identity import Domain, region_id
+    from gridledger.market import RuleSet
+    from gridledger.store.sqlite import sqlite_path
+
+    with tempfile.TemporaryDirectory() as directory:
+        empty = Path(directory, "empty.toml")  # no settings file of the working directory
+        empty.touch()
+        try:
+            cfg = load_config(empty, environ={}, overrides=values)
+        except ConfigError:
+            return
+    RuleSet.from_config(cfg, clearing_rule=rule)  # slot grid, gate closure, tariff
+    region_id(cfg["region"])
+    Domain(cfg["chain_id"])
+    if cfg.store_location.startswith("sqlite"):
+        sqlite_path(cfg.store_location)
