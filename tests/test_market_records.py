@@ -164,3 +164,13 @@ def test_malformed_documents(document: object, match: str, tmp_path: Path) -> No
     path.write_text(json.dumps(document))
     with pytest.raises(OrderError, match=match):
         SlotOrders.load(path)
+
+
+def test_brackets_inside_strings_neither_refuse_nor_hide_depth() -> None:
+    # many brackets inside a string: the document is 2 levels deep and is read
+    shallow = json.dumps({"region": "[" * 50, "note": "{" * 50}).encode()
+    assert parse_document(shallow, "s.json")["region"] == "[" * 50
+    # closing brackets inside strings lower the fast count; the parser's depth guard still holds
+    hidden = b'["' + b"]" * 5000 + b'", ' + b"[" * 5000 + b"]" * 5000 + b"]"
+    with pytest.raises(OrderError, match="nested"):
+        parse_document(hidden, "h.json")
