@@ -199,3 +199,11 @@ def test_progress_draws_a_bar_only_on_a_terminal() -> None:
     with progress(None, "readings stored", console=Console(file=piped)) as step:
         step(3)
         assert completed_summary() == "3 readings stored"
+
+
+def test_help_works_with_broken_settings(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "gridledger.toml").write_bytes(b"\xff not toml")
+    for args in (["--help"], ["keys", "new", "--help"], ["market", "clear", "--help"]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0 and "Usage:" in result.output, (args, result.output)
+    assert runner.invoke(main, ["keys", "list"]).exit_code == 3

@@ -26,6 +26,8 @@ LOG_LEVEL_ENV = "GRIDLEDGER_LOG_LEVEL"
 KDF_ITERATIONS: int | None = None
 
 _DEBUG = "gridledger.debug"
+_FORCED_DEBUG = "gridledger.debug_flag"
+_CONFIG_PATH = "gridledger.config_path"
 log = logging.getLogger("gridledger.cli")
 
 
@@ -110,22 +112,26 @@ def main(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
     Errors end with one line on stderr and an exit code per error class (see docs/cli.md).
     """
     ctx.meta[_DEBUG] = debug or _env_debug()
-    # log from the start (a bad settings file is reported at the level the environment asks for)
+    ctx.meta[_FORCED_DEBUG] = debug
+    ctx.meta[_CONFIG_PATH] = config_path
+    # log from the start, at the environment's level until the settings are read
     configure_logging("DEBUG" if ctx.meta[_DEBUG] else "INFO")
-    cfg = load_config(config_path)
-    ctx.meta[_DEBUG] = ctx.meta[_DEBUG] or cfg["log_level"] == "DEBUG"
-    configure_logging("DEBUG" if debug else str(cfg["log_level"]))
-    ctx.obj = cfg
-    log.debug(
-        "command starts",
-        extra={"command": ctx.invoked_subcommand, "data_dir": str(cfg.data_path)},
-    )
 
 
 def settings_of(ctx: click.Context) -> Config:
-    obj = ctx.find_root().obj
-    assert isinstance(obj, Config)
-    return obj
+    """The effective settings, read and checked on first use (so ``--help`` never needs them)."""
+    root = ctx.find_root()
+    if root.obj is None:
+        cfg = load_config(root.meta.get(_CONFIG_PATH))
+        root.meta[_DEBUG] = root.meta.get(_DEBUG, False) or cfg["log_level"] == "DEBUG"
+        configure_logging("DEBUG" if root.meta.get(_FORCED_DEBUG) else str(cfg["log_level"]))
+        root.obj = cfg
+        log.debug(
+            "command starts",
+            extra={"command": root.invoked_subcommand, "data_dir": str(cfg.data_path)},
+        )
+    assert isinstance(root.obj, Config)
+    return root.obj
 
 
 def passphrase(confirm: bool) -> str:
