@@ -6,6 +6,7 @@ import io
 import json
 import re
 import shlex
+import sqlite3
 from pathlib import Path
 
 import click
@@ -14,7 +15,14 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from gridledger.cli import main
-from gridledger.cli.exits import ALL_CODES, EXIT_CODES, INTERNAL, OTHER_CODES, exit_code_for
+from gridledger.cli.exits import (
+    ALL_CODES,
+    EXIT_CODES,
+    INTERNAL,
+    OTHER_CODES,
+    exit_code_for,
+    one_line,
+)
 from gridledger.cli.progress import completed_summary, progress
 from gridledger.errors import (
     ConfigError,
@@ -207,3 +215,18 @@ def test_help_works_with_broken_settings(runner: CliRunner, tmp_path: Path) -> N
         result = runner.invoke(main, args)
         assert result.exit_code == 0 and "Usage:" in result.output, (args, result.output)
     assert runner.invoke(main, ["keys", "list"]).exit_code == 3
+
+
+@pytest.mark.parametrize(
+    ("exc", "hint"),
+    [
+        (sqlite3.OperationalError("database is locked"), "another process holds the store"),
+        (PermissionError(13, "Permission denied"), "check the permissions"),
+        (OSError(28, "No space left on device"), "the disk is full"),
+        (ConnectionRefusedError(111, "refused"), "that the service there is running"),
+    ],
+)
+def test_foreign_errors_get_their_fix(exc: BaseException, hint: str) -> None:
+    line = one_line(exc)
+    assert hint in line and "\n" not in line
+    assert one_line(ConfigError("bad\nvalue")) == "ConfigError: bad value"

@@ -174,6 +174,10 @@ def environments(draw: st.DrawFn) -> dict[str, str | None]:
     env: dict[str, str | None] = {f"GRIDLEDGER_{n.upper()}": draw(setting_value(n)) for n in names}
     if draw(st.booleans()):
         env["GRIDLEDGER_PASSPHRASE"] = None  # a prompt, at the end of its input
+    if draw(st.integers(0, 4)) == 0:
+        env["GRIDLEDGER_CONFIG"] = draw(
+            st.sampled_from(["gridledger.toml", "none.toml", "data", "afile"]) | env_text
+        )
     return env
 
 

@@ -10,6 +10,7 @@ of the command line, not of the library: the API maps the same classes to HTTP s
 
 from __future__ import annotations
 
+import errno
 import socket
 import sqlite3
 from dataclasses import dataclass
@@ -99,9 +100,39 @@ def exit_code_for(exc: BaseException) -> int:
     return INTERNAL
 
 
+def _hint(exc: BaseException) -> str | None:
+    """The fix for an error that did not come from gridledger (whose messages carry their own)."""
+    if isinstance(exc, GridLedgerError):
+        return None
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return (
+            "another process holds the store; wait for it to finish or stop it, then run the "
+            "command again (it resumes)"
+        )
+    if isinstance(exc, sqlite3.Error):
+        return "check that store_url names a gridledger SQLite database and the disk is writable"
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+        return "check the URL in the settings and that the service there is running"
+    if isinstance(exc, PermissionError):
+        return "check the permissions of the file or directory"
+    if isinstance(exc, FileNotFoundError):
+        return "check the path (and data_dir in the settings)"
+    if isinstance(exc, IsADirectoryError | NotADirectoryError):
+        return "a directory was found where a file is needed, or the reverse; check the path"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "the disk is full; free space and run the command again"
+    if isinstance(exc, OSError):
+        return "check the path and the file system"
+    if isinstance(exc, UnicodeError):
+        return "save the input as UTF-8 text"
+    return None
+
+
 def one_line(exc: BaseException) -> str:
-    """``exc`` as one line: its class name and message, newlines folded, at most 2,000 chars."""
+    """``exc`` as one line: class name, message (newlines folded, at most 2,000 characters) and,
+    for errors from outside gridledger, the usual fix."""
     text = " ".join(str(exc).split()) or repr(exc)
     if len(text) > 2000:
         text = text[:2000] + "..."
-    return f"{type(exc).__name__}: {text}"
+    hint = _hint(exc)
+    return f"{type(exc).__name__}: {text}" + (f"; {hint}" if hint else "")
