@@ -159,9 +159,11 @@ GOOD = {
     "grid_fee_micro_per_kwh": ["20000", "x"],
     "log_level": ["INFO", "WARNING", "ERROR", "warning", "LOUD"],
 }
-env_text = st.text(st.characters(exclude_characters="\0"), max_size=20).filter(
-    lambda t: _not_debug(t) and not t.startswith("mqtt://")
-)
+# valid UTF-8 text, or a non-UTF-8 byte as os.environ carries it (a surrogate escape)
+env_text = (
+    st.text(st.characters(codec="utf-8", exclude_characters="\0"), max_size=20)
+    | st.just("caf\udce9")
+).filter(lambda t: _not_debug(t) and not t.startswith("mqtt://"))
 
 
 def setting_value(name: str) -> st.SearchStrategy[str]:
@@ -217,7 +219,7 @@ def settings_files(draw: st.DrawFn) -> bytes | None:
     return ('region = "north"\n[gridledger]\n' + "\n".join(lines)).encode()
 
 
-token = st.text(st.characters(exclude_characters="\0"), max_size=12)
+token = st.text(st.characters(codec="utf-8", exclude_characters="\0"), max_size=12)
 key_names = st.sampled_from(["alice", "bob", "new1", "../up", "", "a" * 80, "x.y"]) | token
 
 
