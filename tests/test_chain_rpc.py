@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from gridledger.chain.backend import LedgerBackend
 from gridledger.chain.rpc import RpcBackend, RpcError, decode_revert_reason
 from gridledger.chain.transactions import Call, sign_calls
-from gridledger.errors import ContractError, LedgerError
+from gridledger.errors import ContractError, LedgerError, NodeError
 from gridledger.identity import Signer
 from gridledger.ledger.token import TokenClient
 
@@ -133,3 +137,100 @@ def test_batch_of_block_filling_transactions_is_all_mined(
     calls = [Call(token.address, mint, 60_000_000) for _ in range(4)]
     receipts = rpc_backend.send_raw_transactions(sign_calls(rpc_backend, funded, calls))
     assert [r.status for r in receipts] == [1, 1, 1, 1]
+
+
+# --- a node that misbehaves: timeouts and garbage, never a hang ---------------------------------
+
+
+def _http(body: bytes, status: str = "200 OK") -> bytes:
+    return f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+class _BadNode:
+    """A TCP server on 127.0.0.1 that misbehaves in one way (``mode``) on every connection."""
+
+    ANSWERS: ClassVar[dict[str, bytes]] = {
+        "garbage": b"\x00\xffnot http at all\r\n\r\n",
+        "http_garbage": _http(b"{{{{{"),
+        "not_rpc": _http(b'{"foo": 12}'),
+        "bad_hex": _http(b'{"jsonrpc": "2.0", "id": 0, "result": "zz"}'),
+        "http_500": _http(b"", "500 Internal Server Error"),
+    }
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _run(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.mode == "silent":  # accept, read, never answer
+                self.held.append(conn)
+                continue
+            if self.mode != "close":
+                conn.recv(65536)
+                conn.sendall(self.ANSWERS[self.mode])
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.fixture
+def bad_node(request: pytest.FixtureRequest) -> Iterator[_BadNode]:
+    node = _BadNode(request.param)
+    yield node
+    node.close()
+
+
+@pytest.mark.parametrize(
+    ("bad_node", "message"),
+    [
+        ("silent", "did not answer eth_chainId within 1 s"),
+        ("close", "cannot reach a JSON-RPC node at .*(RemoteDisconnected|ConnectionReset)"),
+        ("garbage", "cannot reach a JSON-RPC node at .*BadStatusLine"),
+        ("http_garbage", "answered eth_chainId with something that is not JSON-RPC"),
+        ("not_rpc", "not a JSON-RPC response"),
+        ("bad_hex", "malformed answer to eth_chainId"),
+        ("http_500", "refused eth_chainId: HTTPError"),
+    ],
+    indirect=["bad_node"],
+)
+def test_a_misbehaving_node_is_a_node_error(bad_node: _BadNode, message: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(NodeError, match=message) as info:
+        RpcBackend(bad_node.url, probe_timeout_s=1, connect_timeout_s=1)
+    assert bad_node.url in str(info.value) and "check ledger_url" in str(info.value)
+    assert time.monotonic() - started < 10  # no retry loop with back-off behind it
+
+
+def test_a_node_that_falls_silent_later_times_out(anvil_url: str) -> None:
+    """After a good probe, each later request is bounded by request_timeout_s."""
+    node = _BadNode("silent")
+    try:
+        backend = RpcBackend(anvil_url, request_timeout_s=1)
+        backend.url = node.url  # the same backend, pointed at a node that stopped answering
+        from web3 import HTTPProvider
+
+        backend._provider = HTTPProvider(
+            node.url, request_kwargs={"timeout": (1, 1)}, exception_retry_configuration=None
+        )
+        with pytest.raises(NodeError, match="did not answer eth_blockNumber within 1 s"):
+            backend.block_number()
+        backend.close()
+    finally:
+        node.close()

@@ -41,10 +41,10 @@ def test_keys_new_show_list(runner: CliRunner, tmp_path: Path) -> None:
 def test_keys_errors_are_one_line_messages(runner: CliRunner) -> None:
     runner.invoke(main, ["keys", "new", "bob"])
     again = runner.invoke(main, ["keys", "new", "bob"])
-    assert again.exit_code == 1
+    assert again.exit_code == 5  # KeystoreError
     assert "KeystoreError" in again.output and "exists already" in again.output
     missing = runner.invoke(main, ["keys", "show", "nobody"])
-    assert missing.exit_code == 1 and "gridledger keys new" in missing.output
+    assert missing.exit_code == 5 and "gridledger keys new" in missing.output
 
 
 def test_keys_list_empty(runner: CliRunner) -> None:
@@ -66,5 +66,5 @@ def test_config_show(runner: CliRunner, tmp_path: Path) -> None:
 def test_bad_config_is_reported(runner: CliRunner, tmp_path: Path) -> None:
     (tmp_path / "gridledger.toml").write_text("slot_minutes = 7\n")
     result = runner.invoke(main, ["config", "show"])
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # ConfigError
     assert "ConfigError" in result.output and "dividing the hour" in result.output

@@ -20,6 +20,8 @@ ALICE, BOB, UTILITY = (Signer(bytes([i]) * 32) for i in (5, 6, 7))
 
 
 def document(domain: Domain = DOMAIN) -> SlotOrders:
+    nonces = iter(range(1, 100))
+
     def make(
         signer: Signer,
         side: Side,
@@ -37,7 +39,7 @@ def document(domain: Domain = DOMAIN) -> SlotOrders:
             side=side,
             energy_wh=energy,
             price_micro_per_kwh=price,
-            nonce=1,
+            nonce=next(nonces),
             target=target,
         )
 
@@ -104,7 +106,7 @@ def test_orders_signed_for_a_market_contract(runner: CliRunner, tmp_path: Path) 
     path = tmp_path / "market.json"
     path.write_text(json.dumps(document(Domain.of_contract(1337, contract)).to_dict()))
     chain_only = runner.invoke(main, ["market", "clear", "--file", str(path)])
-    assert chain_only.exit_code == 1 and "signature" in chain_only.output
+    assert chain_only.exit_code == 4 and "signature" in chain_only.output  # SignatureError
     bound = runner.invoke(main, ["market", "clear", "--file", str(path), "--market", contract])
     assert bound.exit_code == 0, bound.output
     assert json.loads(bound.output)["market_wh"] == 1000
@@ -116,7 +118,7 @@ def test_bad_document(runner: CliRunner, tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"region": "north", "orders": []}))
     out = runner.invoke(main, ["market", "clear", "--file", str(path)])
-    assert out.exit_code == 1
+    assert out.exit_code == 4  # OrderError
     assert "slot_start_s" in out.output
 
 

@@ -271,14 +271,16 @@ SLOT = Slot(1_800_000_000)
 @settings(max_examples=200 if SOAK else 25, deadline=None)
 @given(
     specs=st.lists(
-        st.tuples(st.integers(0, 5), st.booleans(), st.integers(1, 3000), PRICES),
+        st.tuples(st.integers(0, 5), st.integers(1, 3000), PRICES),
         max_size=12,
     ),
     data=st.data(),
 )
 def test_signed_orders_submitted_in_any_order_clear_identically(
-    specs: list[tuple[int, bool, int, int]], data: st.DataObject
+    specs: list[tuple[int, int, int]], data: st.DataObject
 ) -> None:
+    # an account has orders on one side of a slot only (no trading with itself): even signers
+    # bid, odd signers ask
     domain = Domain(1337)
     orders = [
         Order.create(
@@ -286,12 +288,12 @@ def test_signed_orders_submitted_in_any_order_clear_identically(
             domain,
             region="prop",
             slot_start_s=SLOT.start_s,
-            side=Side.BID if is_bid else Side.ASK,
+            side=Side.BID if who % 2 == 0 else Side.ASK,
             energy_wh=energy,
             price_micro_per_kwh=price,
             nonce=k,
         )
-        for k, (who, is_bid, energy, price) in enumerate(specs)
+        for k, (who, energy, price) in enumerate(specs)
     ]
     shuffled = data.draw(st.permutations(orders))
     hashes = set()

@@ -11,7 +11,7 @@ def test_ingest_command_needs_a_broker(tmp_path: Path) -> None:
     config = tmp_path / "gridledger.toml"
     config.write_text('telemetry_url = "memory://"\n')
     result = CliRunner().invoke(main, ["--config", str(config), "ingest"])
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # ConfigError
     assert "mqtt://HOST:PORT" in result.output
 
 
@@ -24,5 +24,5 @@ def test_ingest_command_reports_an_unreachable_broker(tmp_path: Path) -> None:
         f'store_url = "sqlite:///{tmp_path / "s.sqlite"}"\n'
     )
     result = CliRunner().invoke(main, ["--config", str(config), "ingest"])
-    assert result.exit_code == 1
+    assert result.exit_code == 10  # TelemetryError
     assert "TelemetryError" in result.output and "cannot connect" in result.output

@@ -23,6 +23,7 @@ what was wrong and how to fix it.
     ├── TelemetryError                  a transport cannot connect, publish or subscribe
     └── LedgerError                     the chain refused or could not run a transaction
         ├── ContractError               a contract call reverted; carries the revert reason
+        ├── NodeError                   the node is unreachable, timed out or answered garbage
         └── VerificationError           stored history does not match the chain
 """
 
@@ -95,6 +96,11 @@ class ContractError(LedgerError):
     def __init__(self, message: str, reason: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class NodeError(LedgerError):
+    """A ledger node that cannot be reached, does not answer in time, or answers something that
+    is not JSON-RPC; the message names the URL and what to check."""
 
 
 class VerificationError(LedgerError):

@@ -49,6 +49,8 @@ ZERO_ADDRESS = "0x" + "00" * 20
 _ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _REGION_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: Largest keystore file read [bytes]; a v3 key file is about 500 bytes.
+MAX_KEY_FILE_BYTES = 64 * 1024
 
 
 # --- addresses -----------------------------------------------------------------------------------
@@ -497,20 +499,47 @@ class Keystore:
     def _read(self, name: str) -> dict[str, Any]:
         path = self._path(name)
         try:
-            blob: dict[str, Any] = json.loads(path.read_text())
+            with path.open("rb") as fh:
+                raw = fh.read(MAX_KEY_FILE_BYTES + 1)
         except FileNotFoundError:
             raise KeystoreError(
                 f"no key named {name!r} in {self.directory}; create it with `gridledger keys new`"
             ) from None
-        except (OSError, json.JSONDecodeError) as exc:
-            raise KeystoreError(f"keystore file {path} is unreadable or corrupt: {exc}") from exc
-        if not isinstance(blob, dict) or "crypto" not in blob or "address" not in blob:
+        except OSError as exc:
+            raise KeystoreError(
+                f"keystore file {path} cannot be read: {exc.strerror or exc}"
+            ) from None
+        if len(raw) > MAX_KEY_FILE_BYTES:
+            raise KeystoreError(f"keystore file {path} is too large for a v3 key file")
+        try:
+            blob = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise KeystoreError(
+                f"keystore file {path} is not UTF-8 text (byte {exc.start}): it is corrupt; "
+                "restore it from a backup or import the key again"
+            ) from None
+        except (ValueError, RecursionError) as exc:
+            raise KeystoreError(
+                f"keystore file {path} is not JSON ({exc}): it is corrupt; restore it from a "
+                "backup or import the key again"
+            ) from None
+        if (
+            not isinstance(blob, dict)
+            or not isinstance(blob.get("crypto"), dict)
+            or not isinstance(blob.get("address"), str)
+        ):
             raise KeystoreError(f"keystore file {path} is not a v3 key file")
         return blob
 
     def address(self, name: str) -> str:
         """The address stored with key ``name`` (no passphrase needed)."""
-        return checksum("0x" + str(self._read(name)["address"]).removeprefix("0x"))
+        text = "0x" + str(self._read(name)["address"]).removeprefix("0x")
+        try:
+            return checksum(text)
+        except ValidationError:
+            raise KeystoreError(
+                f"keystore file of {name!r} holds {text[:50]!r}, not an address: it is corrupt"
+            ) from None
 
     def load(self, name: str, passphrase: str) -> Signer:
         """Decrypt key ``name``; raise :class:`KeystoreError` on a wrong passphrase."""
@@ -521,6 +550,12 @@ class Keystore:
             signer = Signer(bytes(Account.decrypt(blob, passphrase)))
         except ValueError as exc:
             raise KeystoreError(f"wrong passphrase for key {name!r}") from exc
+        except (KeyError, TypeError, AttributeError, IndexError) as exc:
+            # a field missing or of the wrong type inside "crypto"
+            raise KeystoreError(
+                f"keystore file of {name!r} is not a valid v3 key file ({type(exc).__name__}: "
+                f"{exc}); restore it from a backup or import the key again"
+            ) from None
         if not same_address(signer.address, self.address(name)):
             raise KeystoreError(f"keystore file for {name!r} decrypts to a different address")
         return signer

@@ -10,15 +10,24 @@ fills). They are removed from the node's pool where the node allows it (anvil's
 ``anvil_removePoolTransactions``) and :class:`~gridledger.errors.LedgerError` is
 raised naming the refused transaction; the caller re-signs from :meth:`RpcBackend.nonce`, which
 counts only transactions the node can actually mine.
+
+Timeouts: no request waits for ever. Connecting takes at most ``connect_timeout_s``; the first
+request (``eth_chainId``, which any node answers at once) at most ``probe_timeout_s``; every later
+request at most ``request_timeout_s`` without a byte of answer. A node that cannot be reached, does
+not answer in time, drops the connection or answers something that is not JSON-RPC raises
+:class:`~gridledger.errors.NodeError` naming the URL and what to check. web3's own retries are
+off: a retry loop with back-off turned one silent node into minutes of waiting.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+import requests
 from eth_account import Account
 
 with warnings.catch_warnings():
@@ -27,13 +36,18 @@ with warnings.catch_warnings():
     from web3 import HTTPProvider
 
 from gridledger.chain.backend import Log, Receipt
-from gridledger.errors import ContractError, LedgerError
+from gridledger.errors import ContractError, GridLedgerError, LedgerError, NodeError
 from gridledger.identity import keccak
 
 _ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 _METHOD_NOT_FOUND = -32601
 #: Seconds without a new receipt after which a dev node is asked to mine (``evm_mine``).
 NUDGE_AFTER_S = 0.25
+#: Default timeouts [s]: to connect, for the first answer, and for each later answer.
+CONNECT_TIMEOUT_S = 5.0
+PROBE_TIMEOUT_S = 10.0
+REQUEST_TIMEOUT_S = 60.0
+_CHECK = "check ledger_url and that a JSON-RPC node (anvil, geth, Besu) is running there"
 
 
 def decode_revert_reason(data: bytes) -> str | None:
@@ -56,6 +70,13 @@ def _qty(text: str) -> int:
     return int(text, 16)
 
 
+def _reason(exc: BaseException) -> str:
+    """The innermost cause of a requests error, in a few words (not the whole chain)."""
+    while exc.__context__ is not None and exc.__context__ is not exc:
+        exc = exc.__context__
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
 class RpcError(LedgerError):
     """A JSON-RPC error answer; ``code`` and ``data`` as the node gave them."""
 
@@ -74,40 +95,97 @@ class RpcBackend:
         *,
         receipt_timeout_s: float = 120.0,
         poll_interval_s: float = 0.05,
-        request_timeout_s: float = 60.0,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        probe_timeout_s: float = PROBE_TIMEOUT_S,
     ) -> None:
         self.url = url
-        self._provider = HTTPProvider(url, request_kwargs={"timeout": request_timeout_s})
         self._receipt_timeout_s = receipt_timeout_s
         self._poll_interval_s = poll_interval_s
         self._can_nudge = True
+        # the first request waits only probe_timeout_s: a silent node is found out quickly
+        self._timeouts = (connect_timeout_s, probe_timeout_s)
+        self._provider = HTTPProvider(
+            url, request_kwargs={"timeout": self._timeouts}, exception_retry_configuration=None
+        )
         try:
-            self._chain_id = _qty(self._request("eth_chainId", []))
-        except LedgerError:
+            with self._decoding("eth_chainId"):
+                self._chain_id = _qty(self._request("eth_chainId", []))
+        except GridLedgerError:
+            self.close()
             raise
-        except Exception as exc:  # connection refused, DNS, TLS: all mean "no node here"
-            raise LedgerError(
-                f"cannot reach a JSON-RPC node at {url}: {exc}; check ledger_url and that the "
-                "node is running"
-            ) from exc
+        self._timeouts = (connect_timeout_s, request_timeout_s)
+        self._provider = HTTPProvider(
+            url, request_kwargs={"timeout": self._timeouts}, exception_retry_configuration=None
+        )
 
     # --- raw JSON-RPC ----------------------------------------------------------------------------
 
+    @contextmanager
+    def _transport(self, method: str) -> Iterator[None]:
+        """Turn what the HTTP layer raises into :class:`NodeError` with the URL and the fix."""
+        try:
+            yield
+        except requests.Timeout:
+            raise NodeError(
+                f"the node at {self.url} did not answer {method} within {self._timeouts[1]:.0f} s "
+                f"(connect {self._timeouts[0]:.0f} s); {_CHECK}"
+            ) from None
+        except requests.ConnectionError as exc:
+            raise NodeError(
+                f"cannot reach a JSON-RPC node at {self.url} ({method}): {_reason(exc)}; {_CHECK}"
+            ) from None
+        except requests.RequestException as exc:  # HTTP 4xx/5xx, bad URL, too many redirects
+            raise NodeError(
+                f"the node at {self.url} refused {method}: {_reason(exc)}; {_CHECK}"
+            ) from None
+        except ValueError as exc:  # the body is not JSON (web3 decodes it)
+            raise NodeError(
+                f"the node at {self.url} answered {method} with something that is not JSON-RPC "
+                f"({str(exc)[:200]}); {_CHECK}"
+            ) from None
+
+    @contextmanager
+    def _decoding(self, method: str) -> Iterator[None]:
+        """Turn a malformed answer (missing field, not hex) into :class:`NodeError`."""
+        try:
+            yield
+        except GridLedgerError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise NodeError(
+                f"the node at {self.url} gave a malformed answer to {method} "
+                f"({type(exc).__name__}: {str(exc)[:200]}); {_CHECK}"
+            ) from None
+
     def _request(self, method: str, params: list[Any]) -> Any:
-        response = self._provider.make_request(method, params)
+        with self._transport(method):
+            response = self._provider.make_request(method, params)
+        if not isinstance(response, dict) or ("result" not in response and "error" not in response):
+            raise NodeError(
+                f"the node at {self.url} answered {method} with {str(response)[:200]!r}, not a "
+                f"JSON-RPC response; {_CHECK}"
+            )
         if "error" in response:
-            raise RpcError(method, dict(response["error"]))
+            error = response["error"]
+            raise RpcError(method, dict(error) if isinstance(error, dict) else {"message": error})
         return response.get("result")
 
     def _batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
         """One JSON-RPC batch; returns the raw answers (``result`` or ``error``) in call order."""
         if not calls:
             return []
-        answers = self._provider.make_batch_request(list(calls))  # type: ignore[arg-type]
+        method = f"a batch of {len(calls)} {calls[0][0]}"
+        with self._transport(method):
+            answers = self._provider.make_batch_request(list(calls))  # type: ignore[arg-type]
         if isinstance(answers, dict):  # the node refused the batch as a whole
-            raise RpcError("batch", dict(answers.get("error", answers)))
-        by_id = sorted(answers, key=lambda a: int(str(a.get("id", 0))))
-        return [dict(a) for a in by_id]
+            error = answers.get("error", answers)
+            raise RpcError("batch", dict(error) if isinstance(error, dict) else {"message": error})
+        with self._decoding(method):
+            if not isinstance(answers, list) or len(answers) != len(calls):
+                raise ValueError(f"{len(calls)} answers expected, got {str(answers)[:100]}")
+            by_id = sorted(answers, key=lambda a: int(str(a.get("id", 0))))
+            return [dict(a) for a in by_id]
 
     @staticmethod
     def _contract_error(exc: RpcError, what: str) -> ContractError:
@@ -125,33 +203,40 @@ class RpcBackend:
         return self._chain_id
 
     def block_gas_limit(self) -> int:
-        return _qty(self._request("eth_getBlockByNumber", ["latest", False])["gasLimit"])
+        with self._decoding("eth_getBlockByNumber"):
+            return _qty(self._request("eth_getBlockByNumber", ["latest", False])["gasLimit"])
 
     def block_number(self) -> int:
-        return _qty(self._request("eth_blockNumber", []))
+        with self._decoding("eth_blockNumber"):
+            return _qty(self._request("eth_blockNumber", []))
 
     def nonce(self, address: bytes) -> int:
-        return _qty(self._request("eth_getTransactionCount", [_hex(address), "pending"]))
+        with self._decoding("eth_getTransactionCount"):
+            return _qty(self._request("eth_getTransactionCount", [_hex(address), "pending"]))
 
     def gas_price(self) -> int:
-        return _qty(self._request("eth_gasPrice", []))
+        with self._decoding("eth_gasPrice"):
+            return _qty(self._request("eth_gasPrice", []))
 
     def balance(self, address: bytes) -> int:
-        return _qty(self._request("eth_getBalance", [_hex(address), "latest"]))
+        with self._decoding("eth_getBalance"):
+            return _qty(self._request("eth_getBalance", [_hex(address), "latest"]))
 
     def send_raw_transactions(self, raw_transactions: Sequence[bytes]) -> list[Receipt]:
         raws = list(raw_transactions)
         answers = self._batch([("eth_sendRawTransaction", [_hex(raw)]) for raw in raws])
         hashes: list[bytes] = []
         refused: list[tuple[int, str]] = []
-        for i, (raw, answer) in enumerate(zip(raws, answers, strict=True)):
-            error = answer.get("error")
-            if error is not None and "already known" not in str(error.get("message", "")):
-                refused.append((i, str(error.get("message", error))))
-            hashes.append(keccak(raw))
+        with self._decoding("eth_sendRawTransaction"):
+            for i, (raw, answer) in enumerate(zip(raws, answers, strict=True)):
+                error = answer.get("error")
+                if error is not None and "already known" not in str(error.get("message", "")):
+                    refused.append((i, str(error.get("message", error))))
+                hashes.append(keccak(raw))
         if refused:
             self._abandon_after_gap(raws, hashes, refused)
-        return self._wait_receipts(hashes)
+        with self._decoding("eth_getTransactionReceipt"):
+            return self._wait_receipts(hashes)
 
     def _abandon_after_gap(
         self, raws: list[bytes], hashes: list[bytes], refused: list[tuple[int, str]]
@@ -269,7 +354,8 @@ class RpcBackend:
         if sender is not None:
             params["from"] = _hex(sender)
         try:
-            return _unhex(self._request("eth_call", [params, "latest"]))
+            with self._decoding("eth_call"):
+                return _unhex(self._request("eth_call", [params, "latest"]))
         except RpcError as exc:
             raise self._contract_error(exc, "call") from None
 
@@ -278,7 +364,8 @@ class RpcBackend:
         if to is not None:
             params["to"] = _hex(to)
         try:
-            return _qty(self._request("eth_estimateGas", [params]))
+            with self._decoding("eth_estimateGas"):
+                return _qty(self._request("eth_estimateGas", [params]))
         except RpcError as exc:
             raise self._contract_error(exc, "gas estimate") from None
 
@@ -297,17 +384,18 @@ class RpcBackend:
             query["address"] = _hex(address)
         if topic0 is not None:
             query["topics"] = [_hex(topic0)]
-        return [
-            Log(
-                address=_unhex(log["address"]),
-                topics=tuple(_unhex(t) for t in log["topics"]),
-                data=_unhex(log["data"]),
-                block_number=_qty(log["blockNumber"]),
-                tx_hash=_unhex(log["transactionHash"]),
-                log_index=_qty(log["logIndex"]),
-            )
-            for log in self._request("eth_getLogs", [query])
-        ]
+        with self._decoding("eth_getLogs"):
+            return [
+                Log(
+                    address=_unhex(log["address"]),
+                    topics=tuple(_unhex(t) for t in log["topics"]),
+                    data=_unhex(log["data"]),
+                    block_number=_qty(log["blockNumber"]),
+                    tx_hash=_unhex(log["transactionHash"]),
+                    log_index=_qty(log["logIndex"]),
+                )
+                for log in self._request("eth_getLogs", [query])
+            ]
 
     def code(self, address: bytes) -> bytes:
         return _unhex(self._request("eth_getCode", [_hex(address), "latest"]))

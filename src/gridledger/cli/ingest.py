@@ -2,14 +2,50 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+import re
+import signal
+import threading
+from collections.abc import Sequence
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from gridledger.cli.group import main, settings_of
+from gridledger.cli.progress import progress
+from gridledger.errors import ConfigError, ValidationError
+from gridledger.identity import region_id
 
 if TYPE_CHECKING:
-    pass
+    from gridledger.telemetry.base import Delivery
+    from gridledger.telemetry.ingest import BatchResult
+
+log = logging.getLogger(__name__)
+
+#: Longest ``--client-id`` [characters]. MQTT 3.1.1 brokers must accept 1-23 characters of
+#: [0-9A-Za-z] and may accept more (Mosquitto does); 64 of [0-9A-Za-z_.-] stays portable to the
+#: brokers in use and well under MQTT's 65,535-byte hard limit.
+MAX_CLIENT_ID = 64
+_CLIENT_ID_RE = re.compile(r"[0-9A-Za-z_.-]+")
+
+
+def _client_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not 1 <= len(value) <= MAX_CLIENT_ID or not _CLIENT_ID_RE.fullmatch(value):
+        raise click.BadParameter(
+            f"must be 1 to {MAX_CLIENT_ID} characters of A-Z, a-z, 0-9, '_', '.' and '-' "
+            f"(got {len(value)} characters)"
+        )
+    return value
+
+
+def _region(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            region_id(value)
+        except ValidationError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
 
 
 @main.command()
@@ -17,9 +53,13 @@ if TYPE_CHECKING:
     "--client-id",
     default="gridledger-ingest",
     show_default=True,
-    help="MQTT client id: names the persistent session that survives restarts.",
+    callback=_client_id,
+    help=f"MQTT client id (1-{MAX_CLIENT_ID} of A-Z a-z 0-9 _ . -): names the persistent "
+    "session that survives restarts.",
 )
-@click.option("--region", default=None, help="Only readings of this region (default: all).")
+@click.option(
+    "--region", default=None, callback=_region, help="Only readings of this region (default: all)."
+)
 @click.option(
     "--batch-size",
     default=500,
@@ -30,8 +70,11 @@ if TYPE_CHECKING:
 @click.pass_context
 def ingest(ctx: click.Context, client_id: str, region: str | None, batch_size: int) -> None:
     """Verify signed device readings from telemetry_url and store them, until SIGTERM/Ctrl-C."""
-    from gridledger.errors import ConfigError
-    from gridledger.telemetry.ingest import serve
+    from gridledger.devices.topics import readings_filter
+    from gridledger.identity import Domain
+    from gridledger.store import open_store
+    from gridledger.telemetry.ingest import Ingestor, run_ingest
+    from gridledger.telemetry.opening import open_transport
 
     cfg = settings_of(ctx)
     if str(cfg["telemetry_url"]).startswith("memory://"):
@@ -39,5 +82,38 @@ def ingest(ctx: click.Context, client_id: str, region: str | None, batch_size: i
             "telemetry_url is memory:// (in process only); set it to mqtt://HOST:PORT to run "
             "ingest as its own process"
         )
-    serve(cfg.store_location, cfg["telemetry_url"], int(cfg["chain_id"]), client_id, region,
-          batch_size)  # fmt: skip
+    # the same pipeline as gridledger.telemetry.ingest.serve, with a progress count on a terminal
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: Any) -> None:
+        stop.set()
+
+    with ExitStack() as stack:
+        # the broker first: a run that cannot connect leaves the data dir untouched
+        transport = open_transport(cfg["telemetry_url"], client_id)
+        stack.callback(transport.close)
+        store = stack.enter_context(open_store(cfg.store_location))
+        ingestor = Ingestor(store, Domain(int(cfg["chain_id"])))
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                stack.callback(signal.signal, signum, signal.signal(signum, _stop))
+        advance = stack.enter_context(progress(None, "readings stored"))
+
+        def on_batch(deliveries: Sequence[Delivery], result: BatchResult) -> None:
+            advance(result.stored)
+            log.debug(
+                "batch committed",
+                extra={"received": len(deliveries), "stored": result.stored},
+            )
+
+        log.info("ingest started", extra={"client_id": client_id, "region": region or "all"})
+        stats = run_ingest(
+            transport,
+            ingestor,
+            topic_filter=readings_filter(region),
+            batch_size=batch_size,
+            stop=stop,
+            on_batch=on_batch,
+        )
+    log.info("ingest stopped", extra=dict(stats))
+    click.echo(f"ingest stopped: {dict(stats)}", err=True)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from gridledger.cli.exits import MISMATCH
 from gridledger.cli.group import main, settings_of
-from gridledger.errors import ValidationError
+from gridledger.errors import MarketError, ValidationError
 
-if TYPE_CHECKING:
-    pass
+log = logging.getLogger(__name__)
 
 
 @main.group()
@@ -26,7 +26,8 @@ def market() -> None:
     "path",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Slot document: JSON with region, slot_start_s, orders and optional company_offers.",
+    help="Slot document: JSON with region, slot_start_s, orders and optional company_offers "
+    "(at most 32 MiB, 50,000 orders; see docs/cli.md).",
 )
 @click.option(
     "--rule",
@@ -75,6 +76,18 @@ def market_clear(
         try:
             expected = bytes.fromhex(expect_hash.removeprefix("0x"))
         except ValueError:
-            raise click.BadParameter("must be 0x followed by 64 hex digits") from None
-        result = document.reclear(rules, domain, expected)
+            expected = b""
+        if len(expected) != 32:
+            raise click.BadParameter(
+                "must be 0x followed by 64 hex digits", param_hint="--expect-hash"
+            ) from None
+        try:
+            result = document.reclear(rules, domain, expected)
+        except MarketError as exc:  # the result differs from the recorded one: a failed check
+            click.echo(f"MISMATCH: {exc}", err=True)
+            ctx.exit(MISMATCH)
+    log.debug(
+        "slot cleared",
+        extra={"region": document.region, "slot": document.slot_start_s, "hash": result.hash.hex()},
+    )
     click.echo(json.dumps(result.to_dict(trades=with_trades), indent=2))

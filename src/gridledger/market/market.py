@@ -6,8 +6,11 @@ signature),
 then the region, the slot length and gate closure, a fresh nonce, and that a company target is
 registered with an offer for the slot. Nonces are per owner and region and shared by orders and
 cancels: every signed message of one account in one region carries a new nonce, so none can be
-replayed. After gate closure :meth:`RegionalMarket.clear` freezes the book and clears it under the
-rule set the :class:`~gridledger.market.rules.RuleSchedule` gives for that slot.
+replayed. No account trades with itself: an owner has orders on one side of a slot only (a second
+order on the other side is refused until the first is cancelled), and an ask cannot be addressed
+to its own owner as an energy company. After gate closure :meth:`RegionalMarket.clear` freezes the
+book and clears it under the rule set the :class:`~gridledger.market.rules.RuleSchedule` gives for
+that slot.
 
 :func:`reclear` re-runs a slot from its stored orders and rule set and compares the hash, so anyone
 holding the orders can check a result the ledger recorded.
@@ -23,7 +26,7 @@ from gridledger.identity import Domain, address_bytes, checksum
 from gridledger.market.book import BookArrays, OrderBook
 from gridledger.market.clearing import clear_book
 from gridledger.market.companies import STANDING_SLOT, CompanyRegistry
-from gridledger.market.orders import Cancel, Order, validate_cancel, validate_order
+from gridledger.market.orders import Cancel, Order, Side, validate_cancel, validate_order
 from gridledger.market.result import ClearingResult
 from gridledger.market.rules import RuleSchedule, RuleSet
 from gridledger.slots import Slot
@@ -56,6 +59,8 @@ class RegionalMarket:
         self._books: dict[int, OrderBook] = {}
         # (owner, nonce) -> the slot start of the message that used it (0: a standing offer)
         self._nonces: dict[tuple[bytes, int], int] = {}
+        # (slot start, owner) -> (side of its orders in that slot's book, how many)
+        self._sides: dict[tuple[int, bytes], tuple[Side, int]] = {}
         self._results: dict[int, ClearingResult] = {}
         self._evicted_before_s = 0
 
@@ -83,14 +88,16 @@ class RegionalMarket:
 
     # --- the edge ----------------------------------------------------------------------------
 
-    def _use_nonce(self, owner: str, nonce: int, slot_start_s: int) -> None:
-        key = (address_bytes(owner), nonce)
-        if key in self._nonces:
+    def _require_fresh_nonce(self, owner: str, nonce: int) -> None:
+        if (address_bytes(owner), nonce) in self._nonces:
             raise OrderError(
                 f"nonce {nonce} of {checksum(owner)} was used already in region {self.region!r}; "
                 "sign again with a fresh nonce"
             )
-        self._nonces[key] = slot_start_s
+
+    def _use_nonce(self, owner: str, nonce: int, slot_start_s: int) -> None:
+        self._require_fresh_nonce(owner, nonce)
+        self._nonces[(address_bytes(owner), nonce)] = slot_start_s
 
     def _require_kept(self, slot_start_s: int) -> None:
         if slot_start_s < self._evicted_before_s:
@@ -116,6 +123,8 @@ class RegionalMarket:
             del self._results[start]
         for key in [k for k, s in self._nonces.items() if STANDING_SLOT < s < slot_start_s]:
             del self._nonces[key]
+        for side_key in [k for k in self._sides if k[0] < slot_start_s]:
+            del self._sides[side_key]
         self.companies.evict_before(slot_start_s)
         return len(old)
 
@@ -154,8 +163,23 @@ class RegionalMarket:
         book = self.book(slot)
         if order.order_id in book:
             raise OrderError(f"order 0x{order.order_id.hex()} is in the book already")
+        self._require_fresh_nonce(order.owner, order.nonce)  # a replay is refused as one
+        owner = address_bytes(order.owner)
+        if order.targets_company and address_bytes(order.target) == owner:
+            raise OrderError(
+                f"ask of {checksum(order.owner)} is addressed to itself as an energy company; an "
+                "account cannot trade with itself"
+            )
+        side, count = self._sides.get((slot.start_s, owner), (order.side, 0))
+        if side != order.side:
+            raise OrderError(
+                f"{checksum(order.owner)} has a {'bid' if side == Side.BID else 'ask'} in slot "
+                f"{slot} already and could trade with itself; one side per slot (cancel it first)"
+            )
         self._use_nonce(order.owner, order.nonce, slot.start_s)
-        return book.add(order)
+        order_id = book.add(order)
+        self._sides[(slot.start_s, owner)] = (side, count + 1)
+        return order_id
 
     def cancel(self, cancel: Cancel, now: datetime) -> Order:
         """Withdraw an order before gate closure with a cancel signed by its owner."""
@@ -170,7 +194,14 @@ class RegionalMarket:
         if address_bytes(order.owner) != address_bytes(cancel.owner):
             raise OrderError("only the owner of an order can cancel it")
         self._use_nonce(cancel.owner, cancel.nonce, slot.start_s)
-        return book.remove(cancel.order_id)
+        removed = book.remove(cancel.order_id)
+        key = (slot.start_s, address_bytes(removed.owner))
+        side, count = self._sides[key]
+        if count > 1:
+            self._sides[key] = (side, count - 1)
+        else:
+            del self._sides[key]
+        return removed
 
     def post_company_offer(self, offer: Order, now: datetime | None = None) -> None:
         """Validate a company's signed standing (slot 0) or per-slot offer and store it."""
