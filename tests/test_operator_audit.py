@@ -154,7 +154,7 @@ def test_cli_simulate_settle_then_verify(tmp_path: Path, monkeypatch: pytest.Mon
     chain = tmp_path / "data" / "chain.sqlite"
     chain.rename(tmp_path / "chain.sqlite")
     missing = runner.invoke(main, ["verify"])  # verify never creates the chain it checks
-    assert missing.exit_code == 1 and "no embedded chain" in missing.output
+    assert missing.exit_code == 8 and "no embedded chain" in missing.output
     assert not chain.exists()
     from gridledger.chain import open_ledger
 

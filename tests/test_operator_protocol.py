@@ -127,7 +127,7 @@ def test_a_store_refusing_the_receipt_is_completed(
 
     monkeypatch.setattr(MarketSql, "update_settlement", locked)
     failed = cli("simulate", "--settle", *CITY)
-    assert failed.exit_code != 0 and "locked" in failed.output
+    assert failed.exit_code == 7 and "locked" in failed.output  # StoreError
     monkeypatch.setattr(MarketSql, "update_settlement", real)
     assert cli("simulate", "--settle", *CITY).exit_code == 0
     assert_verified(ledger_url)
@@ -150,7 +150,8 @@ def test_changed_settings_are_refused_before_anything_is_written(
     store = tmp_path / "var" / "gridledger.sqlite"
     before = _counts(store)
     other = cli("simulate", "--settle", *CITY, *change)
-    assert other.exit_code == 1 and named in other.output and "nothing was written" in other.output
+    assert other.exit_code == 3, other.output  # ConfigError
+    assert named in other.output and "nothing was written" in other.output
     assert _counts(store) == before
     assert_verified(ledger_url)
 
@@ -161,7 +162,7 @@ def test_another_slot_length_is_refused(
     assert cli("simulate", "--settle", *CITY).exit_code == 0
     monkeypatch.setenv("GRIDLEDGER_SLOT_MINUTES", "30")
     other = cli("simulate", "--settle", *CITY)
-    assert other.exit_code == 1 and "slot_minutes" in other.output
+    assert other.exit_code == 3 and "slot_minutes" in other.output
     monkeypatch.delenv("GRIDLEDGER_SLOT_MINUTES")
     assert_verified(ledger_url)
 
@@ -211,7 +212,7 @@ def test_a_reset_chain_is_refused_with_a_clear_error(
         else:
             monkeypatch.setenv("GRIDLEDGER_LEDGER_URL", stack.enter_context(running_anvil()))
         again = cli("simulate", "--settle", *CITY)
-        assert again.exit_code == 1 and "no contract there" in again.output, again.output
+        assert again.exit_code == 8 and "no contract there" in again.output, again.output
         assert _counts(store) == before
         checked = cli("verify")
         assert checked.exit_code == 1 and "Traceback" not in checked.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gridledger.cli.group import main, passphrase, settings_of
+from gridledger.cli.progress import progress
 from gridledger.errors import GridLedgerError
 from gridledger.identity import Keystore
 
@@ -39,8 +40,11 @@ def verify(ctx: click.Context, check_chain: bool) -> None:
         )
     backend = open_ledger(cfg["ledger_url"], cfg.data_path, int(cfg["chain_id"]), create=False)
     try:
-        with open_store(cfg.store_location, create=False) as store:
-            report = verify_store(store, backend, cfg.data_path)
+        with (
+            open_store(cfg.store_location, create=False) as store,
+            progress(len(store.list_settlements()), "slots verified") as advance,
+        ):
+            report = verify_store(store, backend, cfg.data_path, on_slot=advance)
         if check_chain and report.ok:
             report.chain_blocks = _verify_chain_file(backend, cfg["ledger_url"])
     finally:
@@ -97,10 +101,11 @@ def repair(ctx: click.Context, key_name: str | None, regions: tuple[str, ...]) -
         raise click.ClickException(f"data_dir {cfg.data_path} does not exist; check data_dir")
     backend = open_ledger(cfg["ledger_url"], cfg.data_path, int(cfg["chain_id"]), create=False)
     try:
-        with open_store(cfg.store_location) as store:
+        with open_store(cfg.store_location) as store, progress(None, "slots repaired") as advance:
             report = run_repair(
                 store, backend, cfg.data_path, operator=operator, regions=regions,
                 slot_seconds=rules.slot_minutes * 60, clearing_rule=rules.clearing_rule,
+                on_slot=advance,
             )  # fmt: skip
     finally:
         backend.close()
@@ -129,21 +134,16 @@ def deliver(ctx: click.Context, region: str, slot_text: str, key_name: str) -> N
     slot's readings. Signs as the operator key KEY (passphrase from $GRIDLEDGER_PASSPHRASE or a
     prompt).
     """
-    from datetime import datetime
-
     from gridledger.chain import open_ledger
+    from gridledger.config import parse_utc_time
     from gridledger.operator.region import RegionOperator
-    from gridledger.slots import require_utc
     from gridledger.store import open_store
 
     cfg = settings_of(ctx)
     try:
-        slot_start_s = int(slot_text)
-    except ValueError:
-        try:
-            slot_start_s = int(require_utc(datetime.fromisoformat(slot_text), "--slot").timestamp())
-        except (ValueError, GridLedgerError) as exc:
-            raise click.BadParameter(f"{slot_text!r}: {exc}", param_hint="--slot") from None
+        slot_start_s = int(parse_utc_time(slot_text, "--slot").timestamp())
+    except GridLedgerError as exc:
+        raise click.BadParameter(str(exc), param_hint="--slot") from None
     operator = Keystore(cfg.keystore_path).load(key_name, passphrase(confirm=False))
     backend = open_ledger(cfg["ledger_url"], cfg.data_path, int(cfg["chain_id"]))
     try:

@@ -23,7 +23,7 @@ and names the region, slot and record that differ.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -176,6 +176,7 @@ def verify_region(
     record: DeploymentRecord,
     report: AuditReport,
     registry: RegistryClient | None = None,
+    on_slot: Callable[[int], None] | None = None,
 ) -> None:
     """Check every stored settlement of one region; raise at the first mismatch."""
     region = record.region
@@ -228,6 +229,8 @@ def verify_region(
             )  # fmt: skip
             report.slots += 1
             report.trades += len(trades)
+            if on_slot is not None:
+                on_slot(1)
             continue
         _check_trades(trades, {o.order_id for o in orders})
         leaves = None
@@ -257,6 +260,8 @@ def verify_region(
         if leaves is not None:
             report.readings += len(leaves)
             report.delivered_slots += 1
+        if on_slot is not None:
+            on_slot(1)
     report.slot_start_s = None
     if registry is not None:
         report.registry_checks += check_registry(store, registry, market, record)
@@ -273,10 +278,12 @@ def verify_store(
     data_dir: Path | str | None = None,
     *,
     deployments: Sequence[DeploymentRecord] | None = None,
+    on_slot: Callable[[int], None] | None = None,
 ) -> AuditReport:
     """Replay ``store`` against the chain for every region deployed in ``data_dir``.
 
-    ``deployments`` may be given instead of ``data_dir``. Returns the report; ``report.ok`` is
+    ``deployments`` may be given instead of ``data_dir``; ``on_slot(1)`` is called per slot
+    checked (a progress bar). Returns the report; ``report.ok`` is
     false and ``report.mismatch`` names the first difference when there is one. Regions of the
     store that have settlements but no deployment record are reported as a mismatch too.
     """
@@ -296,7 +303,7 @@ def verify_store(
         report.region = record.region
         try:
             deployment = record.attach(backend)
-            verify_region(store, deployment.market, record, report, deployment.registry)
+            verify_region(store, deployment.market, record, report, deployment.registry, on_slot)
         except VerificationError as exc:
             where, text = f"region {record.region}", str(exc)
             slot = report.slot_start_s

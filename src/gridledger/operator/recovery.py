@@ -105,13 +105,13 @@ def repair(
     regions: Iterable[str] = (),
     slot_seconds: int = 900,
     clearing_rule: str = "pay_as_clear",
-    progress: Callable[[int, int], None] | None = None,
+    on_slot: Callable[[int], None] | None = None,
 ) -> RepairReport:
     """Bring the store back in line with the chain (see the module doc); return what was done.
 
     ``operator`` signs what must still be sent (a ``pending`` slot the chain never saw, a
     half-delivered slot); without it such slots are listed in ``report.needs_key``.
-    ``progress(done, total)`` is called per slot.
+    ``on_slot(1)`` is called per slot looked at (a progress bar).
     """
     report = RepairReport()
     data = Path(data_dir)
@@ -131,8 +131,7 @@ def repair(
             store.add_region(Region(record.region, record.region, operator_address))
         chain_slots = sorted({int(e.args["slot"]) for e in op.market.events("SlotOpened")})
         stored = {s.slot_start_s: s for s in store.list_settlements(record.region)}
-        total = len(set(chain_slots) | set(stored))
-        for done, slot in enumerate(sorted(set(chain_slots) | set(stored)), start=1):
+        for slot in sorted(set(chain_slots) | set(stored)):
             where = f"region {record.region} slot {slot}"
             recorded = stored.get(slot)
             can_send = operator is not None and operator.address_bytes == operator_address
@@ -147,8 +146,8 @@ def repair(
                     report.needs_key.append(where)
             _list_unprovable(op, slot, where, report)
             report.slots += 1
-            if progress is not None:
-                progress(done, total)
+            if on_slot is not None:
+                on_slot(1)
     return report
 
 
