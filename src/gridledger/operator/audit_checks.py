@@ -16,7 +16,7 @@ Each check re-derives a stored value from what a signature, a root or the chain 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gridledger.chain.backend import LedgerBackend
 from gridledger.devices.messages import decode_reading
@@ -51,11 +51,18 @@ def check_reading_rows(rows: Sequence[ReadingRow], devices: dict[str, bytes]) ->
                     f"{where}: column {name} is {stored!r} in the store, {signed!r} in its "
                     "signed payload"
                 )
-        if dict(r.extra or {}) != dict(expected.extra or {}):
+        if _plain(r.extra) != _plain(expected.extra):
             raise VerificationError(
-                f"{where}: column extra is {dict(r.extra or {})} in the store, "
-                f"{dict(expected.extra or {})} in its signed payload"
+                f"{where}: column extra is {r.extra!r} in the store, {expected.extra!r} in its "
+                "signed payload"
             )
+
+
+def _plain(extra: object) -> object:
+    """A stored JSON ``extra`` as comparable data (an empty mapping counts as none)."""
+    if isinstance(extra, Mapping):
+        return dict(extra) or None
+    return extra
 
 
 def check_result(

@@ -160,6 +160,17 @@ class MarketSql(SqlBase):
         rows = self._query(
             f"SELECT {_TRADE_COLUMNS} FROM trades WHERE {where} ORDER BY slot_start_s, idx", params
         )
+        # a trade's index is its position in the slot's result: a gap means a damaged row
+        expected: dict[int, int] = {}
+        for r in rows:
+            index = expected.get(r[1], 0)
+            if r[2] != index:
+                raise StoreError(
+                    f"stored trades of region {region!r} slot {r[1]} are damaged: index {r[2]} "
+                    f"where {index} belongs; restore the store from a backup or run gridledger "
+                    "repair on a copy without them"
+                )
+            expected[r[1]] = index + 1
         return [_trade(r) for r in rows]
 
     def add_settlement(self, settlement: Settlement) -> None:

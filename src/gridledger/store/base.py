@@ -352,7 +352,8 @@ class Store(Protocol):
         ...
 
     def list_trades(self, region: str, slot_start_s: int | None = None) -> list[Trade]:
-        """Trades of a region (and slot), by ``(slot_start_s, index)``."""
+        """Trades of a region (and slot), by ``(slot_start_s, index)``; raise
+        :class:`StoreError` when a slot's indexes are not 0, 1, 2... (a damaged row)."""
         ...
 
     def add_settlement(self, settlement: Settlement) -> None:
