@@ -3,7 +3,7 @@
 from gridledger.sim.city import (
     City,
     Company,
-    Region,
+    RegionHouseholds,
     example_city,
     example_company,
     generate_region,
@@ -20,7 +20,7 @@ __all__ = [
     "City",
     "Company",
     "HourReport",
-    "Region",
+    "RegionHouseholds",
     "RegionReport",
     "SimulationReport",
     "SlotReport",
