@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from gridledger.market import ClearingResult, Order, RegionalMarket, RuleSet, Side
 from gridledger.control import BatteryBank
+from gridledger.market import ClearingResult, Order, RegionalMarket, RuleSet, Side
 from gridledger.sim.city import City, RegionHouseholds
 from gridledger.sim.profiles import load_energy_wh, pv_energy_wh
 from gridledger.slots import Slot, require_utc
