@@ -123,6 +123,11 @@ def city_kpis(scenario: Scenario, outcomes: Sequence[RegionOutcome]) -> dict[str
             "slots": scenario.slots,
             "clearing_rule": scenario.clearing_rule,
             "households": scenario.households,
+            "tariff": {
+                "retail_micro_per_kwh": scenario.tariffs.retail_micro_per_kwh,
+                "feed_in_micro_per_kwh": scenario.tariffs.feed_in_micro_per_kwh,
+                "network_fee_micro_per_kwh": scenario.tariffs.network_fee_micro_per_kwh,
+            },
         },
         "city": city,
         "regions": {o.name: region_kpis(o, scenario.slot_minutes) for o in outcomes},
