@@ -28,7 +28,8 @@ _CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
 h1{margin-bottom:.2rem} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:1rem 0}
-td,th{padding:.25rem .8rem;border-bottom:1px solid #ddd;text-align:right} th{text-align:left} .kpis td:first-child{text-align:left}
+td,th{padding:.25rem .8rem;border-bottom:1px solid #ddd;text-align:right}
+th{text-align:left} .kpis td:first-child{text-align:left}
 figure{margin:1.5rem 0} figcaption{color:#555;font-size:.9rem}
 """
 
