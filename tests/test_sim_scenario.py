@@ -74,7 +74,7 @@ NOWHERE = {"name": "c", "region": "nowhere", "price_micro_per_kwh": 1, "capacity
                 ]
             },
             "add up to 1",
-        ),  # fmt: skip
+        ),
         (
             {
                 "companies": [
@@ -82,7 +82,7 @@ NOWHERE = {"name": "c", "region": "nowhere", "price_micro_per_kwh": 1, "capacity
                 ]
             },
             "companies[0].region",
-        ),  # fmt: skip
+        ),
         (
             {"regions": [{"name": "r", "homes": [{"load_file": "missing.csv"}]}]},
             "regions[0].homes[0].load_file",
