@@ -68,7 +68,7 @@ def bench_scenario(households: int, days: float) -> Any:
                     "capacity_wh": 20 * per_region,
                 }
                 for n in names
-            ],  # fmt: skip
+            ],
             "regions": [
                 {
                     "name": n,
