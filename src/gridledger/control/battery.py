@@ -13,7 +13,7 @@ Capacity 0 means no battery; such a household charges and discharges nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +39,8 @@ class BatteryBank:
     soc_wh: I64
     efficiency_permille: I64
     reserve_wh: I64
+    #: (slot hours, power limit per slot [Wh]) of the last dispatch: power limits do not change
+    _limit: tuple[float, I64] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(
@@ -78,7 +80,9 @@ class BatteryBank:
         residual_wh)``: energy taken from the surplus into the battery, energy delivered from the
         battery, and the residual net position after the battery [Wh]. Updates ``soc_wh``.
         """
-        limit_wh = np.floor(self.power_w * slot_hours).astype(np.int64)
+        if self._limit is None or self._limit[0] != slot_hours:
+            self._limit = (slot_hours, np.floor(self.power_w * slot_hours).astype(np.int64))
+        limit_wh = self._limit[1]
         headroom_wh = (
             (self.capacity_wh - self.soc_wh) * 1000 // np.maximum(self.efficiency_permille, 1)
         )

@@ -24,19 +24,18 @@ _M2 = np.uint64(0x94D049BB133111EB)
 
 def mix64(x: U64) -> U64:
     """SplitMix64's finaliser of every word of ``x`` (wrapping uint64 arithmetic)."""
+    # arrays, never numpy scalars: array arithmetic wraps modulo 2**64 silently, as meant here
     x = np.atleast_1d(np.asarray(x, np.uint64))
-    with np.errstate(over="ignore"):  # the multiplications wrap modulo 2**64 on purpose
-        x = (x ^ (x >> np.uint64(30))) * _M1
-        x = (x ^ (x >> np.uint64(27))) * _M2
+    x = (x ^ (x >> np.uint64(30))) * _M1
+    x = (x ^ (x >> np.uint64(27))) * _M2
     return np.asarray(x ^ (x >> np.uint64(31)), np.uint64)
 
 
 def hash_words(*keys: npt.ArrayLike) -> U64:
     """One 64-bit hash per element of the broadcast ``keys`` (non-negative integers)."""
-    h = np.zeros((), np.uint64)
+    h = np.zeros(1, np.uint64)
     for key in keys:
-        with np.errstate(over="ignore"):
-            h = mix64(h ^ (np.asarray(key).astype(np.uint64) + _GOLDEN))
+        h = mix64(h ^ (np.atleast_1d(np.asarray(key)).astype(np.uint64) + _GOLDEN))
     return np.asarray(h, np.uint64)
 
 
@@ -45,11 +44,22 @@ def uniform(*keys: npt.ArrayLike) -> F64:
     return np.asarray((hash_words(*keys) >> np.uint64(11)) * (1.0 / 2**53), np.float64)
 
 
-def order_ids(*keys: npt.ArrayLike) -> npt.NDArray[np.uint8]:
-    """32-byte ids, one per element of the broadcast 1-d ``keys``: four chained hashes."""
-    first = hash_words(*keys)
-    words = [first]
-    for i in range(3):
-        words.append(mix64(words[-1] ^ np.uint64(i + 1)))
-    stacked = np.stack(words, axis=1).astype(">u8")
-    return np.ascontiguousarray(stacked).view(np.uint8).reshape(len(first), 32)
+def order_ids(base: int, *fields: npt.ArrayLike) -> npt.NDArray[np.uint8]:
+    """32-byte ids, one per element of the broadcast 1-d ``fields`` (non-negative integers),
+    under the 64-bit ``base`` (e.g. a :func:`hash_words` of seed and region).
+
+    The fields are folded into one word (xor, then multiply by an odd constant: cheap, and
+    distinct field tuples collide only by chance), which SplitMix64 finalises into the first
+    8 bytes; the other 24 are odd multiples of it (bijections), so ids are as distinct as their
+    first word, which is what clearing sorts by first.
+    """
+    key = np.full(1, base, np.uint64)
+    for value in fields:
+        key = (key ^ np.atleast_1d(np.asarray(value)).astype(np.uint64)) * _M1
+    first = mix64(key)
+    words = np.empty((len(first), 4), ">u8")
+    words[:, 0] = first
+    words[:, 1] = first * _M2
+    words[:, 2] = first * _GOLDEN
+    words[:, 3] = first * (_M1 | np.uint64(1))
+    return words.view(np.uint8).reshape(len(first), 32)

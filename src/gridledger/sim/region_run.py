@@ -221,8 +221,9 @@ def run_region(
     if hooks is not None and settle_region is not None:
         domain = Domain.of_contract(options.chain_id, hooks.market_address(settle_region))
     nonces = np.zeros(n, np.int64)
-    owners = counter_rng.order_ids(scenario.seed, index, 5, np.arange(n))[:, :20]
-    company_owner = counter_rng.order_ids(scenario.seed, index, 6, np.arange(1))[:, :20]
+    id_base = int(counter_rng.hash_words(scenario.seed, index)[0])
+    owners = counter_rng.order_ids(id_base, 5, np.arange(n))[:, :20]
+    company_owner = counter_rng.order_ids(id_base, 6, np.arange(1))[:, :20]
     ids = np.arange(n, dtype=np.int64)
 
     totals = {name: np.zeros(n, np.int64) for name in HOUSEHOLD_TOTALS}
@@ -282,7 +283,7 @@ def run_region(
                 is_bid = np.concatenate((np.zeros(len(sellers), bool), np.ones(len(buyers), bool)))
                 if hooks is None or settle_region is None or domain is None:
                     book = _research_book(
-                        scenario.seed, index, slot_start, hh_rows, is_bid, energy, limit,
+                        id_base, slot_start, hh_rows, is_bid, energy, limit,
                         owners, company_owner, company.capacity_wh if company else 0,
                         company.price_micro_per_kwh if company else 0,
                         to_company if has_offer else None,
@@ -413,8 +414,7 @@ def run_region(
 
 
 def _research_book(
-    seed: int,
-    region: int,
+    base: int,
     slot_start: int,
     hh_rows: I64,
     is_bid: npt.NDArray[np.bool_],
@@ -428,7 +428,7 @@ def _research_book(
 ) -> BookArrays:
     """The slot's book as columns, unsigned (see the module docstring); a company offer, when
     any surplus is addressed to it, is row 0."""
-    ids = counter_rng.order_ids(seed, region, slot_start, hh_rows, is_bid, energy, limit)
+    ids = counter_rng.order_ids(base, slot_start, hh_rows, is_bid, energy, limit)
     owner_rows = owners[hh_rows]
     if to_company is None:
         return BookArrays.build(
@@ -438,7 +438,7 @@ def _research_book(
     sellers = len(to_company)
     target = np.full(len(hh_rows) + 1, -1, np.int64)
     target[1 : sellers + 1][to_company] = 0
-    offer_id = counter_rng.order_ids(seed, region, slot_start, np.array([2**40]))
+    offer_id = counter_rng.order_ids(base, slot_start, np.array([2**40]))
     return BookArrays.build(
         order_ids=np.concatenate((offer_id, ids)),
         owners=np.concatenate((company_owner, owner_rows)),
