@@ -78,8 +78,14 @@ def test_kpis_are_identical_serial_in_processes_and_on_dask(tmp_path: Path) -> N
     cluster = LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
     )
-    with cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
-        dask = run_scenario(scenario, RunOptions(tmp_path / "dask"), where=client)
+    with cluster:
+        # by address, as `--dask tcp://scheduler:8786` does, and with a client of one's own
+        dask = run_scenario(
+            scenario, RunOptions(tmp_path / "dask"), where=cluster.scheduler_address
+        )
+        with Client(cluster) as client:  # type: ignore[no-untyped-call]
+            run_scenario(scenario, RunOptions(tmp_path / "client"), where=client)
+    assert (tmp_path / "client" / "kpis.json").read_bytes() == serial.kpis_path.read_bytes()
     reference = serial.kpis_path.read_bytes()
     assert processes.kpis_path.read_bytes() == reference
     assert dask.kpis_path.read_bytes() == reference
