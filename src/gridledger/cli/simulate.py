@@ -92,6 +92,8 @@ def simulate(
     prints its hourly table (options --households to --settle apply to it only).
     """
     if scenario_file is not None:
+        if settle:
+            raise click.UsageError("a scenario settles with --ledger embedded (or a node URL)")
         _run_scenario(
             ctx, scenario_file, out, ledger, dask_address, parallel, per_household, no_report,
             as_json,

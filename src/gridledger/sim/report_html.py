@@ -24,6 +24,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 from matplotlib.figure import Figure
 
+#: Periods longer than this [days] plot daily means instead of every slot or hour.
+LONG_RUN_DAYS = 31
+
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
 h1{margin-bottom:.2rem} .sub{color:#666;margin-top:0}
@@ -118,23 +121,30 @@ def write_report(out_dir: Path, kpis: dict[str, Any], timezone: str) -> Path:
     ax.legend(ncol=3, fontsize=8)
     figures.append(("The average day (city)", _svg(fig)))
 
+    long_run = len(daily) > LONG_RUN_DAYS
     fig, ax = plt.subplots(figsize=(10, 3.5))
     for region, frame in series.groupby("region"):
         s = frame.set_index("slot_start")["clearing_price_micro_per_kwh"].astype("float64") / 1e6
-        ax.plot(pd.DatetimeIndex(s.index).tz_convert(timezone), s, ".", ms=2, label=str(region))
-    retail = city["retail_micro_per_kwh"] / len(series["region"].unique()) / 1e6
-    ax.plot(city.index, retail, lw=1, color="k", label="retail")
+        s.index = pd.DatetimeIndex(s.index).tz_convert(timezone)
+        if long_run:  # a year of slots would make the page heavy: daily means instead
+            ax.plot(s.resample("D").mean(), lw=1, label=str(region))
+        else:
+            ax.plot(s.index, s, ".", ms=2, label=str(region))
+    retail = city["retail_micro_per_kwh"] / series["region"].nunique() / 1e6
+    ax.plot(retail.resample("D").mean() if long_run else retail, lw=1, color="k", label="retail")
     feed_in = kpis["scenario"]["tariff"]["feed_in_micro_per_kwh"]
     ax.axhline(feed_in / 1e6, color="grey", lw=1, label="feed-in")
     ax.set_ylabel("price per kWh")
     ax.legend(ncol=4, fontsize=8)
-    figures.append(("Clearing prices per slot and the retail price", _svg(fig)))
+    what = "daily mean clearing prices" if long_run else "clearing prices per slot"
+    figures.append((f"Prices: {what}, the retail (daily mean) and feed-in prices", _svg(fig)))
 
     fig, ax = plt.subplots(figsize=(10, 3))
-    soc = city["soc_wh"].resample("h").mean() / 1000
+    soc = city["soc_wh"].resample("D" if long_run else "h").mean() / 1000
     ax.plot(soc.index, soc)
     ax.set_ylabel("stored energy [kWh]")
-    figures.append(("Battery state of charge (all batteries, hourly mean)", _svg(fig)))
+    step = "daily" if long_run else "hourly"
+    figures.append((f"Battery state of charge (all batteries, {step} mean)", _svg(fig)))
 
     households = pq.read_table(out_dir / "households.parquet").to_pandas()
     ss = households["self_sufficiency"].dropna().sort_values().to_numpy()
