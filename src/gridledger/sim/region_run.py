@@ -56,6 +56,8 @@ I64 = npt.NDArray[np.int64]
 
 #: Slots generated per chunk: one week of 15-minute slots.
 CHUNK_SLOTS = 672
+#: Slots between progress reports (a day of 15-minute slots).
+PROGRESS_SLOTS = 96
 #: Per-household totals a region run returns [Wh or micro-units].
 HOUSEHOLD_TOTALS = (
     "pv_wh", "load_wh", "ev_wh", "charged_wh", "discharged_wh", "surplus_wh", "deficit_wh",
@@ -188,7 +190,8 @@ def run_region(
     """Run ``scenario.regions[index]`` over the whole period; see the module docstring.
 
     Writes ``regions/<name>.parquet`` (and ``households/<name>.parquet`` when
-    ``options.per_household``) under ``options.out_dir``; ``progress(slots)`` after each chunk.
+    ``options.per_household``) under ``options.out_dir``; ``progress(slots)`` every
+    :data:`PROGRESS_SLOTS` slots and at the end of each chunk.
     """
     spec = scenario.regions[index]
     h = region_households(scenario, index)
@@ -373,6 +376,8 @@ def run_region(
                 outcome.max_balance_drift_wh = max(outcome.max_balance_drift_wh, abs(drift))
                 outcome.peak_import_wh = max(outcome.peak_import_wh, s_imp)
                 controller.observe(ctx, price)
+                if progress is not None and (k + 1) % PROGRESS_SLOTS == 0:
+                    progress(PROGRESS_SLOTS)
                 if per_hh is not None:
                     per_hh["import_wh"][k] = imp
                     per_hh["export_wh"][k] = exp
@@ -402,8 +407,8 @@ def run_region(
                         }
                     )
                 )
-            if progress is not None:
-                progress(count)
+            if progress is not None and count % PROGRESS_SLOTS:
+                progress(count % PROGRESS_SLOTS)
     finally:
         region_writer.close()
         if household_writer is not None:
