@@ -53,11 +53,17 @@ def test_energy_is_conserved_every_slot_and_region(week: tuple[Scenario, Path]) 
         # money: buyers pay what sellers get plus the fee; the bill sums the parts
         assert (t.bill_micro <= t.baseline_micro + t.fee_micro).all()
         assert t.market_wh.sum() > 0 and t.company_wh.sum() >= 0
+    # every trade's amount reaches a household seller (the companies only buy)
+    received = 0
+    for region in scenario.regions:
+        t = pq.read_table(out / "regions" / f"{region.name}.parquet").to_pandas()
+        received += int(t.market_amount_micro.sum())
     kpis = json.loads((out / "kpis.json").read_text())
     city = kpis["city"]
     assert city["max_balance_drift_wh"] == 0
     hh = pq.read_table(out / "households.parquet").to_pandas()
     assert len(hh) == scenario.households
+    assert int(hh.market_received_micro.sum()) == received
     assert city["imported_wh"] == int(hh.import_wh.sum())
     assert city["savings_micro"] == int((hh.baseline_micro - hh.bill_micro).sum())
     assert (
@@ -195,3 +201,14 @@ def test_money_in_the_market_is_what_the_chain_settled(
         amounts == int(series.market_amount_micro.sum()) == outcome.regions[0].market_amount_micro
     )
     assert np.isfinite(series.bill_micro).all()
+
+
+def test_time_of_use_prices_the_evening_slots(week: tuple[Scenario, Path]) -> None:
+    import pandas as pd
+
+    scenario, out = week
+    t = pq.read_table(out / "regions" / f"{scenario.regions[0].name}.parquet").to_pandas()
+    hour = pd.DatetimeIndex(t.slot_start).tz_convert(scenario.timezone).hour
+    evening = (hour >= 17) & (hour < 21)
+    assert set(t.retail_micro_per_kwh[evening]) == {380_000}
+    assert set(t.retail_micro_per_kwh[~evening]) == {300_000}

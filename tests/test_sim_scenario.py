@@ -132,3 +132,20 @@ pv_kwp = 0
 
     source = hand_rolled(scenario, 0, region_households(scenario, 0))
     assert source.load_wh(10, 5)[:, 0].tolist() == [10, 11, 12, 13, 14]
+
+
+def test_time_of_use_windows_wrap_past_midnight() -> None:
+    s = parse_scenario(
+        minimal(
+            tariff={
+                "time_of_use": [
+                    {"from_hour": 22, "to_hour": 6, "retail_micro_per_kwh": 200_000},
+                    {"from_hour": 17, "to_hour": 21, "retail_micro_per_kwh": 400_000},
+                ]
+            }
+        )
+    )
+    prices = s.tariffs.retail_at(np.arange(24, dtype=np.int64)).tolist()
+    assert prices[:6] == [200_000] * 6 and prices[22:] == [200_000] * 2
+    assert prices[17:21] == [400_000] * 4
+    assert prices[6:17] == [300_000] * 11 and prices[21] == 300_000
