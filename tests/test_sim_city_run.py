@@ -212,3 +212,21 @@ def test_time_of_use_prices_the_evening_slots(week: tuple[Scenario, Path]) -> No
     evening = (hour >= 17) & (hour < 21)
     assert set(t.retail_micro_per_kwh[evening]) == {380_000}
     assert set(t.retail_micro_per_kwh[~evening]) == {300_000}
+
+
+def test_cli_settles_a_scenario_on_the_embedded_chain_and_it_verifies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GRIDLEDGER_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "tiny.toml").write_text(TINY)
+    runner = CliRunner()
+    args = ["simulate", "tiny.toml", "--ledger", "embedded", "--no-report", "--out", "out"]
+    settled = runner.invoke(main, args)
+    assert settled.exit_code == 0, settled.output
+    assert "settled on embedded: 4 slots" in settled.output
+    verified = runner.invoke(main, ["verify"])
+    assert verified.exit_code == 0, verified.output
+    assert "verified" in verified.output
+    refused = runner.invoke(main, ["simulate", "tiny.toml", "--settle"])
+    assert refused.exit_code == 2 and "--ledger embedded" in refused.output
