@@ -23,7 +23,8 @@ footprint when both peak together).
 Targets (issue 12): 10,000 households x 1 year in under 10 minutes (>= 580,000 household-slots/s),
 peak RSS < 2 GiB, near-linear growth. The last line is one JSON object with
 ``household_slots_per_s_10k``, ``household_slots_per_s_1k``, ``household_slots_per_s_100``,
-``peak_rss_mb_10k``, ``settle_overhead_share`` and the wall times.
+``peak_rss_mb_10k``, ``settle_overhead_share``, the wall times and ``max_balance_drift_wh``
+(the largest energy-balance error of any slot and region: must be 0).
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ def child(households: int, days: float, ledger: str) -> dict[str, Any]:
             store.close()
             backend.close()
         wall = time.perf_counter() - start
+        drift = json.loads((out / "kpis.json").read_text())["city"]["max_balance_drift_wh"]
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {
@@ -161,6 +163,7 @@ def child(households: int, days: float, ledger: str) -> dict[str, Any]:
         "household_slots_per_s": round(households * scenario.slots / wall),
         "peak_rss_mb": round((own + workers) / 1024, 1),
         "chain_s": round(chain_s, 3),
+        "max_balance_drift_wh": drift,
     }
 
 
@@ -194,6 +197,8 @@ def main() -> None:
             f"{households:>10}{r['slots']:>8}{r['household_slots_per_s']:>14,}"
             f"{r['wall_s']:>9.1f}{r['peak_rss_mb']:>9.0f}"
         )
+    drift = max(r["max_balance_drift_wh"] for r in rows.values())
+    print(f"energy balance: largest drift of any slot and region {drift} Wh (must be 0)")
     cost_1k = rows[1000]["wall_s"] / rows[1000]["household_slots"]
     cost_10k = rows[10_000]["wall_s"] / rows[10_000]["household_slots"]
     print(f"cost per household-slot, 10k vs 1k: {cost_10k / cost_1k:.2f}x (1 = linear)")
@@ -223,6 +228,7 @@ def main() -> None:
                 "settle_wall_s": s["wall_s"],
                 "settle_chain_s": s["chain_s"],
                 "settle_overhead_share": None if share is None else round(share, 3),
+                "max_balance_drift_wh": max(drift, s["max_balance_drift_wh"]),
             }
         )
     )
