@@ -1,8 +1,8 @@
 """The city runner: the household pipeline driven by a simulated clock.
 
 For every region and slot: PV and load profiles give each household's energy balance [Wh]; its
-battery absorbs what it can (:mod:`gridledger.control.battery`); the residual becomes a signed EIP-712
-order (surplus -> ask, deficit -> bid) submitted to the region's real
+battery absorbs what it can (:mod:`gridledger.control.battery`); the residual becomes a signed
+EIP-712 order (surplus -> ask, deficit -> bid) submitted to the region's real
 :class:`~gridledger.market.RegionalMarket` before gate closure; at gate closure the slot is cleared
 under the region's rule set. What the market did not match goes to the grid at its tariffs.
 
