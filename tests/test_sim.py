@@ -10,7 +10,6 @@ from click.testing import CliRunner
 from gridledger.cli import main
 from gridledger.market import RuleSet
 from gridledger.sim import example_city, simulate_city
-from gridledger.sim.battery import BatteryBank
 from gridledger.sim.profiles import haurwitz_ghi, solar_zenith_cos
 from gridledger.slots import SlotClock
 from gridledger.units import cost_micro
@@ -29,21 +28,6 @@ def test_solar_noon_and_night() -> None:
     ghi = haurwitz_ghi(cz)
     assert 900 < ghi[0] < 1000 and ghi[1] == 0
     assert clock.slot_of(SUMMER).start == SUMMER
-
-
-def test_battery_respects_limits_and_reserve() -> None:
-    bank = BatteryBank(
-        capacity_wh=np.array([10_000, 10_000, 0], dtype=np.int64),
-        power_w=np.array([4000, 4000, 0], dtype=np.int64),
-        soc_wh=np.array([9_900, 1_500, 0], dtype=np.int64),
-    )
-    charged, discharged, residual = bank.dispatch(
-        np.array([5000, -5000, 700], dtype=np.int64), 0.25
-    )
-    assert charged.tolist() == [105, 0, 0]  # (10000 - 9900) / 0.95, rounded down
-    assert discharged.tolist() == [0, 500, 0]  # down to the 10% reserve
-    assert residual.tolist() == [4895, -4500, 700]
-    assert bank.soc_wh.tolist() == [9_999, 1_000, 0]
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ what was wrong and how to fix it.
     │   ├── SignatureError              a signature that does not verify or is malformed
     │   ├── OrderError                  a market order or cancel that cannot be accepted
     │   ├── ReadingError                a device reading that ingest rejects
-    │   └── CommandError                a device command that a device refuses
+    │   ├── CommandError                a device command that a device refuses
+    │   └── ScenarioError               a simulation scenario file with a missing or bad field
     ├── ConfigError                     unknown setting, bad value, unreadable config file
     ├── KeystoreError                   missing key, wrong passphrase, corrupt keystore file
     ├── MarketError                     a market operation in the wrong state (e.g. book frozen)
@@ -60,6 +61,10 @@ class ReadingError(ValidationError):
 
 class CommandError(ValidationError):
     """A device command that the device refuses."""
+
+
+class ScenarioError(ValidationError):
+    """A simulation scenario that cannot be run: the message names the field and the fix."""
 
 
 class ConfigError(GridLedgerError):

@@ -1,14 +1,19 @@
-"""``gridledger simulate``: the example city, optionally settled on the ledger."""
+"""``gridledger simulate``: a scenario file, or the built-in example city; optionally settled on
+the ledger."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from gridledger.cli.group import main, settings_of
-from gridledger.config import Config
+from gridledger.config import Config, parse_utc_time, validate_simulation
+from gridledger.errors import GridLedgerError
 from gridledger.units import micro_to_money, wh_to_kwh
 
 if TYPE_CHECKING:
@@ -19,6 +24,30 @@ if TYPE_CHECKING:
 
 
 @main.command()
+@click.argument(
+    "scenario_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Results folder of a scenario run [default: results/<scenario name>].",
+)
+@click.option(
+    "--ledger",
+    "ledger",
+    default="none",
+    show_default=True,
+    help="Scenario runs: 'none' (never signs), 'embedded' or a node URL (signs, settles).",
+)
+@click.option("--dask", "dask_address", default=None, help="Run regions on this Dask scheduler.")
+@click.option(
+    "--parallel/--serial",
+    default=None,
+    help="Scenario runs: regions in local processes [default: when the run is large].",
+)
+@click.option("--per-household", is_flag=True, help="Also write per-household time series.")
+@click.option("--no-report", is_flag=True, help="Skip report.html.")
 @click.option("--households", default=40, show_default=True, help="Households per region.")
 @click.option("--hours", default=24, show_default=True, help="Simulated hours.")
 @click.option(
@@ -44,6 +73,13 @@ if TYPE_CHECKING:
 @click.pass_context
 def simulate(
     ctx: click.Context,
+    scenario_file: Path | None,
+    out: Path | None,
+    ledger: str,
+    dask_address: str | None,
+    parallel: bool | None,
+    per_household: bool,
+    no_report: bool,
     households: int,
     hours: int,
     start: str,
@@ -52,20 +88,30 @@ def simulate(
     as_json: bool,
     settle: bool,
 ) -> None:
-    """Simulate the built-in example city: PV, loads and batteries trading in regional markets."""
+    """Simulate SCENARIO_FILE (TOML, see docs/scenario.md), or the built-in example city.
+
+    A scenario run writes Parquet series, kpis.json and report.html to --out; the example city
+    prints its hourly table (options --households to --settle apply to it only).
+    """
+    if scenario_file is not None:
+        if settle:
+            raise click.UsageError("a scenario settles with --ledger embedded (or a node URL)")
+        _run_scenario(
+            ctx, scenario_file, out, ledger, dask_address, parallel, per_household, no_report,
+            as_json,
+        )  # fmt: skip
+        return
     from contextlib import ExitStack
-    from datetime import datetime
 
     from gridledger.market import RuleSet
     from gridledger.sim import example_city, simulate_city
 
     cfg = settings_of(ctx)
     try:
-        start_ts = datetime.fromisoformat(start)
-    except ValueError as exc:
-        raise click.BadParameter(
-            f"{start!r} is not an ISO 8601 time", param_hint="--start"
-        ) from exc
+        start_ts = parse_utc_time(start, "--start", allow_unix=False)
+        validate_simulation(households, hours, start_ts)
+    except GridLedgerError as exc:
+        raise click.BadParameter(str(exc)) from None
     rules = RuleSet.from_config(cfg, clearing_rule=rule)
     with ExitStack() as stack:
         # every setting that changes what a slot clears to (the period too: its random draws)
@@ -128,15 +174,24 @@ def simulate(
 
 
 def _city_settler(
-    cfg: Config, rules: RuleSet, stack: ExitStack, run: dict[str, object]
+    cfg: Config,
+    rules: RuleSet,
+    stack: ExitStack,
+    run: dict[str, object],
+    ledger_url: str | None = None,
 ) -> CitySettler:
-    """A CitySettler on the configured ledger and store (closed by ``stack``)."""
+    """A CitySettler on the configured (or the given) ledger and store (closed by ``stack``).
+
+    ``run`` holds the settings that decide what the run writes: a data dir made with others is
+    refused before anything is written.
+    """
     from gridledger.chain import open_ledger
     from gridledger.operator.region import demo_keys, market_tariffs
     from gridledger.sim.settler import CitySettler
     from gridledger.store import open_store
 
-    backend = open_ledger(cfg["ledger_url"], cfg.data_path, int(cfg["chain_id"]))
+    url = cfg["ledger_url"] if ledger_url is None else ledger_url
+    backend = open_ledger(url, cfg.data_path, int(cfg["chain_id"]))
     stack.callback(backend.close)
     store = stack.enter_context(open_store(cfg.store_location))
     admin, operator = demo_keys()
@@ -145,3 +200,102 @@ def _city_settler(
         tariffs=market_tariffs(rules.tariff), slot_seconds=rules.slot_minutes * 60, meter=True,
         clearing_rule=rules.clearing_rule, gate_closure_s=rules.gate_closure_s, run=run,
     )  # fmt: skip
+
+
+#: Household-slots from which a multi-region scenario runs in local processes by default.
+PARALLEL_FROM_HOUSEHOLD_SLOTS = 20_000_000
+
+
+def _run_scenario(
+    ctx: click.Context,
+    path: Path,
+    out: Path | None,
+    ledger: str,
+    dask_address: str | None,
+    parallel: bool | None,
+    per_household: bool,
+    no_report: bool,
+    as_json: bool,
+) -> None:
+    """Run a scenario file; see :func:`gridledger.sim.city_run.run_scenario`."""
+    from contextlib import ExitStack
+
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from gridledger.market import RuleSet
+    from gridledger.market.tariff import GridTariff
+    from gridledger.sim.city_run import run_scenario
+    from gridledger.sim.region_run import RunOptions
+    from gridledger.sim.report_html import write_report
+    from gridledger.sim.scenario import load_scenario
+
+    cfg = settings_of(ctx)
+    scenario = load_scenario(path)
+    out_dir = out if out is not None else Path("results") / scenario.name
+    where: object = "serial"
+    if dask_address is not None:
+        where = dask_address
+    elif parallel or (
+        parallel is None
+        and len(scenario.regions) > 1
+        and scenario.households * scenario.slots >= PARALLEL_FROM_HOUSEHOLD_SLOTS
+    ):
+        where = "processes"
+    options = RunOptions(out_dir, per_household=per_household, chain_id=int(cfg["chain_id"]))
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        disable=not sys.stderr.isatty(), transient=True,
+    )  # fmt: skip
+    with ExitStack() as stack, progress:
+        hooks = None
+        if ledger != "none":
+            t = scenario.tariffs
+            rules = RuleSet(
+                scenario.clearing_rule, scenario.slot_minutes,
+                tariff=GridTariff(t.retail_micro_per_kwh, t.feed_in_micro_per_kwh,
+                                  t.network_fee_micro_per_kwh),
+            )  # fmt: skip
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            run: dict[str, object] = {"scenario": scenario.name, "scenario_sha256": digest}
+            hooks = _city_settler(cfg, rules, stack, run, ledger_url=ledger)
+        task = progress.add_task(scenario.name, total=scenario.slots * len(scenario.regions))
+        result = run_scenario(
+            scenario, options, where=where, hooks=hooks,
+            progress=lambda n: progress.advance(task, n),
+        )  # fmt: skip
+    report = None if no_report else write_report(out_dir, result.kpis, scenario.timezone)
+    if as_json:
+        click.echo(json.dumps(result.kpis, sort_keys=True))
+        return
+    city = result.kpis["city"]
+    click.echo(
+        f"{scenario.name}: {scenario.households} households in {len(scenario.regions)} regions, "
+        f"{scenario.slots} slots of {scenario.slot_minutes} min from {scenario.start.isoformat()}"
+    )
+    ss, sc, share = city["self_sufficiency"], city["self_consumption"], city["savings_share"]
+    click.echo(
+        f"self-sufficiency {ss or 0:.1%}, self-consumption {sc or 0:.1%}, "
+        f"traded locally {wh_to_kwh(city['local_traded_wh']):.1f} kWh, sold to companies "
+        f"{wh_to_kwh(city['sold_to_companies_wh']):.1f} kWh, imported "
+        f"{wh_to_kwh(city['imported_wh']):.1f} kWh, exported "
+        f"{wh_to_kwh(city['exported_wh']):.1f} kWh"
+    )
+    click.echo(
+        f"bills {micro_to_money(city['bill_micro']):.2f} vs "
+        f"{micro_to_money(city['baseline_bill_micro']):.2f} "
+        f"without a market: saved {micro_to_money(city['savings_micro']):.2f} ({share or 0:.1%})"
+    )
+    if hooks is not None:
+        done = hooks.totals
+        click.echo(
+            f"settled on {ledger}: {done.slots} slots, {done.trades} trades, {done.orders} "
+            f"orders, {done.transactions} transactions; {done.readings} meter readings"
+        )
+    click.echo(f"results in {out_dir}" + (f", report {report}" if report else ""))

@@ -41,7 +41,7 @@ def example_company(region: str) -> Company:
 
 
 @dataclass(frozen=True)
-class Region:
+class RegionHouseholds:
     """One region of the city: its name, coordinates [deg], local clock offset from UTC [h]
     (for load profiles) and household arrays."""
 
@@ -64,7 +64,7 @@ class Region:
 @dataclass(frozen=True)
 class City:
     name: str
-    regions: tuple[Region, ...]
+    regions: tuple[RegionHouseholds, ...]
 
     @property
     def households(self) -> int:
@@ -79,7 +79,7 @@ def generate_region(
     lon_deg: float = 11.6,
     utc_offset_h: int = 2,
     company: Company | None = None,
-) -> Region:
+) -> RegionHouseholds:
     """A region of ``households`` homes: ~60% with PV (3-10 kWp), half of those with storage;
     ``company`` buys stored energy there."""
     has_pv = rng.random(households) < 0.6
@@ -89,7 +89,7 @@ def generate_region(
     power = np.where(has_battery, np.minimum(capacity // 2, 5000), 0)
     annual_kwh = rng.integers(1500, 6001, households).astype(np.int64)
     keys = tuple(Signer.from_hex(rng.bytes(32).hex()) for _ in range(households))
-    return Region(
+    return RegionHouseholds(
         name,
         lat_deg,
         lon_deg,

@@ -1,8 +1,8 @@
 """The city runner: the household pipeline driven by a simulated clock.
 
 For every region and slot: PV and load profiles give each household's energy balance [Wh]; its
-battery absorbs what it can (:mod:`gridledger.sim.battery`); the residual becomes a signed EIP-712
-order (surplus -> ask, deficit -> bid) submitted to the region's real
+battery absorbs what it can (:mod:`gridledger.control.battery`); the residual becomes a signed
+EIP-712 order (surplus -> ask, deficit -> bid) submitted to the region's real
 :class:`~gridledger.market.RegionalMarket` before gate closure; at gate closure the slot is cleared
 under the region's rule set. What the market did not match goes to the grid at its tariffs.
 
@@ -25,9 +25,9 @@ from datetime import datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
+from gridledger.control import BatteryBank
 from gridledger.market import ClearingResult, Order, RegionalMarket, RuleSet, Side
-from gridledger.sim.battery import BatteryBank
-from gridledger.sim.city import City, Region
+from gridledger.sim.city import City, RegionHouseholds
 from gridledger.sim.profiles import load_energy_wh, pv_energy_wh
 from gridledger.slots import Slot, require_utc
 from gridledger.units import cost_micro
@@ -199,19 +199,19 @@ def _limit_prices(
 
 #: Called after each slot is cleared: ``(region, slot, result, the slot's signed orders)``; the
 #: orders include the company offer the slot's company trades were matched with.
-OnCleared = Callable[[Region, Slot, ClearingResult, list[Order]], object]
+OnCleared = Callable[[RegionHouseholds, Slot, ClearingResult, list[Order]], object]
 
 #: Called after ``OnCleared`` with what each household's grid connection took from and gave to
 #: the grid in the slot: ``(region, slot, import_wh, export_wh)`` [Wh], one entry per household.
-OnMetered = Callable[[Region, Slot, npt.NDArray[np.int64], npt.NDArray[np.int64]], object]
+OnMetered = Callable[[RegionHouseholds, Slot, npt.NDArray[np.int64], npt.NDArray[np.int64]], object]
 
 #: Called once per region before its first slot: the 20-byte address of the market contract its
 #: orders settle on (their EIP-712 ``verifyingContract``).
-MarketAddress = Callable[[Region], bytes]
+MarketAddress = Callable[[RegionHouseholds], bytes]
 
 
 def simulate_region(
-    region: Region,
+    region: RegionHouseholds,
     slots: list[Slot],
     rules: RuleSet,
     chain_id: int,

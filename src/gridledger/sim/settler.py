@@ -46,7 +46,7 @@ from gridledger.store import Region as StoredRegion
 from gridledger.telemetry.ingest import BatchResult, Ingestor
 
 if TYPE_CHECKING:
-    from gridledger.sim.city import Region as SimRegion
+    from gridledger.sim.city import RegionHouseholds as SimRegion
     from gridledger.slots import Slot
 
 #: Escrow given to the region operator on opening: it pays the feed-in credits [micro-units].
