@@ -371,3 +371,85 @@ def test_help_of_every_command(path: tuple[str, ...], workdir: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output and "Traceback" not in result.output
     assert _snapshot(workdir) == before  # --help never creates or opens anything
+
+
+# --- the commands on a settled data dir: verify, repair, deliver, simulate -----------------------
+
+CHAIN_EXAMPLES = 600 if SOAK else 30
+
+
+@pytest.fixture(scope="module")
+def settled_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny settled city (1 household per region, 1 hour) with an operator key, built once."""
+    root = tmp_path_factory.mktemp("settled")
+    env = {"GRIDLEDGER_DATA_DIR": str(root / "data"), "GRIDLEDGER_PASSPHRASE": "pw"}
+    args = ["simulate", "--settle", "--households", "1", "--hours", "1"]
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 0, result.output
+    from gridledger.operator.region import demo_keys
+
+    Keystore(root / "data" / "keys", kdf_iterations=2).create("op", "pw", demo_keys()[1])
+    return root / "data"
+
+
+@st.composite
+def chain_arguments(draw: st.DrawFn) -> list[str]:
+    command = draw(st.sampled_from(["verify", "repair", "deliver", "simulate"]))
+    args = [command]
+    if command == "verify" and draw(st.booleans()):
+        args.append("--chain")
+    if command == "repair":
+        if draw(st.booleans()):
+            args += ["--key", draw(st.sampled_from(["op", "nobody"]) | token)]
+        if draw(st.booleans()):
+            args += ["--region", draw(st.sampled_from(["north", "east"]) | token)]
+    if command == "deliver":
+        if draw(st.booleans()):
+            args += ["--region", draw(st.sampled_from(["north", "east", ""]) | token)]
+        if draw(st.booleans()):
+            slot = st.sampled_from(
+                ["1782000000", "1782000060", "2026-06-21T00:00:00", "2026-06-21T00:00:00+00:00",
+                 "-5", "99999999999999", "x"]
+            )  # fmt: skip
+            args += ["--slot", draw(slot | token)]
+        if draw(st.booleans()):
+            args += ["--key", draw(st.sampled_from(["op", "nobody"]) | token)]
+    if command == "simulate":
+        # spans that the command must refuse fast, and the data dir's own (an idempotent re-run)
+        args += ["--households", draw(st.sampled_from(["1", "0", "-1", "x", "2000000", "2"]))]
+        args += ["--hours", draw(st.sampled_from(["1", "0", "-3", "99999999"]))]
+        if draw(st.booleans()):
+            args += ["--start", draw(st.sampled_from(
+                ["2026-06-21T00:00:00", "0001-01-01T00:00:00+00:00", "9999-12-31T23:00:00+00:00",
+                 "tomorrow", "2026-06-21T00:00:00+00:00"]))]  # fmt: skip
+        if draw(st.booleans()):
+            args.append("--settle")
+    return args
+
+
+@settings(
+    max_examples=CHAIN_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(args=chain_arguments(), env=environments())
+def test_chain_commands_end_with_a_documented_exit_code(
+    settled_dir: Path, tmp_path: Path, args: list[str], env: dict[str, str | None]
+) -> None:
+    import shutil
+    import uuid
+
+    root = tmp_path / uuid.uuid4().hex
+    shutil.copytree(settled_dir, root / "data")
+    before = _snapshot(root)
+    env = {
+        **env,
+        "GRIDLEDGER_DATA_DIR": str(root / "data"),
+        "GRIDLEDGER_PASSPHRASE": "pw",
+        "GRIDLEDGER_LEDGER_URL": None,
+        "GRIDLEDGER_STORE_URL": None,
+        "GRIDLEDGER_CHAIN_ID": None,
+    }
+    result = CliRunner().invoke(main, args, env=env)
+    _check(result, before, root, (args, env))
+    shutil.rmtree(root)
