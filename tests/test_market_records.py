@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -172,5 +173,14 @@ def test_brackets_inside_strings_neither_refuse_nor_hide_depth() -> None:
     assert parse_document(shallow, "s.json")["region"] == "[" * 50
     # closing brackets inside strings lower the fast count; the parser's depth guard still holds
     hidden = b'["' + b"]" * 5000 + b'", ' + b"[" * 5000 + b"]" * 5000 + b"]"
+    # other libraries raise the process's recursion limit (the Vyper compiler does): the guard
+    # must not depend on json.loads running out of it
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)
+    try:
+        with pytest.raises(OrderError, match="nested"):
+            parse_document(hidden, "h.json")
+    finally:
+        sys.setrecursionlimit(limit)
     with pytest.raises(OrderError, match="nested"):
         parse_document(hidden, "h.json")

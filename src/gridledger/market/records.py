@@ -78,15 +78,14 @@ def json_depth(raw: bytes) -> int:
 def _too_deep(raw: bytes) -> int | None:
     """The depth of ``raw`` if it is above :data:`MAX_JSON_DEPTH`, else None.
 
-    First counts every bracket (strings included: fast, and exact for slot documents, whose
-    strings are hex and names); only above the limit are strings removed for the exact count,
-    so a bracket inside a string never refuses a document. A ``]`` inside a string can make the
-    first count too low; ``json.loads`` then meets the real depth, and its RecursionError is
-    caught (:func:`parse_document`).
+    The count ignores brackets inside strings (:func:`json_depth`), so neither can a bracket in
+    a string refuse a document nor a ``]`` in a string hide real nesting. The parser is never
+    relied on for this: its recursion limit is process-wide and other libraries raise it.
     """
-    if _bracket_depth(raw) <= MAX_JSON_DEPTH:
-        return None
-    depth = json_depth(raw)
+    if b'"' not in raw:  # no strings: the plain count is exact
+        depth = _bracket_depth(raw)
+    else:
+        depth = json_depth(raw)
     return depth if depth > MAX_JSON_DEPTH else None
 
 
