@@ -1,0 +1,213 @@
+"""Daily PV performance: under-performance, degradation and soiling from one index per day.
+
+Each day, every site gets a *performance index*: the median, over the day's well-lit slots, of
+measured / expected power (expected from :mod:`gridledger.monitor.expected`). The median ignores a
+dip of an hour or two (shading, judged by :mod:`gridledger.monitor.faults.shading`) and the slots
+a slot-level fault already explains (outage, stuck or offline meter). A site's *baseline* is the
+median of its first :data:`BASELINE_DAYS` usable days; its daily *loss* is ``1 - index /
+baseline`` (before the baseline is known, the region's median site is the reference).
+
+* under-performance: loss >= 20 % on 3 usable days in a row (major from 40 %): the field rule
+  ("under 60 % of expected for 3 non-cloudy days; under 80 % for 7 days") with the neighbours'
+  sky as the expectation, which makes the 80 % rule safe after 3 days;
+* soiling: over the last :data:`TREND_DAYS` days the loss grows at least
+  :data:`SOILING_MIN_SLOPE` per day and reached :data:`SOILING_MIN_LOSS`; it closes when the loss
+  falls back (rain or cleaning);
+* degradation: a one-sided CUSUM of the loss against a slack of :data:`CUSUM_SLACK` crosses
+  :data:`CUSUM_LIMIT` while the loss grows slower than soiling does; the evidence gives the
+  trend in %/year from a least-squares fit since the CUSUM left zero.
+
+Why not rdtools (``degradation_year_on_year``, ``soiling_srr``): both need years (YoY) or months
+of a sensor- or clear-sky-normalised series per site, work on one pandas series at a time and
+have no incremental state; rdtools is also not installed here (its pins conflict with pandas 3).
+The rules above use the same normalised-energy idea with the neighbours as the irradiance
+sensor, which is what makes a 1 %/month loss visible within a month.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gridledger.monitor.faults.model import FaultKind, Severity
+from gridledger.monitor.faults.rules import Evidence, Rule, Symptom
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+#: Slots count towards the index when expected power is at least this fraction of peak.
+GOOD_MIN_EXPECTED = 0.2
+#: A day is usable with at least this many good slots.
+MIN_GOOD_SLOTS = 8
+BASELINE_DAYS = 10
+UNDER_LOSS = 0.2
+UNDER_MAJOR_LOSS = 0.4
+TREND_DAYS = 14
+SOILING_MIN_SLOPE = 0.0012  # loss per day (0.12 %/day)
+SOILING_MIN_LOSS = 0.02
+CUSUM_SLACK = 0.0025
+CUSUM_LIMIT = 0.05
+MAX_SLOW_LOSS = 0.15  # above this the loss is under-performance, not a slow process
+
+
+def daily_index(ratio: FloatArray, good: BoolArray) -> tuple[FloatArray, FloatArray]:
+    """Median ratio over the good slots of a day ``(sites, slots)``; NaN if too few. Also the
+    number of good slots per site."""
+    values = np.where(good, ratio, np.nan)
+    count = good.sum(axis=1).astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no usable slot
+        index = np.nanmedian(values, axis=1)
+    return np.where(count >= MIN_GOOD_SLOTS, index, np.nan), count
+
+
+def _slope(history: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """OLS slope [per day], fitted value at the last day and residual std, per row (NaN-aware)."""
+    days = history.shape[1]
+    x = np.arange(days, dtype=np.float64)
+    valid = ~np.isnan(history)
+    n = valid.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xm = np.where(valid, x, 0.0).sum(axis=1) / n
+        ym = np.where(valid, history, 0.0).sum(axis=1) / n
+        dx = np.where(valid, x - xm[:, None], 0.0)
+        dy = np.where(valid, history - ym[:, None], 0.0)
+        slope = (dx * dy).sum(axis=1) / (dx * dx).sum(axis=1)
+        fitted_last = ym + slope * (days - 1 - xm)
+        resid = np.where(valid, dy - slope[:, None] * dx, 0.0)
+        std = np.sqrt((resid * resid).sum(axis=1) / np.maximum(n - 2, 1))
+    return slope, fitted_last, std
+
+
+class PerformanceState:
+    """Per-site baseline, loss history and CUSUM, advanced one day at a time."""
+
+    def __init__(self, n_sites: int) -> None:
+        self.first = np.full((n_sites, BASELINE_DAYS), np.nan)
+        self.first_count = np.zeros(n_sites, dtype=np.int64)
+        self.baseline = np.full(n_sites, np.nan)
+        self.losses = np.full((n_sites, TREND_DAYS), np.nan)
+        self.all_losses: list[FloatArray] = []
+        self.cusum = np.zeros(n_sites)
+        self.cusum_from = np.zeros(n_sites, dtype=np.int64)
+        self.day = 0
+
+    def advance(self, index: FloatArray) -> dict[FaultKind, Symptom]:
+        """Take one day's performance index per site; return that day's symptoms ``(sites, 1)``."""
+        usable = ~np.isnan(index)
+        # the baseline collects each site's first usable days
+        learning = usable & (self.first_count < BASELINE_DAYS)
+        rows = np.nonzero(learning)[0]
+        self.first[rows, self.first_count[rows]] = index[rows]
+        self.first_count[rows] += 1
+        done = (self.first_count == BASELINE_DAYS) & np.isnan(self.baseline)
+        if done.any():
+            self.baseline[done] = np.median(self.first[done], axis=1)
+        known = ~np.isnan(self.baseline)
+        reference = np.where(known, self.baseline, 1.0)
+        loss = 1.0 - index / reference
+        tracked = np.where(known & ~learning, loss, np.nan)
+        self.losses = np.concatenate([self.losses[:, 1:], tracked[:, None]], axis=1)
+        self.all_losses = [*self.all_losses[-59:], tracked]
+        slope, level, std = _slope(self.losses)
+        trend_ok = np.sum(~np.isnan(self.losses), axis=1) >= TREND_DAYS // 2
+
+        under = usable & (loss >= UNDER_LOSS)
+        soiling = (
+            trend_ok
+            & (slope >= SOILING_MIN_SLOPE)
+            & (level >= SOILING_MIN_LOSS)
+            & (level < MAX_SLOW_LOSS)
+        )
+        was_zero = self.cusum <= 0
+        step = np.where(np.isnan(tracked), 0.0, tracked - CUSUM_SLACK)
+        self.cusum = np.maximum(0.0, self.cusum + step)
+        self.cusum_from = np.where(was_zero & (self.cusum > 0), self.day, self.cusum_from)
+        degrading = (
+            (self.cusum >= CUSUM_LIMIT) & ~soiling & (slope < SOILING_MIN_SLOPE)
+            & (np.nan_to_num(level) < MAX_SLOW_LOSS)
+        )  # fmt: skip
+        trend = self._trend_pct_per_year()
+        self.day += 1
+
+        def col(a: FloatArray) -> FloatArray:
+            return np.asarray(a, dtype=np.float64)[:, None]
+
+        loss_pct = col(100 * loss)
+        return {
+            FaultKind.UNDER_PERFORMANCE: Symptom(
+                under[:, None], usable[:, None], {"loss_pct": loss_pct, "index": col(index)}
+            ),
+            FaultKind.SOILING: Symptom(
+                soiling[:, None],
+                (usable & trend_ok)[:, None],
+                {"loss_pct": col(100 * level), "loss_pct_per_day": col(100 * slope)},
+            ),
+            FaultKind.DEGRADATION: Symptom(
+                degrading[:, None],
+                (known & ~learning)[:, None],
+                {"loss_pct": col(100 * level), "trend_pct_per_year": col(trend),
+                 "cusum": col(self.cusum)},
+            ),  # fmt: skip
+        }
+
+    def _trend_pct_per_year(self) -> FloatArray:
+        """Loss trend [%/year] fitted over the days since each site's CUSUM last left zero."""
+        history = np.stack(self.all_losses, axis=1)
+        days = history.shape[1]
+        start = np.clip(self.cusum_from - (self.day + 1 - days), 0, days - 1)
+        mask = np.arange(days)[None, :] >= start[:, None]
+        slope, _, _ = _slope(np.where(mask, history, np.nan))
+        out: FloatArray = 100.0 * 365.0 * slope
+        return out
+
+
+UNDER_RULE = Rule(
+    FaultKind.UNDER_PERFORMANCE,
+    "pv",
+    need=3,
+    clear_need=2,
+    severity=lambda e: (
+        Severity.MAJOR if e.get("loss_pct", 0) >= 100 * UNDER_MAJOR_LOSS else Severity.MINOR
+    ),
+    explain=lambda e: (
+        f"For three days the solar system produced {e.get('loss_pct', 0):.0f} % less than its "
+        "neighbours' sky and its own first weeks say it should. Part of the array may be "
+        "disconnected (a string fuse, a loose connector) or a module broken; ask the installer "
+        "to check the strings."
+    ),
+)
+
+
+def _soiling_explain(e: Evidence) -> str:
+    return (
+        f"The solar output is falling slowly, by {e.get('loss_pct_per_day', 0):.2f} % per day, "
+        f"now {e.get('loss_pct', 0):.1f} % below normal, as dirt, pollen or dust builds up. Rain "
+        "usually washes it off; if it does not recover, have the modules cleaned."
+    )
+
+
+SOILING_RULE = Rule(
+    FaultKind.SOILING,
+    "pv",
+    need=2,
+    clear_need=2,
+    severity=lambda e: Severity.MINOR,
+    explain=_soiling_explain,
+)
+
+DEGRADATION_RULE = Rule(
+    FaultKind.DEGRADATION,
+    "pv",
+    need=1,
+    clear_need=5,
+    severity=lambda e: Severity.MINOR,
+    explain=lambda e: (
+        f"The solar output is {e.get('loss_pct', 0):.1f} % below its first weeks and keeps "
+        f"falling (trend {e.get('trend_pct_per_year', 0):.1f} % per year, where modules normally "
+        "lose under 1 % per year). Ask the installer to check the modules for degradation "
+        "(discolouring, hot spots, potential-induced degradation); it may be a warranty case."
+    ),
+)

@@ -1,0 +1,497 @@
+"""Fault injection with ground truth, over a synthetic district the fault monitor can be scored on.
+
+:func:`simulate_district` builds a district of sites in several regions (a :class:`Fleet` and its
+:class:`Telemetry`), with faults injected at seeded random times and sites
+(:class:`InjectionPlan`), and returns the ground truth (:class:`InjectedFault`) that
+:func:`write_ground_truth` saves as JSON. :func:`score` matches detected faults against it:
+precision, recall and detection delay per kind.
+
+The physics, vectorised over ``(sites, slots)``:
+
+* sky: per region a day type (clear, mixed, overcast; overcast days may rain) and an AR(1)
+  clear-sky index within the day; each site adds a small local AR(1) variation, larger under
+  broken clouds (neighbours a few hundred metres apart see nearly the same sky);
+* PV: pvlib's Ineichen clear sky x the site's index gives GHI, Erbs splits it into beam and
+  diffuse, then the same transposition, Faiman temperature (with a daily air-temperature cycle)
+  and PVWatts as :mod:`gridledger.monitor.expected`, times a per-site derate the monitor does not
+  know, clipped at the inverter's AC limit. (This module computes PV with pvlib directly; once
+  ``gridledger.sim.pv`` exists, the district can take its PV from there.)
+* load: the BDEW H0 shape of :mod:`gridledger.sim.profiles` scaled per household, with noise;
+* battery: self-consumption dispatch with the efficiency model of
+  :class:`gridledger.devices.Accumulator` (one loop over slots, vectorised over sites);
+* meters: cumulative registers [Wh], power [W], SoC/SoH [0.1 %], a reading's clock offset, and
+  a small random loss of messages.
+
+Injected kinds (``FaultKind`` values): outage, under_performance, degradation (1 %/month),
+shading, soiling (cleaned by the region's next rain), stuck_register and offline_device (any
+device), battery_inconsistency (a drifting SoC estimate), battery_fade, bypassed_load, and clipping
+(an undersized inverter, informational).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pvlib
+from numpy.typing import NDArray
+
+from gridledger.monitor.expected import pv_power_w
+from gridledger.monitor.faults import Fault, FaultKind
+from gridledger.monitor.series import CHANNELS, DeviceSeries, Fleet, Telemetry
+from gridledger.sim.profiles import H0_W_PER_MWH_A
+
+FloatArray = NDArray[np.float64]
+
+DAY_S = 86_400
+
+
+@dataclass(frozen=True)
+class InjectionPlan:
+    """How many sites get each fault kind (as a share of the district; one fault per site)."""
+
+    outage: float = 0.04
+    under_performance: float = 0.03
+    degradation: float = 0.03
+    shading: float = 0.03
+    soiling: float = 0.03
+    stuck_register: float = 0.04
+    offline_device: float = 0.04
+    battery_inconsistency: float = 0.03
+    battery_fade: float = 0.03
+    bypassed_load: float = 0.03
+    clipping: float = 0.03
+
+    @classmethod
+    def none(cls) -> InjectionPlan:
+        """A healthy district."""
+        return cls(**{name: 0.0 for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class InjectedFault:
+    """One injected fault: ground truth. Times are aware UTC; ``params`` its size (loss, rate...)."""
+
+    site: str
+    device: str
+    kind: str
+    start: datetime
+    end: datetime
+    params: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        out = asdict(self)
+        out["start"], out["end"] = self.start.isoformat(), self.end.isoformat()
+        return out
+
+
+@dataclass(frozen=True)
+class District:
+    """A simulated district: its fleet, telemetry, ground truth, and what the physics knew."""
+
+    fleet: Fleet
+    telemetry: Telemetry
+    truth: list[InjectedFault]
+    clear_w: FloatArray  #: clear-sky AC power per site and slot [W] (for daylight onsets)
+    rain: NDArray[np.bool_]  #: (regions, days): the region had rain that day
+
+
+def _fleet(sites: int, regions: int, rng: np.random.Generator) -> Fleet:
+    region = np.arange(sites) % regions
+    names = [f"r{r}" for r in range(regions)]
+    ids = [f"{names[r]}-{i:04d}" for i, r in enumerate(region)]
+    fleet = Fleet.uniform(
+        ids,
+        [names[r] for r in region],
+        peak_w=np.round(rng.uniform(3_000, 10_000, sites), -2),
+        tilt_deg=rng.uniform(15, 45, sites),
+        azimuth_deg=rng.uniform(120, 240, sites),
+        capacity_wh=rng.choice([5_000.0, 10_000.0, 13_500.0], sites),
+    )
+    lat = 48.14 + 0.08 * region
+    lon = 11.58 + 0.12 * region
+    return Fleet(
+        fleet.site_ids, fleet.regions, fleet.region, lat.astype(np.float64),
+        lon.astype(np.float64), fleet.peak_w, fleet.tilt_deg, fleet.azimuth_deg,
+        fleet.capacity_wh, fleet.battery_efficiency,
+    )  # fmt: skip
+
+
+def _ar1(rng: np.random.Generator, shape: tuple[int, int], phi: float) -> FloatArray:
+    """Unit-variance AR(1) series along the last axis."""
+    noise = rng.standard_normal(shape) * np.sqrt(1 - phi * phi)
+    out = np.empty(shape)
+    out[..., 0] = rng.standard_normal(shape[:-1])
+    for t in range(1, shape[-1]):
+        out[..., t] = phi * out[..., t - 1] + noise[..., t]
+    return out
+
+
+def _sky(
+    regions: int, days: int, spd: int, rng: np.random.Generator
+) -> tuple[FloatArray, NDArray[np.bool_], FloatArray]:
+    """Regional clear-sky index ``(regions, slots)``, rain ``(regions, days)``, and the local
+    variation scale per region and slot."""
+    kind = rng.choice(3, size=(regions, days), p=[0.4, 0.35, 0.25])
+    mean = np.choose(kind, [rng.uniform(0.9, 1.0, (regions, days)),
+                            rng.uniform(0.45, 0.8, (regions, days)),
+                            rng.uniform(0.12, 0.35, (regions, days))])  # fmt: skip
+    spread = np.choose(kind, [0.03, 0.2, 0.08])
+    rain = (kind == 2) & (rng.random((regions, days)) < 0.6)
+    within = _ar1(rng, (regions, days * spd), 0.9)
+    index = np.repeat(mean, spd, axis=1) + np.repeat(spread, spd, axis=1) * within
+    index = np.clip(index, 0.08, 1.05)
+    local = 0.01 + 0.03 * (1.0 - index)
+    return index, rain, local
+
+
+def _load_w(sites: int, times_s: FloatArray, rng: np.random.Generator) -> FloatArray:
+    hours = (times_s % DAY_S) / 3600.0 + 1.0  # local time, roughly CET
+    shape = np.interp(hours % 24, np.arange(24) + 0.5, H0_W_PER_MWH_A, period=24)
+    annual_mwh = rng.uniform(2.0, 5.5, sites)[:, None]
+    noise = np.exp(0.25 * _ar1(rng, (sites, times_s.size), 0.6))
+    out: FloatArray = np.maximum(shape[None, :] * annual_mwh * noise, 40.0)
+    return out
+
+
+def _pick(rng: np.random.Generator, free: list[int], share: float, sites: int) -> list[int]:
+    count = min(len(free), int(round(share * sites)))
+    chosen = [int(x) for x in rng.choice(free, size=count, replace=False)] if count else []
+    for c in chosen:
+        free.remove(c)
+    return chosen
+
+
+def simulate_district(
+    sites: int = 500,
+    regions: int = 5,
+    days: int = 60,
+    *,
+    start: datetime = datetime(2026, 4, 1, tzinfo=UTC),
+    slot_s: int = 900,
+    plan: InjectionPlan | None = None,
+    seed: int = 0,
+    message_loss: float = 0.003,
+) -> District:
+    """A district of ``sites`` households over ``days`` days with faults injected per ``plan``."""
+    rng = np.random.default_rng(seed)
+    plan = plan or InjectionPlan()
+    fleet = _fleet(sites, regions, rng)
+    spd = DAY_S // slot_s
+    slots = days * spd
+    t0 = start.timestamp()
+    times_s = t0 + slot_s * np.arange(slots, dtype=np.float64)
+    mid = pd.DatetimeIndex(pd.to_datetime(times_s + slot_s / 2, unit="s", utc=True))
+
+    region_index, rain, local_scale = _sky(regions, days, spd, rng)
+    zen = np.empty((sites, slots))
+    azi = np.empty((sites, slots))
+    ghi_cs = np.empty((sites, slots))
+    for r in range(regions):
+        rows = fleet.region == r
+        loc = pvlib.location.Location(fleet.latitude[rows][0], fleet.longitude[rows][0])
+        sun = loc.get_solarposition(mid)
+        cs = loc.get_clearsky(mid, model="ineichen", solar_position=sun)
+        zen[rows] = sun["apparent_zenith"].to_numpy()
+        azi[rows] = sun["azimuth"].to_numpy()
+        ghi_cs[rows] = cs["ghi"].to_numpy()
+    site_index = region_index[fleet.region] * (
+        1.0 + local_scale[fleet.region] * _ar1(rng, (sites, slots), 0.5)
+    )
+    ghi = ghi_cs * np.clip(site_index, 0.05, 1.1)
+    doy = np.asarray(mid.dayofyear, dtype=np.float64)[None, :]
+    split = pvlib.irradiance.erbs(ghi, zen, doy)
+    dni = np.nan_to_num(np.asarray(split["dni"], dtype=np.float64))
+    dhi = np.nan_to_num(np.asarray(split["dhi"], dtype=np.float64))
+    hour = (times_s % DAY_S) / 3600.0
+    air = 12.0 + 7.0 * np.sin((hour - 9.0) / 24.0 * 2 * np.pi)[None, :]
+    power, beam = pv_power_w(fleet, zen, azi, dni, ghi, dhi, air)
+    clear_cs = pvlib.irradiance.erbs(ghi_cs, zen, doy)
+    clear_w, _ = pv_power_w(
+        fleet, zen, azi, np.nan_to_num(np.asarray(clear_cs["dni"], dtype=np.float64)),
+        ghi_cs, np.nan_to_num(np.asarray(clear_cs["dhi"], dtype=np.float64)),
+    )  # fmt: skip
+    derate = rng.uniform(0.88, 1.0, sites)[:, None]
+    ac_limit = np.full((sites, 1), np.inf)
+    elevation = 90.0 - zen
+    pv_factor = np.ones((sites, slots))
+    pv_zero = np.zeros((sites, slots), dtype=np.bool_)
+    load_w = _load_w(sites, times_s, rng)
+    hidden_w = np.zeros((sites, slots))
+    soh_rate = np.full(sites, 0.02 / 365 * 1000)  # [0.1 %/day] normal ageing, 2 %/year
+    soh_extra = np.zeros((sites, slots))
+    soc_drift = np.zeros((sites, slots))
+    truth: list[InjectedFault] = []
+    free = list(range(sites))
+
+    def at(slot: int) -> datetime:
+        return start + timedelta(seconds=slot * slot_s)
+
+    def add(site: int, channel: str, kind: FaultKind, a: int, b: int, **params: float) -> None:
+        device = fleet.device_ids[channel][site]
+        truth.append(InjectedFault(fleet.site_ids[site], device, str(kind), at(a), at(b),
+                                   {k: round(v, 5) for k, v in params.items()}))  # fmt: skip
+
+    day_of = np.arange(slots) // spd
+    for s in _pick(rng, free, plan.outage, sites):
+        a = int(rng.integers(spd, slots - spd))
+        b = min(slots, a + int(rng.uniform(8, 3 * spd)))
+        pv_zero[s, a:b] = True
+        add(s, "pv", FaultKind.OUTAGE, a, b)
+    for s in _pick(rng, free, plan.under_performance, sites):
+        a = int(rng.integers(12, 45)) * spd + int(rng.integers(0, spd))
+        loss = float(rng.uniform(0.25, 0.6))
+        pv_factor[s, a:] *= 1 - loss
+        add(s, "pv", FaultKind.UNDER_PERFORMANCE, a, slots, loss=loss)
+    for s in _pick(rng, free, plan.degradation, sites):
+        a = int(rng.integers(12, 26)) * spd
+        months = np.maximum(0, np.arange(slots) - a) * slot_s / (30 * DAY_S)
+        pv_factor[s] *= 1 - 0.01 * months
+        add(s, "pv", FaultKind.DEGRADATION, a, slots, pct_per_month=1.0)
+    for s in _pick(rng, free, plan.shading, sites):
+        a = int(rng.integers(5, 40)) * spd
+        morning = rng.random() < 0.5
+        az0 = float(rng.uniform(95, 125) if morning else rng.uniform(215, 250))
+        width, top, depth = float(rng.uniform(12, 25)), float(rng.uniform(25, 40)), 0.8
+        inside = (azi[s] >= az0) & (azi[s] <= az0 + width) & (elevation[s] <= top)
+        inside[:a] = False
+        pv_factor[s] *= np.where(inside, 1 - depth * beam[s], 1.0)
+        add(s, "pv", FaultKind.SHADING, a, slots, azimuth_deg=az0, width_deg=width,
+            max_elevation_deg=top)  # fmt: skip
+    for s in _pick(rng, free, plan.soiling, sites):
+        d0 = int(rng.integers(12, 36))
+        r = int(fleet.region[s])
+        later = [d for d in range(d0 + 14, days) if rain[r, d]]
+        d1 = later[0] if later else days
+        rate = float(rng.uniform(0.003, 0.007))
+        loss = np.clip((day_of - d0 + 1) * rate, 0.0, 0.15)
+        loss[(day_of < d0) | (day_of >= d1)] = 0.0
+        pv_factor[s] *= 1 - loss
+        add(s, "pv", FaultKind.SOILING, d0 * spd, d1 * spd, loss_per_day=rate)
+    for s in _pick(rng, free, plan.clipping, sites):
+        ac_limit[s] = 0.7 * fleet.peak_w[s]
+        add(s, "pv", FaultKind.CLIPPING, 0, slots, ac_limit_w=float(ac_limit[s, 0]))
+    for s in _pick(rng, free, plan.bypassed_load, sites):
+        a = int(rng.integers(2, 50)) * spd + int(rng.integers(0, spd))
+        watts = float(rng.uniform(600, 2000))
+        h0 = float(rng.integers(6, 20))
+        on = ((hour >= h0) & (hour < h0 + float(rng.uniform(2, 5))))
+        hidden_w[s, a:] = np.where(on[a:], watts, 0.0)
+        add(s, "bec", FaultKind.BYPASSED_LOAD, a, slots, load_w=watts)
+    for s in _pick(rng, free, plan.battery_fade, sites):
+        a = int(rng.integers(5, 30)) * spd
+        rate = float(rng.uniform(2.0, 5.0))  # [%/month]
+        soh_extra[s, a:] = np.arange(slots - a) * slot_s / (30 * DAY_S) * rate * 10
+        add(s, "battery", FaultKind.BATTERY_FADE, a, slots, pct_per_month=rate)
+    for s in _pick(rng, free, plan.battery_inconsistency, sites):
+        a = int(rng.integers(2, 50)) * spd + int(rng.integers(0, spd))
+        b = min(slots, a + int(rng.uniform(2, 6) * spd))
+        rate = float(rng.uniform(4, 10)) * rng.choice([-1.0, 1.0])  # [%/day]
+        soc_drift[s, a:b] = np.arange(b - a) * slot_s / DAY_S * rate * 10
+        add(s, "battery", FaultKind.BATTERY_INCONSISTENCY, a, b, pct_per_day=rate)
+
+    pv_w = np.minimum(power * derate, ac_limit) * pv_factor
+    pv_w = np.where(pv_zero, 0.0, pv_w)
+    telemetry, soc_true = _meters(fleet, start, slot_s, pv_w, load_w, hidden_w, soh_rate,
+                                  soh_extra, soc_drift, rng)  # fmt: skip
+    del soc_true
+    # device-level faults act on what the meters report
+    for s in _pick(rng, free, plan.stuck_register, sites):
+        channel = CHANNELS[int(rng.integers(0, 4))]
+        a = int(rng.integers(spd, slots - spd))
+        b = min(slots, a + int(rng.uniform(12, 2 * spd)))
+        series = telemetry.channel(channel)
+        for arr in (series.import_wh, series.export_wh, series.power_w):
+            arr[s, a:b] = arr[s, a - 1]
+        if channel == "battery":
+            telemetry.soc_permille[s, a:b] = telemetry.soc_permille[s, a - 1]
+        add(s, channel, FaultKind.STUCK_REGISTER, a, b)
+    for s in _pick(rng, free, plan.offline_device, sites):
+        channel = CHANNELS[int(rng.integers(0, 4))]
+        a = int(rng.integers(spd, slots - spd))
+        b = min(slots, a + int(rng.uniform(6, 2 * spd)))
+        series = telemetry.channel(channel)
+        for arr in (series.import_wh, series.export_wh, series.power_w, series.ts_offset_s):
+            arr[s, a:b] = np.nan
+        if channel == "battery":
+            telemetry.soc_permille[s, a:b] = np.nan
+            telemetry.soh_permille[s, a:b] = np.nan
+        add(s, channel, FaultKind.OFFLINE_DEVICE, a, b)
+    # random message loss everywhere (a lost reading or two is normal)
+    for channel in CHANNELS:
+        series = telemetry.channel(channel)
+        lost = rng.random((sites, slots)) < message_loss
+        for arr in (series.import_wh, series.export_wh, series.power_w, series.ts_offset_s):
+            arr[lost] = np.nan
+        if channel == "battery":
+            telemetry.soc_permille[lost] = np.nan
+            telemetry.soh_permille[lost] = np.nan
+    return District(fleet, telemetry, truth, clear_w * derate, rain)
+
+
+def _meters(
+    fleet: Fleet,
+    start: datetime,
+    slot_s: int,
+    pv_w: FloatArray,
+    load_w: FloatArray,
+    hidden_w: FloatArray,
+    soh_rate: FloatArray,
+    soh_extra: FloatArray,
+    soc_drift: FloatArray,
+    rng: np.random.Generator,
+) -> tuple[Telemetry, FloatArray]:
+    """Battery dispatch and every meter's registers over the run."""
+    sites, slots = pv_w.shape
+    hours = slot_s / 3600.0
+    eta = fleet.battery_efficiency
+    cap = fleet.capacity_wh
+    soh = 1000.0 - soh_rate[:, None] * (np.arange(slots) * slot_s / DAY_S)[None, :] - soh_extra
+    stored = 0.5 * cap
+    charge = np.zeros((sites, slots))
+    discharge = np.zeros((sites, slots))
+    stored_at = np.zeros((sites, slots))
+    max_w = 0.5 * cap  # C/2
+    for t in range(slots):
+        usable = cap * soh[:, t] / 1000.0
+        stored = np.minimum(stored, usable)
+        surplus = pv_w[:, t] - load_w[:, t] - hidden_w[:, t]
+        room = np.maximum(usable - stored, 0.0)
+        c = np.clip(surplus, 0.0, np.minimum(max_w, room / eta / hours))
+        avail = np.maximum(stored - 0.1 * usable, 0.0)
+        d = np.clip(-surplus, 0.0, np.minimum(max_w, avail * eta / hours))
+        stored = stored + c * hours * eta - d * hours / eta
+        charge[:, t], discharge[:, t], stored_at[:, t] = c, d, stored
+    soc_true = stored_at / (cap[:, None] * soh / 1000.0) * 1000.0
+    soc = np.clip(np.floor(soc_true + soc_drift), 0, 1000)
+    grid = load_w + hidden_w + charge - discharge - pv_w  # net import [W]
+    e = hours
+
+    def series(imp_w: FloatArray, exp_w: FloatArray, power_w: FloatArray) -> DeviceSeries:
+        offset = rng.uniform(0.0, 5.0, imp_w.shape)
+        return DeviceSeries(
+            np.floor(np.cumsum(imp_w * e, axis=1)),
+            np.floor(np.cumsum(exp_w * e, axis=1)),
+            np.round(power_w),
+            offset,
+        )
+
+    zeros = np.zeros((sites, slots))
+    telemetry = Telemetry(
+        start,
+        slot_s,
+        pv=series(zeros, pv_w, pv_w),
+        battery=series(charge, discharge, discharge - charge),
+        load=series(load_w, zeros, -load_w),
+        bec=series(np.maximum(grid, 0.0), np.maximum(-grid, 0.0), -grid),
+        soc_permille=soc,
+        soh_permille=np.round(soh),
+        alarms=np.zeros((sites, slots), dtype=np.int64),
+        commanded_w=np.full((sites, slots), np.nan),
+    )
+    return telemetry, soc_true
+
+
+def write_ground_truth(path: Path, truth: list[InjectedFault]) -> None:
+    """Write the injected faults as a JSON list (one object per fault, ISO 8601 times)."""
+    path.write_text(json.dumps([f.to_json() for f in truth], indent=1))
+
+
+def read_ground_truth(path: Path) -> list[InjectedFault]:
+    """Read a file written by :func:`write_ground_truth`."""
+    rows = json.loads(path.read_text())
+    return [
+        InjectedFault(
+            r["site"], r["device"], r["kind"], datetime.fromisoformat(r["start"]),
+            datetime.fromisoformat(r["end"]), dict(r["params"]),
+        )  # fmt: skip
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class KindScore:
+    """Precision, recall and mean detection delay of one fault kind."""
+
+    kind: str
+    injected: int
+    detected: int
+    true_positives: int
+    false_positives: int
+    found: int
+    mean_delay_h: float | None
+
+    @property
+    def precision(self) -> float | None:
+        return self.true_positives / self.detected if self.detected else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.found / self.injected if self.injected else None
+
+
+#: A detection may run this long past the injected fault's end and still match it (daily rules
+#: close a day after the symptom goes).
+MATCH_GRACE = timedelta(days=2)
+
+
+def daylight_onset(district: District, fault: InjectedFault, min_fraction: float = 0.1) -> datetime:
+    """The first slot at or after ``fault.start`` whose clear-sky power reaches ``min_fraction``
+    of the site's peak: when an outage can first be seen."""
+    fleet, slot_s = district.fleet, district.telemetry.slot_s
+    site = fleet.site_ids.index(fault.site)
+    first = int((fault.start - district.telemetry.start).total_seconds() // slot_s)
+    lit = district.clear_w[site, first:] >= min_fraction * fleet.peak_w[site]
+    offset = int(np.argmax(lit)) if lit.any() else 0
+    return district.telemetry.start + timedelta(seconds=(first + offset) * slot_s)
+
+
+def score(
+    detected: list[Fault], truth: list[InjectedFault], district: District | None = None
+) -> dict[str, KindScore]:
+    """Match detections to injected faults of the same kind and device, overlapping in time.
+
+    A detection is a true positive when it overlaps an injected fault (``[start, end +
+    MATCH_GRACE]``); an injected fault is found when any detection matches it. The delay runs from
+    the injected start (for outages: its first daylight slot, see :func:`daylight_onset`; needs
+    ``district``) to the first matching detection's ``raised_at``.
+    """
+    kinds = sorted({f.kind for f in truth} | {str(d.kind) for d in detected})
+    by_key: dict[tuple[str, str], list[InjectedFault]] = {}
+    for f in truth:
+        by_key.setdefault((f.device, f.kind), []).append(f)
+    out: dict[str, KindScore] = {}
+    for kind in kinds:
+        dets = [d for d in detected if str(d.kind) == kind]
+        injected = [f for f in truth if f.kind == kind]
+        first_match: dict[int, datetime] = {}
+        tp = 0
+        for d in dets:
+            hit = False
+            for f in by_key.get((d.device, kind), []):
+                if d.first_seen <= f.end + MATCH_GRACE and max(d.last_seen, d.raised_at) >= f.start:
+                    hit = True
+                    key = id(f)
+                    first_match[key] = min(first_match.get(key, d.raised_at), d.raised_at)
+            tp += hit
+        delays = []
+        for f in injected:
+            if id(f) in first_match:
+                onset = f.start
+                if kind == str(FaultKind.OUTAGE) and district is not None:
+                    onset = daylight_onset(district, f)
+                delays.append(max((first_match[id(f)] - onset).total_seconds(), 0.0) / 3600.0)
+        out[kind] = KindScore(
+            kind,
+            len(injected),
+            len(dets),
+            tp,
+            len(dets) - tp,
+            sum(id(f) in first_match for f in injected),
+            float(np.mean(delays)) if delays else None,
+        )
+    return out
