@@ -2,23 +2,28 @@
 
 Two steps:
 
-1. :func:`clear_sky_power_w`: what each site's system (kWp, tilt, azimuth, location) would
-   produce under a clear sky: pvlib's solar position and Ineichen clear sky (Linke turbidity from
-   pvlib's climatology), isotropic transposition to the plane of array, Faiman cell temperature
-   and PVWatts DC power, times a nominal inverter efficiency. All sites at once, broadcasting
-   ``(sites, 1)`` orientations against ``(1, slots)`` sun positions.
-2. :func:`regional_clear_sky_index`: how much of the clear sky the region actually had in each
-   slot, estimated from the *neighbours'* output: the median over the region's other healthy sites
-   of measured / clear-sky power. The median ignores a minority of broken sites by itself; sites
-   known to be faulted are excluded explicitly, and each site's own value is left out, so a fault
-   of the site cannot hide in its own reference.
+1. :func:`sky_grid`: what each site's system (kWp, tilt, azimuth, location) produces under a sky
+   of clear-sky index ``k`` (GHI = k x clear-sky GHI), for a grid of ``k``: pvlib's solar position
+   and Ineichen clear sky (Linke turbidity from pvlib's climatology), the Erbs beam/diffuse split,
+   isotropic transposition to the plane of array, Faiman cell temperature and PVWatts DC power,
+   times a nominal inverter efficiency. All sites at once, broadcasting ``(sites, 1)``
+   orientations against ``(1, slots)`` sun positions.
+2. :func:`index_from_power` turns each site's measured power into the index its own model needs
+   to produce it; :func:`regional_clear_sky_index` takes, per site and slot, the median of its
+   *neighbours'* indices (other healthy sites of the region). The median ignores a minority of
+   broken sites by itself; sites known to be faulted are excluded explicitly, and each site's own
+   value is left out, so a fault of the site cannot hide in its own reference.
+3. :func:`power_from_index`: ``expected`` = the site's own model at the region's index. Transposing
+   the region's *sky* (not scaling the site's clear-sky power) keeps east- and west-facing roofs
+   right under a diffuse sky.
 
-``expected = clear_sky_power x regional clear-sky index``. A site without neighbours gets NaN: the
-detectors then fall back to checks that need no reference (or abstain).
+A site without neighbours gets NaN: the detectors then fall back to checks that need no
+reference (or abstain).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,13 +46,20 @@ AIR_TEMP_C = 15.0
 WIND_M_S = 1.0
 
 
-@dataclass(frozen=True)
-class ClearSky:
-    """Clear-sky quantities of a fleet over a chunk, each ``(sites, slots)``.
+#: Clear-sky indices at which each site's power is computed; any index in between is
+#: interpolated (power grows monotonically with the index).
+SKY_INDEX_GRID = np.array(
+    [0.0, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25]
+)
+_CLEAR = int(np.nonzero(SKY_INDEX_GRID == 1.0)[0][0])
 
-    ``power_w`` clear-sky AC power [W]; ``elevation_deg`` apparent solar elevation at mid-slot;
-    ``azimuth_deg`` solar azimuth; ``beam_fraction`` the share of the plane-of-array irradiance
-    that is direct beam (what an obstruction can take away).
+
+@dataclass(frozen=True)
+class SkyGrid:
+    """Each site's AC power at every index of :data:`SKY_INDEX_GRID`, over a chunk.
+
+    ``power_w`` is ``(sites, slots, indices)`` [W]; ``elevation_deg``/``azimuth_deg`` the sun at
+    mid-slot; ``beam_fraction`` the direct share of plane-of-array light under a clear sky.
     """
 
     power_w: FloatArray
@@ -55,43 +67,147 @@ class ClearSky:
     azimuth_deg: FloatArray
     beam_fraction: FloatArray
 
+    @property
+    def clear_w(self) -> FloatArray:
+        """Clear-sky AC power ``(sites, slots)`` [W]."""
+        out: FloatArray = self.power_w[:, :, _CLEAR]
+        return out
+
+
+@functools.lru_cache(maxsize=256)
+def _linke_turbidity(latitude: float, longitude: float) -> FloatArray:
+    """pvlib's Linke turbidity climatology for each day of the year (index 0 = 1 January).
+
+    Read once per location: pvlib reads it from its bundled HDF5 file on every lookup.
+    """
+    days = pd.date_range("2023-01-01 12:00", periods=366, freq="D", tz="UTC")
+    values = pvlib.clearsky.lookup_linke_turbidity(days, latitude, longitude)
+    return np.asarray(values, dtype=np.float64)
+
 
 def _site_sky(
     latitude: float, longitude: float, times: pd.DatetimeIndex
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     location = pvlib.location.Location(latitude, longitude)
     sun = location.get_solarposition(times)
-    sky = location.get_clearsky(times, model="ineichen", solar_position=sun)
+    turbidity = _linke_turbidity(latitude, longitude)[np.asarray(times.dayofyear) - 1]
+    sky = location.get_clearsky(
+        times, model="ineichen", solar_position=sun, linke_turbidity=pd.Series(turbidity, times)
+    )
     return (
         sun["apparent_zenith"].to_numpy(dtype=np.float64),
         sun["azimuth"].to_numpy(dtype=np.float64),
-        sky["dni"].to_numpy(dtype=np.float64),
         sky["ghi"].to_numpy(dtype=np.float64),
-        sky["dhi"].to_numpy(dtype=np.float64),
     )
 
 
-def clear_sky(fleet: Fleet, start_s: float, slot_s: int, slots: int) -> ClearSky:
-    """Clear-sky power and sun position of every site for ``slots`` slots from ``start_s``.
+@dataclass(frozen=True)
+class Sun:
+    """The sun and the clear sky over each site, each ``(sites, slots)``, at mid-slot.
 
-    Sites that share a location share one solar-position and clear-sky computation.
+    ``zenith_deg`` apparent zenith; ``azimuth_deg`` solar azimuth; ``ghi_clear`` Ineichen
+    clear-sky global horizontal irradiance [W/m^2]; ``day_of_year`` ``(1, slots)``.
+    """
+
+    zenith_deg: FloatArray
+    azimuth_deg: FloatArray
+    ghi_clear: FloatArray
+    day_of_year: FloatArray
+
+    def slice(self, start: int, stop: int) -> Sun:
+        return Sun(
+            self.zenith_deg[:, start:stop],
+            self.azimuth_deg[:, start:stop],
+            self.ghi_clear[:, start:stop],
+            self.day_of_year[:, start:stop],
+        )
+
+
+def sun_over(fleet: Fleet, start_s: float, slot_s: int, slots: int) -> Sun:
+    """Sun position and clear sky for ``slots`` slots from ``start_s`` [s since the epoch].
+
+    Sites that share a location share one computation.
     """
     mid = start_s + slot_s * (np.arange(slots) + 0.5)
     times = pd.DatetimeIndex(pd.to_datetime(mid, unit="s", utc=True))
     n = fleet.n_sites
     zenith = np.empty((n, slots))
     sun_az = np.empty((n, slots))
-    dni = np.empty((n, slots))
-    ghi = np.empty((n, slots))
-    dhi = np.empty((n, slots))
+    ghi_cs = np.empty((n, slots))
     coords = np.stack([fleet.latitude, fleet.longitude], axis=1)
     unique, inverse = np.unique(coords, axis=0, return_inverse=True)
     for k, (lat, lon) in enumerate(unique):
         rows = np.nonzero(inverse.ravel() == k)[0]
-        z, a, b, g, d = _site_sky(float(lat), float(lon), times)
-        zenith[rows], sun_az[rows], dni[rows], ghi[rows], dhi[rows] = z, a, b, g, d
-    power, beam = pv_power_w(fleet, zenith, sun_az, dni, ghi, dhi)
-    return ClearSky(power, 90.0 - zenith, sun_az, beam)
+        zenith[rows], sun_az[rows], ghi_cs[rows] = _site_sky(float(lat), float(lon), times)
+    doy = np.asarray(times.dayofyear, dtype=np.float64)[None, :]
+    return Sun(zenith, sun_az, ghi_cs, doy)
+
+
+def sky_grid(fleet: Fleet, sun: Sun) -> SkyGrid:
+    """Power of every site at every clear-sky index of :data:`SKY_INDEX_GRID`.
+
+    The sky at index ``k`` is the clear-sky GHI times ``k``, split into beam and diffuse by the
+    Erbs model (a cloudier sky is more diffuse, which changes what each orientation receives).
+    """
+    n, slots = sun.zenith_deg.shape
+    grid = np.empty((n, slots, SKY_INDEX_GRID.size))
+    beam_clear = np.zeros((n, slots))
+    for j, k in enumerate(SKY_INDEX_GRID):
+        power, beam = pv_power_w_from_ghi(
+            fleet, sun.zenith_deg, sun.azimuth_deg, sun.ghi_clear * k, sun.day_of_year
+        )
+        grid[:, :, j] = power
+        if j == _CLEAR:
+            beam_clear = beam
+    return SkyGrid(grid, 90.0 - sun.zenith_deg, sun.azimuth_deg, beam_clear)
+
+
+def pv_power_w_from_ghi(
+    fleet: Fleet,
+    zenith: FloatArray,
+    sun_azimuth: FloatArray,
+    ghi: FloatArray,
+    day_of_year: FloatArray,
+    air_temp_c: FloatArray | float = AIR_TEMP_C,
+) -> tuple[FloatArray, FloatArray]:
+    """AC power [W] and POA beam fraction for a global horizontal irradiance [W/m^2] (Erbs)."""
+    split = pvlib.irradiance.erbs(ghi, zenith, day_of_year)
+    dni = np.nan_to_num(np.asarray(split["dni"], dtype=np.float64))
+    dhi = np.nan_to_num(np.asarray(split["dhi"], dtype=np.float64))
+    return pv_power_w(fleet, zenith, sun_azimuth, dni, ghi, dhi, air_temp_c)
+
+
+def _interp_last(x: FloatArray, xp: FloatArray, fp: FloatArray) -> FloatArray:
+    """Linear interpolation of ``x`` in rows ``xp`` (increasing along the last axis) to ``fp``.
+
+    ``x`` is ``(...)``, ``xp``/``fp`` ``(..., K)``; clamps outside the range.
+    """
+    k = xp.shape[-1]
+    pos = np.sum(xp < x[..., None], axis=-1)
+    hi = np.clip(pos, 1, k - 1)
+    lo = hi - 1
+    x0 = np.take_along_axis(xp, lo[..., None], axis=-1)[..., 0]
+    x1 = np.take_along_axis(xp, hi[..., None], axis=-1)[..., 0]
+    f0 = np.take_along_axis(fp, lo[..., None], axis=-1)[..., 0]
+    f1 = np.take_along_axis(fp, hi[..., None], axis=-1)[..., 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.clip((x - x0) / (x1 - x0), 0.0, 1.0)
+    out: FloatArray = np.where(x1 > x0, f0 + w * (f1 - f0), f0)
+    return out
+
+
+def index_from_power(grid: SkyGrid, power_w: FloatArray) -> FloatArray:
+    """The clear-sky index at which each site's model gives ``power_w`` ``(sites, slots)``."""
+    k = np.broadcast_to(SKY_INDEX_GRID, grid.power_w.shape)
+    out = _interp_last(power_w, grid.power_w, k)
+    return np.where(np.isnan(power_w), np.nan, out)
+
+
+def power_from_index(grid: SkyGrid, index: FloatArray) -> FloatArray:
+    """Each site's modelled power [W] at clear-sky index ``index`` ``(sites, slots)``."""
+    k = np.broadcast_to(SKY_INDEX_GRID, grid.power_w.shape)
+    out = _interp_last(np.nan_to_num(index), k, grid.power_w)
+    return np.where(np.isnan(index), np.nan, out)
 
 
 def pv_power_w(
@@ -155,30 +271,23 @@ def leave_one_out_median(values: FloatArray, groups: NDArray[np.int64]) -> Float
 
 
 def regional_clear_sky_index(
-    measured_w: FloatArray,
+    site_index: FloatArray,
     clear_w: FloatArray,
     region: NDArray[np.int64],
+    peak_w: FloatArray,
     exclude: BoolArray | None = None,
     min_clear_fraction: float = 0.05,
-    peak_w: FloatArray | None = None,
 ) -> FloatArray:
-    """Clear-sky index of each site's region in each slot, from its healthy neighbours [0..~1.2].
+    """Clear-sky index of each site's region in each slot, from its healthy neighbours.
 
-    ``measured_w`` and ``clear_w`` are ``(sites, slots)`` [W]; ``exclude`` marks values not to use
+    ``site_index`` is each site's own index ``(sites, slots)`` (:func:`index_from_power` of its
+    measured power, scaled by its known performance); ``exclude`` marks values not to use
     (faulted sites, missing readings). Slots where a neighbour's clear-sky power is below
     ``min_clear_fraction`` of its peak (dawn, dusk, night) do not vote. NaN where no neighbour
     voted.
     """
-    with np.errstate(invalid="ignore", divide="ignore"):
-        index = measured_w / clear_w
-    peak = peak_w if peak_w is not None else np.nanmax(clear_w, axis=1, initial=1.0)
-    low = clear_w < min_clear_fraction * peak[:, None]
-    index = np.where(low | np.isnan(measured_w), np.nan, index)
+    low = clear_w < min_clear_fraction * peak_w[:, None]
+    index = np.where(low, np.nan, site_index)
     if exclude is not None:
         index = np.where(exclude, np.nan, index)
     return leave_one_out_median(index, region)
-
-
-def expected_power_w(clear_w: FloatArray, index: FloatArray) -> FloatArray:
-    """Expected AC power [W]: the site's clear-sky power times its region's clear-sky index."""
-    return clear_w * index

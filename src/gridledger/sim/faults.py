@@ -237,23 +237,29 @@ def simulate_district(
                                    {k: round(v, 5) for k, v in params.items()}))  # fmt: skip
 
     day_of = np.arange(slots) // spd
+
+    def day_in(first: int, last: int) -> int:
+        """A random day in ``[first, last)``, squeezed into short runs."""
+        last = max(min(last, days - 1), 1)
+        first = min(first, last - 1)
+        return int(rng.integers(max(first, 0), last))
     for s in _pick(rng, free, plan.outage, sites):
         a = int(rng.integers(spd, slots - spd))
         b = min(slots, a + int(rng.uniform(8, 3 * spd)))
         pv_zero[s, a:b] = True
         add(s, "pv", FaultKind.OUTAGE, a, b)
     for s in _pick(rng, free, plan.under_performance, sites):
-        a = int(rng.integers(12, 45)) * spd + int(rng.integers(0, spd))
+        a = day_in(12, days - 12) * spd + int(rng.integers(0, spd))
         loss = float(rng.uniform(0.25, 0.6))
         pv_factor[s, a:] *= 1 - loss
         add(s, "pv", FaultKind.UNDER_PERFORMANCE, a, slots, loss=loss)
     for s in _pick(rng, free, plan.degradation, sites):
-        a = int(rng.integers(12, 26)) * spd
+        a = day_in(12, min(26, days - 20)) * spd
         months = np.maximum(0, np.arange(slots) - a) * slot_s / (30 * DAY_S)
         pv_factor[s] *= 1 - 0.01 * months
         add(s, "pv", FaultKind.DEGRADATION, a, slots, pct_per_month=1.0)
     for s in _pick(rng, free, plan.shading, sites):
-        a = int(rng.integers(5, 40)) * spd
+        a = day_in(5, days - 15) * spd
         morning = rng.random() < 0.5
         az0 = float(rng.uniform(95, 125) if morning else rng.uniform(215, 250))
         width, top, depth = float(rng.uniform(12, 25)), float(rng.uniform(25, 40)), 0.8
@@ -263,7 +269,7 @@ def simulate_district(
         add(s, "pv", FaultKind.SHADING, a, slots, azimuth_deg=az0, width_deg=width,
             max_elevation_deg=top)  # fmt: skip
     for s in _pick(rng, free, plan.soiling, sites):
-        d0 = int(rng.integers(12, 36))
+        d0 = day_in(12, days - 18)
         r = int(fleet.region[s])
         later = [d for d in range(d0 + 14, days) if rain[r, d]]
         d1 = later[0] if later else days
@@ -276,19 +282,19 @@ def simulate_district(
         ac_limit[s] = 0.7 * fleet.peak_w[s]
         add(s, "pv", FaultKind.CLIPPING, 0, slots, ac_limit_w=float(ac_limit[s, 0]))
     for s in _pick(rng, free, plan.bypassed_load, sites):
-        a = int(rng.integers(2, 50)) * spd + int(rng.integers(0, spd))
+        a = day_in(2, days - 8) * spd + int(rng.integers(0, spd))
         watts = float(rng.uniform(600, 2000))
         h0 = float(rng.integers(6, 20))
         on = ((hour >= h0) & (hour < h0 + float(rng.uniform(2, 5))))
         hidden_w[s, a:] = np.where(on[a:], watts, 0.0)
         add(s, "bec", FaultKind.BYPASSED_LOAD, a, slots, load_w=watts)
     for s in _pick(rng, free, plan.battery_fade, sites):
-        a = int(rng.integers(5, 30)) * spd
+        a = day_in(5, days - 20) * spd
         rate = float(rng.uniform(2.0, 5.0))  # [%/month]
         soh_extra[s, a:] = np.arange(slots - a) * slot_s / (30 * DAY_S) * rate * 10
         add(s, "battery", FaultKind.BATTERY_FADE, a, slots, pct_per_month=rate)
     for s in _pick(rng, free, plan.battery_inconsistency, sites):
-        a = int(rng.integers(2, 50)) * spd + int(rng.integers(0, spd))
+        a = day_in(2, days - 6) * spd + int(rng.integers(0, spd))
         b = min(slots, a + int(rng.uniform(2, 6) * spd))
         rate = float(rng.uniform(4, 10)) * rng.choice([-1.0, 1.0])  # [%/day]
         soc_drift[s, a:b] = np.arange(b - a) * slot_s / DAY_S * rate * 10

@@ -21,6 +21,11 @@ from gridledger.monitor.faults.rules import Evidence, Rule, Symptom
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
+#: SoC [0.1 %] outside which a battery may rightly sit idle (full, or at its reserve): a frozen
+#: battery there is not called stuck.
+IDLE_SOC_LOW = 130
+IDLE_SOC_HIGH = 970
+
 #: Window of the SoC balance [slots]: a day of 15-min slots.
 BALANCE_WINDOW = 96
 #: Residual over the window [fraction of capacity] and its floor [Wh] that count as inconsistent.

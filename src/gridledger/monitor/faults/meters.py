@@ -70,7 +70,7 @@ def _explain(e: dict[str, float] | object) -> str:
 BYPASS_RULE = Rule(
     FaultKind.BYPASSED_LOAD,
     "bec",
-    need=2,
+    need=4,
     clear_need=16,
     severity=lambda e: Severity.MINOR,
     explain=lambda e: _explain(dict(e)),

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from gridledger.monitor.expected import clear_sky, regional_clear_sky_index
+from gridledger.monitor.expected import (
+    Sun,
+    index_from_power,
+    power_from_index,
+    regional_clear_sky_index,
+    sky_grid,
+    sun_over,
+)
 from gridledger.monitor.faults import battery, meters, performance, pv, registers, shading
 from gridledger.monitor.faults.model import Fault, FaultBook, FaultKind
 from gridledger.monitor.faults.rules import Rule, RuleRunner, Symptom
@@ -58,6 +65,8 @@ class FaultMonitor:
         nan = np.full(n, np.nan)
         self._last = {c: _Last(nan.copy(), nan.copy(), nan.copy(), nan.copy()) for c in CHANNELS}
         self._last_soc = nan.copy()
+        self._frozen = {c: np.zeros(n) for c in CHANNELS}
+        self._max_w = np.zeros(n)
         self._last_stored = nan.copy()
         self._next_s: float | None = None
         w = battery.BALANCE_WINDOW - 1
@@ -118,8 +127,20 @@ class FaultMonitor:
         if slots == 0:
             return []
         self._next_s = float(times[-1] + self.slot_s)
+        # work a day at a time at most: bounded memory, and the same pieces in batch and live
+        day_slot = ((times % 86_400) // self.slot_s).astype(np.int64)
+        cuts = [0, *(np.nonzero(day_slot == 0)[0].tolist()), slots]
+        sun = sun_over(self.fleet, float(times[0]), self.slot_s, slots)
         raised: list[Fault] = []
-        symptoms, day_fields = self._slot_symptoms(chunk, times)
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            if b > a:
+                raised += self._advance_piece(chunk.slice(a, b), sun.slice(a, b))
+        return raised
+
+    def _advance_piece(self, chunk: Telemetry, sun: Sun) -> list[Fault]:
+        times = chunk.times_s
+        raised: list[Fault] = []
+        symptoms, day_fields = self._slot_symptoms(chunk, times, sun)
         for key, runner in self._slot.items():
             raised += runner.apply(self.book, symptoms[key], times, self.slot_s)
         raised += self._days(day_fields, times)
@@ -141,6 +162,12 @@ class FaultMonitor:
         d_imp = np.diff(imp, axis=1)
         d_exp = np.diff(exp, axis=1)
         frozen = (d_imp == 0) & (d_exp == 0) & (power[:, 1:] == power[:, :-1])
+        # the first reading after a frozen run catches up the whole run's energy in one delta:
+        # it tells nothing about that slot, so it counts as unknown
+        was_frozen = _with_prev(self._frozen[name], frozen.astype(np.float64))[:, :-1] > 0
+        d_imp = np.where(was_frozen & ~frozen, np.nan, d_imp)
+        d_exp = np.where(was_frozen & ~frozen, np.nan, d_exp)
+        self._frozen[name] = frozen[:, -1].astype(np.float64)
         present = series.present
         index = np.arange(times.size)
         last_i = np.maximum.accumulate(np.where(present, index, -1), axis=1)
@@ -151,7 +178,7 @@ class FaultMonitor:
         return d_imp, d_exp, frozen, gap_min
 
     def _slot_symptoms(
-        self, chunk: Telemetry, times: FloatArray
+        self, chunk: Telemetry, times: FloatArray, sun: Sun
     ) -> tuple[dict[tuple[FaultKind, str | None], Symptom], dict[str, FloatArray]]:
         fleet = self.fleet
         peak = fleet.peak_w[:, None]
@@ -167,19 +194,20 @@ class FaultMonitor:
         self._last_soc = soc_prev[:, -1]
 
         measured_w = pv_wh * 3600.0 / self.slot_s
-        sky = clear_sky(fleet, float(times[0]), self.slot_s, times.size)
-        clear_w = sky.power_w
+        sky = sky_grid(fleet, sun)
+        clear_w = sky.clear_w
         daylight = clear_w >= DAYLIGHT_MIN_CLEAR * peak
         residual = meters.site_residual_wh(bec_imp, bec_exp, load_wh, charged, discharged, pv_wh)
-        # the region's sky, first from every site, then without the slots that look broken
-        first = regional_clear_sky_index(measured_w, clear_w, fleet.region, peak_w=fleet.peak_w)
+        # each site's sky as its own model and known performance read it; the region's sky is
+        # the neighbours' median, first from every site, then without the slots that look broken
+        scale = np.where(np.isnan(self.performance.baseline), 1.0, self.performance.baseline)
+        own = index_from_power(sky, measured_w / scale[:, None])
+        first = regional_clear_sky_index(own, clear_w, fleet.region, fleet.peak_w)
         with np.errstate(invalid="ignore"):
-            dark = measured_w <= pv.OUTAGE_MAX_RATIO * clear_w * first
+            dark = own <= pv.OUTAGE_MAX_RATIO * first
         suspect = (frozen["pv"] & daylight) | dark
-        index = regional_clear_sky_index(
-            measured_w, clear_w, fleet.region, exclude=suspect, peak_w=fleet.peak_w
-        )
-        expected_w = clear_w * index
+        index = regional_clear_sky_index(own, clear_w, fleet.region, fleet.peak_w, suspect)
+        expected_w = power_from_index(sky, index)
         expected_wh = expected_w * self.slot_s / 3600.0
         hidden_pv = np.where(daylight, -residual, np.nan)
 
@@ -191,11 +219,14 @@ class FaultMonitor:
         battery_moved = (np.nan_to_num(charged) + np.nan_to_num(discharged)) > 0
         bec_power = chunk.bec.power_w
         balancing = (np.nan_to_num(bec_power) == 0) & battery_moved
+        # a residual the load or PV meter explains (frozen while it must move) is theirs
+        others_frozen = frozen["load"] | (frozen["pv"] & daylight)
+        mid_soc = (soc > battery.IDLE_SOC_LOW) & (soc < battery.IDLE_SOC_HIGH)
         unexplained = {
             "pv": hidden_pv,
-            "battery": np.abs(residual),
+            "battery": np.where(others_frozen | ~mid_soc, np.nan, np.abs(residual)),
             "load": residual,
-            "bec": np.where(balancing, np.nan, np.abs(devices_net)),
+            "bec": np.where(balancing | others_frozen, np.nan, np.abs(devices_net)),
         }
         must_move = {
             "pv": np.zeros_like(daylight),
@@ -244,9 +275,11 @@ class FaultMonitor:
         stuck_like = (
             frozen["load"]
             | (frozen["pv"] & daylight)
-            | (frozen["bec"] & (np.nan_to_num(bec_power) != 0))
+            | (frozen["bec"] & ~balancing)
             | (load_wh <= 0)
         )
+        for name in CHANNELS:
+            stuck_like |= out[(FaultKind.STUCK_REGISTER, name)].symptom
         site_res = np.where(stuck_like, np.nan, residual)
         out[(FaultKind.BYPASSED_LOAD, "bec")] = meters.bypassed_load(
             *self._window("site", site_res)
@@ -260,13 +293,23 @@ class FaultMonitor:
         )
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = measured_w / expected_w
+        # a flat top at the inverter limit says nothing about the modules: slots near the
+        # site's highest power so far stay out of the index
+        running = np.fmax.accumulate(
+            np.concatenate([self._max_w[:, None], np.nan_to_num(measured_w)], axis=1), axis=1
+        )
+        self._max_w = running[:, -1]
+        near_top = measured_w >= 0.97 * running[:, :-1]
         good = (
             (expected_w >= performance.GOOD_MIN_EXPECTED * peak)
             & (sky.elevation_deg >= INDEX_MIN_ELEVATION)
             & ~pv_broken
+            & ~near_top
+            & ~out[(FaultKind.CLIPPING, "pv")].symptom
         )
         judged = good & (index >= shading.MIN_INDEX) & (sky.beam_fraction >= shading.MIN_BEAM)
         day_fields = {
+            "sky": index,
             "ratio": ratio,
             "good": good.astype(np.float64),
             "judged": judged.astype(np.float64),
@@ -316,13 +359,14 @@ class FaultMonitor:
         self, f: dict[str, FloatArray], slot_of_day: NDArray[np.int64], day: float
     ) -> list[Fault]:
         n, spd = self.fleet.n_sites, self.slots_per_day
-        full = {k: np.full((n, spd), np.nan) for k in ("ratio", "good", "judged")}
+        full = {k: np.full((n, spd), np.nan) for k in ("ratio", "good", "judged", "sky")}
         for k in full:
             full[k][:, slot_of_day] = f[k]
         good = np.nan_to_num(full["good"]) > 0
         judged = np.nan_to_num(full["judged"]) > 0
         index, _ = performance.daily_index(full["ratio"], good)
-        symptoms = self.performance.advance(index)
+        sky_day = performance.daily_sky(full["sky"], good)
+        symptoms = self.performance.advance(index, sky_day)
         symptoms[FaultKind.SHADING] = self.shading.advance(full["ratio"], index, judged)
         with np.errstate(invalid="ignore"):
             soh_min = np.where(

@@ -42,13 +42,24 @@ GOOD_MIN_EXPECTED = 0.2
 #: A day is usable with at least this many good slots.
 MIN_GOOD_SLOTS = 8
 BASELINE_DAYS = 10
+CLEAR_BASELINE_DAYS = 7
+#: Days after a soiling symptom during which a rising loss is not called degradation.
+SOILING_QUIET_DAYS = 14
 UNDER_LOSS = 0.2
 UNDER_MAJOR_LOSS = 0.4
 TREND_DAYS = 14
 SOILING_MIN_SLOPE = 0.0012  # loss per day (0.12 %/day)
 SOILING_MIN_LOSS = 0.02
-CUSUM_SLACK = 0.0025
-CUSUM_LIMIT = 0.05
+SOILING_MAX_SLOPE = 0.01  # faster than 1 %/day is a step (a failure), not dust
+CUSUM_SLACK = 0.003
+CUSUM_LIMIT = 0.04
+#: Least t-statistic of the loss trend since the CUSUM left zero: a constant offset (an unlucky
+#: baseline) has no trend, a degrading module has one.
+TREND_MIN_T = 1.5
+#: Days enter the soiling trend from this mean sky index, the degradation CUSUM from the second
+#: (a clearer sky leaves less of the neighbours' local clouds in the index).
+TREND_MIN_SKY = 0.5
+CUSUM_MIN_SKY = 0.7
 MAX_SLOW_LOSS = 0.15  # above this the loss is under-performance, not a slow process
 
 
@@ -61,6 +72,14 @@ def daily_index(ratio: FloatArray, good: BoolArray) -> tuple[FloatArray, FloatAr
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no usable slot
         index = np.nanmedian(values, axis=1)
     return np.where(count >= MIN_GOOD_SLOTS, index, np.nan), count
+
+
+def daily_sky(sky_index: FloatArray, good: BoolArray) -> FloatArray:
+    """Mean regional clear-sky index over a day's good slots, per site (NaN if none)."""
+    values = np.where(good, sky_index, 0.0)
+    count = good.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, values.sum(axis=1) / count, np.nan)
 
 
 def _slope(history: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -88,14 +107,22 @@ class PerformanceState:
         self.first = np.full((n_sites, BASELINE_DAYS), np.nan)
         self.first_count = np.zeros(n_sites, dtype=np.int64)
         self.baseline = np.full(n_sites, np.nan)
+        # trends are judged on clear days against a baseline of clear days: a site's index under
+        # a diffuse sky differs from its clear-sky index by a few tenths of a percent
+        self.clear_first = np.full((n_sites, CLEAR_BASELINE_DAYS), np.nan)
+        self.clear_count = np.zeros(n_sites, dtype=np.int64)
+        self.clear_baseline = np.full(n_sites, np.nan)
+        self.since_soiling = np.full(n_sites, 10_000, dtype=np.int64)
         self.losses = np.full((n_sites, TREND_DAYS), np.nan)
         self.all_losses: list[FloatArray] = []
         self.cusum = np.zeros(n_sites)
         self.cusum_from = np.zeros(n_sites, dtype=np.int64)
         self.day = 0
 
-    def advance(self, index: FloatArray) -> dict[FaultKind, Symptom]:
-        """Take one day's performance index per site; return that day's symptoms ``(sites, 1)``."""
+    def advance(self, index: FloatArray, sky: FloatArray) -> dict[FaultKind, Symptom]:
+        """Take one day's performance index and mean sky index per site; return that day's
+        symptoms ``(sites, 1)``."""
+        self.last_sky = sky
         usable = ~np.isnan(index)
         # the baseline collects each site's first usable days
         learning = usable & (self.first_count < BASELINE_DAYS)
@@ -108,28 +135,42 @@ class PerformanceState:
         known = ~np.isnan(self.baseline)
         reference = np.where(known, self.baseline, 1.0)
         loss = 1.0 - index / reference
-        tracked = np.where(known & ~learning, loss, np.nan)
+        tracked = np.where(known & ~learning & (sky >= TREND_MIN_SKY), loss, np.nan)
+        is_clear = usable & (sky >= CUSUM_MIN_SKY)
+        clear_learning = is_clear & (self.clear_count < CLEAR_BASELINE_DAYS)
+        rows = np.nonzero(clear_learning)[0]
+        self.clear_first[rows, self.clear_count[rows]] = index[rows]
+        self.clear_count[rows] += 1
+        done = (self.clear_count == CLEAR_BASELINE_DAYS) & np.isnan(self.clear_baseline)
+        if done.any():
+            self.clear_baseline[done] = np.median(self.clear_first[done], axis=1)
+        clear = np.where(is_clear & ~clear_learning, 1.0 - index / self.clear_baseline, np.nan)
         self.losses = np.concatenate([self.losses[:, 1:], tracked[:, None]], axis=1)
-        self.all_losses = [*self.all_losses[-59:], tracked]
+        self.all_losses = [*self.all_losses[-59:], clear]
         slope, level, std = _slope(self.losses)
         trend_ok = np.sum(~np.isnan(self.losses), axis=1) >= TREND_DAYS // 2
 
         under = usable & (loss >= UNDER_LOSS)
         soiling = (
             trend_ok
+            & ~under
             & (slope >= SOILING_MIN_SLOPE)
+            & (slope <= SOILING_MAX_SLOPE)
             & (level >= SOILING_MIN_LOSS)
             & (level < MAX_SLOW_LOSS)
         )
+        # soiling explains a rising loss: restart the degradation CUSUM while it lasts
+        self.since_soiling = np.where(soiling, 0, self.since_soiling + 1)
         was_zero = self.cusum <= 0
-        step = np.where(np.isnan(tracked), 0.0, tracked - CUSUM_SLACK)
-        self.cusum = np.maximum(0.0, self.cusum + step)
+        step = np.where(np.isnan(clear), 0.0, clear - CUSUM_SLACK)
+        self.cusum = np.where(soiling, 0.0, np.maximum(0.0, self.cusum + step))
         self.cusum_from = np.where(was_zero & (self.cusum > 0), self.day, self.cusum_from)
+        trend, t_stat = self._trend_pct_per_year()
         degrading = (
             (self.cusum >= CUSUM_LIMIT) & ~soiling & (slope < SOILING_MIN_SLOPE)
-            & (np.nan_to_num(level) < MAX_SLOW_LOSS)
+            & (np.nan_to_num(level) < MAX_SLOW_LOSS) & (t_stat >= TREND_MIN_T)
+            & (trend < 100 * 365 * SOILING_MIN_SLOPE) & (self.since_soiling > SOILING_QUIET_DAYS)
         )  # fmt: skip
-        trend = self._trend_pct_per_year()
         self.day += 1
 
         def col(a: FloatArray) -> FloatArray:
@@ -147,21 +188,31 @@ class PerformanceState:
             ),
             FaultKind.DEGRADATION: Symptom(
                 degrading[:, None],
-                (known & ~learning)[:, None],
+                (~np.isnan(self.clear_baseline) & ~np.isnan(clear))[:, None],
                 {"loss_pct": col(100 * level), "trend_pct_per_year": col(trend),
-                 "cusum": col(self.cusum)},
+                 "trend_t": col(t_stat), "cusum": col(self.cusum)},
             ),  # fmt: skip
         }
 
-    def _trend_pct_per_year(self) -> FloatArray:
-        """Loss trend [%/year] fitted over the days since each site's CUSUM last left zero."""
+    def _trend_pct_per_year(self) -> tuple[FloatArray, FloatArray]:
+        """Loss trend [%/year] over the clear days since each site's CUSUM last left zero (the
+        whole tracked history when it is shorter than a week), and its t-statistic."""
         history = np.stack(self.all_losses, axis=1)
         days = history.shape[1]
         start = np.clip(self.cusum_from - (self.day + 1 - days), 0, days - 1)
+        start = np.where(days - start < 7, 0, start)
         mask = np.arange(days)[None, :] >= start[:, None]
-        slope, _, _ = _slope(np.where(mask, history, np.nan))
+        window = np.where(mask, history, np.nan)
+        slope, _, std = _slope(window)
+        valid = ~np.isnan(window)
+        x = np.arange(days, dtype=np.float64)
+        n = valid.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            xm = np.where(valid, x, 0.0).sum(axis=1) / n
+            sxx = (np.where(valid, x - xm[:, None], 0.0) ** 2).sum(axis=1)
+            t_stat = np.where(n >= 5, slope / (std / np.sqrt(sxx)), 0.0)
         out: FloatArray = 100.0 * 365.0 * slope
-        return out
+        return out, np.nan_to_num(t_stat)
 
 
 UNDER_RULE = Rule(

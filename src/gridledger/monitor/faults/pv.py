@@ -86,9 +86,9 @@ OUTAGE_RULE = Rule(
 
 #: Clipping window [slots]: the measured power stays within ``CLIP_FLAT`` of peak while the
 #: clear-sky power changes by at least ``CLIP_SKY_CHANGE`` over the window, under a clear sky.
-CLIP_WINDOW = 6
-CLIP_FLAT = 0.01
-CLIP_SKY_CHANGE = 0.04
+CLIP_WINDOW = 8
+CLIP_FLAT = 0.008
+CLIP_SKY_CHANGE = 0.06
 CLIP_MIN_INDEX = 0.8
 
 
