@@ -260,9 +260,15 @@ def simulate_district(
         add(s, "pv", FaultKind.DEGRADATION, a, slots, pct_per_month=1.0)
     for s in _pick(rng, free, plan.shading, sites):
         a = day_in(5, days - 15) * spd
+        # an obstruction low on the horizon, where the sun passes on the first day: a window of
+        # azimuths below an elevation, morning or evening
+        width, top, depth = float(rng.uniform(12, 25)), float(rng.uniform(20, 35)), 0.8
+        first_day = slice(a, a + spd)
+        low = np.nonzero((elevation[s, first_day] >= 8) & (elevation[s, first_day] <= top - 3))[0]
         morning = rng.random() < 0.5
-        az0 = float(rng.uniform(95, 125) if morning else rng.uniform(215, 250))
-        width, top, depth = float(rng.uniform(12, 25)), float(rng.uniform(25, 40)), 0.8
+        side = low[azi[s, first_day][low] < 180] if morning else low[azi[s, first_day][low] > 180]
+        pick = side if side.size else low
+        az0 = float(azi[s, first_day][int(rng.choice(pick))]) - width / 2
         inside = (azi[s] >= az0) & (azi[s] <= az0 + width) & (elevation[s] <= top)
         inside[:a] = False
         pv_factor[s] *= np.where(inside, 1 - depth * beam[s], 1.0)
@@ -445,6 +451,17 @@ class KindScore:
 MATCH_GRACE = timedelta(days=2)
 
 
+def daylight_hours(district: District, fault: InjectedFault, until: datetime) -> float:
+    """Hours of daylight (clear-sky power >= 10 % of peak) from ``fault.start`` to ``until``:
+    an outage's detection delay as the issue counts it ("within 2 hours of daylight")."""
+    fleet, tel = district.fleet, district.telemetry
+    site = fleet.site_ids.index(fault.site)
+    a = int((fault.start - tel.start).total_seconds() // tel.slot_s)
+    b = int((until - tel.start).total_seconds() // tel.slot_s)
+    lit = district.clear_w[site, a:b] >= 0.1 * fleet.peak_w[site]
+    return float(lit.sum()) * tel.slot_s / 3600.0
+
+
 def daylight_onset(district: District, fault: InjectedFault, min_fraction: float = 0.1) -> datetime:
     """The first slot at or after ``fault.start`` whose clear-sky power reaches ``min_fraction``
     of the site's peak: when an outage can first be seen."""
@@ -456,6 +473,20 @@ def daylight_onset(district: District, fault: InjectedFault, min_fraction: float
     return district.telemetry.start + timedelta(seconds=(first + offset) * slot_s)
 
 
+def observable(district: District, fault: InjectedFault, min_slots: int = 3) -> bool:
+    """Whether an injected outage had at least ``min_slots`` slots of daylight (clear-sky power
+    >= 10 % of peak): one that falls into the night changes nothing anyone can see. Other kinds
+    are always observable."""
+    if fault.kind != str(FaultKind.OUTAGE):
+        return True
+    fleet, tel = district.fleet, district.telemetry
+    site = fleet.site_ids.index(fault.site)
+    a = int((fault.start - tel.start).total_seconds() // tel.slot_s)
+    b = int((fault.end - tel.start).total_seconds() // tel.slot_s)
+    lit = district.clear_w[site, a:b] >= 0.1 * fleet.peak_w[site]
+    return int(lit.sum()) >= min_slots
+
+
 def score(
     detected: list[Fault], truth: list[InjectedFault], district: District | None = None
 ) -> dict[str, KindScore]:
@@ -463,9 +494,12 @@ def score(
 
     A detection is a true positive when it overlaps an injected fault (``[start, end +
     MATCH_GRACE]``); an injected fault is found when any detection matches it. The delay runs from
-    the injected start (for outages: its first daylight slot, see :func:`daylight_onset`; needs
-    ``district``) to the first matching detection's ``raised_at``.
+    the injected start to the first matching detection's ``raised_at`` (for outages, given
+    ``district``: the daylight hours in between, :func:`daylight_hours`). With ``district``, outages
+    that were not :func:`observable` are left out of the truth.
     """
+    if district is not None:
+        truth = [f for f in truth if observable(district, f)]
     kinds = sorted({f.kind for f in truth} | {str(d.kind) for d in detected})
     by_key: dict[tuple[str, str], list[InjectedFault]] = {}
     for f in truth:
@@ -487,10 +521,10 @@ def score(
         delays = []
         for f in injected:
             if id(f) in first_match:
-                onset = f.start
                 if kind == str(FaultKind.OUTAGE) and district is not None:
-                    onset = daylight_onset(district, f)
-                delays.append(max((first_match[id(f)] - onset).total_seconds(), 0.0) / 3600.0)
+                    delays.append(daylight_hours(district, f, first_match[id(f)]))
+                    continue
+                delays.append(max((first_match[id(f)] - f.start).total_seconds(), 0.0) / 3600.0)
         out[kind] = KindScore(
             kind,
             len(injected),

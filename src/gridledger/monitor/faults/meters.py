@@ -42,9 +42,16 @@ def site_residual_wh(
     return out
 
 
-def bypassed_load(window_residual_wh: FloatArray, coverage: FloatArray) -> Symptom:
+#: Share of the window's slots in which the BEC registers moved: a BEC that never moves is stuck
+#: (judged by the stuck-register rule), not evidence of a hidden load.
+MIN_BEC_MOVING = 0.3
+
+
+def bypassed_load(
+    window_residual_wh: FloatArray, coverage: FloatArray, bec_moving: FloatArray
+) -> Symptom:
     """The day's unexplained grid energy beyond :data:`UNEXPLAINED_MIN_WH` either way."""
-    evaluable = coverage >= MIN_COVERAGE
+    evaluable = (coverage >= MIN_COVERAGE) & (bec_moving >= MIN_BEC_MOVING)
     return Symptom(
         np.abs(window_residual_wh) >= UNEXPLAINED_MIN_WH,
         evaluable,

@@ -71,7 +71,7 @@ class FaultMonitor:
         self._next_s: float | None = None
         w = battery.BALANCE_WINDOW - 1
         self._carry = {
-            name: np.zeros((n, w)) for name in ("batt", "batt_cov", "site", "site_cov")
+            name: np.zeros((n, w)) for name in ("batt", "batt_cov", "site", "site_cov", "bec_moving", "bec_moving_cov")
         }
         c = pv.CLIP_WINDOW - 1
         self._clip_carry = {name: np.full((n, c), np.nan) for name in ("m", "c", "k")}
@@ -221,12 +221,15 @@ class FaultMonitor:
         balancing = (np.nan_to_num(bec_power) == 0) & battery_moved
         # a residual the load or PV meter explains (frozen while it must move) is theirs
         others_frozen = frozen["load"] | (frozen["pv"] & daylight)
+        # a BEC at zero flow while a frozen battery should balance the house: blame the battery
         mid_soc = (soc > battery.IDLE_SOC_LOW) & (soc < battery.IDLE_SOC_HIGH)
         unexplained = {
             "pv": hidden_pv,
             "battery": np.where(others_frozen | ~mid_soc, np.nan, np.abs(residual)),
             "load": residual,
-            "bec": np.where(balancing | others_frozen, np.nan, np.abs(devices_net)),
+            "bec": np.where(
+                balancing | others_frozen | frozen["battery"], np.nan, np.abs(devices_net)
+            ),
         }
         must_move = {
             "pv": np.zeros_like(daylight),
@@ -239,8 +242,14 @@ class FaultMonitor:
             out[(FaultKind.STUCK_REGISTER, name)] = registers.stuck_register(
                 frozen[name], series.present, series.power_w, must_move[name], unexplained[name]
             )
-        out[(FaultKind.OUTAGE, "pv")] = pv.outage(
-            measured_w, expected_w, clear_w, fleet.peak_w, hidden_pv, expected_wh
+        outage = pv.outage(measured_w, expected_w, clear_w, fleet.peak_w, hidden_pv, expected_wh)
+        # a PV meter repeating zero is an outage only if the BEC does not see production; when
+        # the balance is unknown for a slot (a lost reading) the slot cannot tell, unless the BEC
+        # is offline altogether
+        bec_offline = d["bec"][3] > 60.0
+        undecided = frozen["pv"] & np.isnan(hidden_pv) & ~bec_offline
+        out[(FaultKind.OUTAGE, "pv")] = Symptom(
+            outage.symptom, outage.evaluable & ~undecided, outage.evidence
         )
         cc = self._clip_carry
         out[(FaultKind.CLIPPING, "pv")] = pv.clipping(
@@ -281,8 +290,11 @@ class FaultMonitor:
         for name in CHANNELS:
             stuck_like |= out[(FaultKind.STUCK_REGISTER, name)].symptom
         site_res = np.where(stuck_like, np.nan, residual)
+        bec_moved = ((np.nan_to_num(bec_imp) + np.nan_to_num(bec_exp)) > 0).astype(np.float64)
+        total, coverage = self._window("site", site_res)
+        moving, _ = self._window("bec_moving", bec_moved)
         out[(FaultKind.BYPASSED_LOAD, "bec")] = meters.bypassed_load(
-            *self._window("site", site_res)
+            total, coverage, moving / battery.BALANCE_WINDOW
         )
 
         pv_broken = (
@@ -307,7 +319,15 @@ class FaultMonitor:
             & ~near_top
             & ~out[(FaultKind.CLIPPING, "pv")].symptom
         )
-        judged = good & (index >= shading.MIN_INDEX) & (sky.beam_fraction >= shading.MIN_BEAM)
+        judged = (
+            (expected_w >= shading.MIN_EXPECTED * peak)
+            & (sky.elevation_deg >= shading.MIN_ELEVATION)
+            & ~pv_broken
+            & ~near_top
+            & ~out[(FaultKind.CLIPPING, "pv")].symptom
+            & (index >= shading.MIN_INDEX)
+            & (sky.beam_fraction >= shading.MIN_BEAM)
+        )
         day_fields = {
             "sky": index,
             "ratio": ratio,

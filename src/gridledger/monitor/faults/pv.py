@@ -24,15 +24,15 @@ from gridledger.monitor.faults.rules import Evidence, Rule, Symptom
 FloatArray = NDArray[np.float64]
 
 #: Expected power [fraction of peak] above which a slot can show an outage.
-OUTAGE_MIN_EXPECTED = 0.05
+OUTAGE_MIN_EXPECTED = 0.03
 #: Without neighbours: clear-sky power [fraction of peak] above which even an overcast sky gives
 #: a few percent of peak (diffuse light), so zero output means the system is off.
 OUTAGE_MIN_CLEAR_ALONE = 0.3
 #: Measured power at most this fraction of peak and of expected counts as "nothing".
 OUTAGE_MAX_POWER = 0.01
 OUTAGE_MAX_RATIO = 0.1
-#: Slots of daylight with nothing produced before an outage is raised (45 min of 15-min slots).
-OUTAGE_NEED = 3
+#: Slots of daylight with nothing produced before an outage is raised (30 min of 15-min slots).
+OUTAGE_NEED = 2
 
 
 def outage(

@@ -34,6 +34,10 @@ MIN_SLOTS = 2
 #: Slots judged: the region's clear-sky index and the beam share of plane-of-array light.
 MIN_INDEX = 0.6
 MIN_BEAM = 0.5
+#: Low sun counts too (trees and neighbours shade mornings and evenings): from this elevation
+#: [deg] and expected power [fraction of peak].
+MIN_ELEVATION = 5.0
+MIN_EXPECTED = 0.05
 
 
 class ShadingState:
