@@ -211,7 +211,7 @@ def simulate_district(
     air = 12.0 + 7.0 * np.sin((hour - 9.0) / 24.0 * 2 * np.pi)[None, :]
     power, beam = pv_power_w(fleet, zen, azi, dni, ghi, dhi, air)
     clear_cs = pvlib.irradiance.erbs(ghi_cs, zen, doy)
-    clear_w, _ = pv_power_w(
+    clear_w, clear_beam = pv_power_w(
         fleet, zen, azi, np.nan_to_num(np.asarray(clear_cs["dni"], dtype=np.float64)),
         ghi_cs, np.nan_to_num(np.asarray(clear_cs["dhi"], dtype=np.float64)),
     )  # fmt: skip
@@ -264,7 +264,14 @@ def simulate_district(
         # azimuths below an elevation, morning or evening
         width, top, depth = float(rng.uniform(12, 25)), float(rng.uniform(20, 35)), 0.8
         first_day = slice(a, a + spd)
-        low = np.nonzero((elevation[s, first_day] >= 8) & (elevation[s, first_day] <= top - 3))[0]
+        # (where the array gets direct light: an obstruction behind its plane changes nothing)
+        low = np.nonzero(
+            (elevation[s, first_day] >= 8)
+            & (elevation[s, first_day] <= top - 3)
+            & (clear_beam[s, first_day] >= 0.5)
+        )[0]
+        if low.size == 0:
+            low = np.nonzero(elevation[s, first_day] >= 8)[0]
         morning = rng.random() < 0.5
         side = low[azi[s, first_day][low] < 180] if morning else low[azi[s, first_day][low] > 180]
         pick = side if side.size else low

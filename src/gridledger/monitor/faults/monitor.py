@@ -223,9 +223,15 @@ class FaultMonitor:
         others_frozen = frozen["load"] | (frozen["pv"] & daylight)
         # a BEC at zero flow while a frozen battery should balance the house: blame the battery
         mid_soc = (soc > battery.IDLE_SOC_LOW) & (soc < battery.IDLE_SOC_HIGH)
+        full = soc >= battery.IDLE_SOC_HIGH
         unexplained = {
             "pv": hidden_pv,
-            "battery": np.where(others_frozen | ~mid_soc, np.nan, np.abs(residual)),
+            # a full battery may idle, but not while something unmetered supplies the house
+            "battery": np.where(
+                others_frozen,
+                np.nan,
+                np.where(mid_soc, np.abs(residual), np.where(full, -residual, np.nan)),
+            ),
             "load": residual,
             "bec": np.where(
                 balancing | others_frozen | frozen["battery"], np.nan, np.abs(devices_net)

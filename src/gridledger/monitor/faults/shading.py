@@ -27,17 +27,17 @@ FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
 DAYS = 7
-DIP_RATIO = 0.8
+DIP_RATIO = 0.85
 MIN_DIPS = 3
 MIN_SHARE = 0.6
 MIN_SLOTS = 2
 #: Slots judged: the region's clear-sky index and the beam share of plane-of-array light.
-MIN_INDEX = 0.6
-MIN_BEAM = 0.5
+MIN_INDEX = 0.5
+MIN_BEAM = 0.15
 #: Low sun counts too (trees and neighbours shade mornings and evenings): from this elevation
 #: [deg] and expected power [fraction of peak].
 MIN_ELEVATION = 5.0
-MIN_EXPECTED = 0.05
+MIN_EXPECTED = 0.03
 
 
 class ShadingState:
