@@ -24,6 +24,7 @@ reference (or abstain).
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,27 +79,39 @@ class SkyGrid:
 def _linke_turbidity(latitude: float, longitude: float) -> FloatArray:
     """pvlib's Linke turbidity climatology for each day of the year (index 0 = 1 January).
 
-    Read once per location: pvlib reads it from its bundled HDF5 file on every lookup.
+    Read once per location: pvlib reads it from its bundled HDF5 file on every lookup. (pvlib
+    0.16 still calls ``DatetimeIndex.dayofyear``, deprecated in pandas 3.1; the warning is
+    pvlib's, about pvlib's own code, and silenced here only.)
     """
     days = pd.date_range("2023-01-01 12:00", periods=366, freq="D", tz="UTC")
-    values = pvlib.clearsky.lookup_linke_turbidity(days, latitude, longitude)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        values = pvlib.clearsky.lookup_linke_turbidity(days, latitude, longitude)
     return np.asarray(values, dtype=np.float64)
 
 
 def _site_sky(
     latitude: float, longitude: float, times: pd.DatetimeIndex
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Apparent zenith, azimuth [deg] and Ineichen clear-sky GHI [W/m^2] at one location.
+
+    The clear sky is computed from pvlib's functions on numpy arrays (airmass, extraterrestrial
+    irradiance, ``clearsky.ineichen``), which is what ``Location.get_clearsky`` does.
+    """
     location = pvlib.location.Location(latitude, longitude)
     sun = location.get_solarposition(times)
-    turbidity = _linke_turbidity(latitude, longitude)[np.asarray(times.dayofyear) - 1]
-    sky = location.get_clearsky(
-        times, model="ineichen", solar_position=sun, linke_turbidity=pd.Series(turbidity, times)
+    zenith = sun["apparent_zenith"].to_numpy(dtype=np.float64)
+    doy = np.asarray(times.day_of_year, dtype=np.int64)
+    turbidity = _linke_turbidity(latitude, longitude)[doy - 1]
+    airmass = pvlib.atmosphere.get_absolute_airmass(
+        pvlib.atmosphere.get_relative_airmass(zenith)
     )
-    return (
-        sun["apparent_zenith"].to_numpy(dtype=np.float64),
-        sun["azimuth"].to_numpy(dtype=np.float64),
-        sky["ghi"].to_numpy(dtype=np.float64),
-    )
+    extra = pvlib.irradiance.get_extra_radiation(doy.astype(np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):  # the sun below the horizon
+        sky = pvlib.clearsky.ineichen(zenith, airmass, turbidity, altitude=0.0, dni_extra=extra)
+    ghi = np.nan_to_num(np.asarray(sky["ghi"], dtype=np.float64))
+    return zenith, sun["azimuth"].to_numpy(dtype=np.float64), ghi
 
 
 @dataclass(frozen=True)
@@ -139,7 +152,7 @@ def sun_over(fleet: Fleet, start_s: float, slot_s: int, slots: int) -> Sun:
     for k, (lat, lon) in enumerate(unique):
         rows = np.nonzero(inverse.ravel() == k)[0]
         zenith[rows], sun_az[rows], ghi_cs[rows] = _site_sky(float(lat), float(lon), times)
-    doy = np.asarray(times.dayofyear, dtype=np.float64)[None, :]
+    doy = np.asarray(times.day_of_year, dtype=np.float64)[None, :]
     return Sun(zenith, sun_az, ghi_cs, doy)
 
 
@@ -171,7 +184,8 @@ def pv_power_w_from_ghi(
     air_temp_c: FloatArray | float = AIR_TEMP_C,
 ) -> tuple[FloatArray, FloatArray]:
     """AC power [W] and POA beam fraction for a global horizontal irradiance [W/m^2] (Erbs)."""
-    split = pvlib.irradiance.erbs(ghi, zenith, day_of_year)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        split = pvlib.irradiance.erbs(ghi, zenith, day_of_year)
     dni = np.nan_to_num(np.asarray(split["dni"], dtype=np.float64))
     dhi = np.nan_to_num(np.asarray(split["dhi"], dtype=np.float64))
     return pv_power_w(fleet, zenith, sun_azimuth, dni, ghi, dhi, air_temp_c)
@@ -225,9 +239,10 @@ def pv_power_w(
     """
     tilt = fleet.tilt_deg[:, None]
     azimuth = fleet.azimuth_deg[:, None]
-    poa = pvlib.irradiance.get_total_irradiance(
-        tilt, azimuth, zenith, sun_azimuth, dni, ghi, dhi, model="isotropic"
-    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        poa = pvlib.irradiance.get_total_irradiance(
+            tilt, azimuth, zenith, sun_azimuth, dni, ghi, dhi, model="isotropic"
+        )
     global_poa = np.nan_to_num(np.asarray(poa["poa_global"], dtype=np.float64))
     direct = np.nan_to_num(np.asarray(poa["poa_direct"], dtype=np.float64))
     global_poa = np.where(zenith < 90.0, np.maximum(global_poa, 0.0), 0.0)

@@ -36,11 +36,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pvlib
 from numpy.typing import NDArray
 
-from gridledger.monitor.expected import pv_power_w
+from gridledger.monitor.expected import pv_power_w, sun_over
 from gridledger.monitor.faults import Fault, FaultKind
 from gridledger.monitor.series import CHANNELS, DeviceSeries, Fleet, Telemetry
 from gridledger.sim.profiles import H0_W_PER_MWH_A
@@ -100,7 +99,13 @@ class District:
     rain: NDArray[np.bool_]  #: (regions, days): the region had rain that day
 
 
-def _fleet(sites: int, regions: int, rng: np.random.Generator) -> Fleet:
+def _fleet(
+    sites: int,
+    regions: int,
+    rng: np.random.Generator,
+    tilt_deg: float | None = None,
+    azimuth_deg: float | None = None,
+) -> Fleet:
     region = np.arange(sites) % regions
     names = [f"r{r}" for r in range(regions)]
     ids = [f"{names[r]}-{i:04d}" for i, r in enumerate(region)]
@@ -108,8 +113,8 @@ def _fleet(sites: int, regions: int, rng: np.random.Generator) -> Fleet:
         ids,
         [names[r] for r in region],
         peak_w=np.round(rng.uniform(3_000, 10_000, sites), -2),
-        tilt_deg=rng.uniform(15, 45, sites),
-        azimuth_deg=rng.uniform(120, 240, sites),
+        tilt_deg=rng.uniform(15, 45, sites) if tilt_deg is None else tilt_deg,
+        azimuth_deg=rng.uniform(120, 240, sites) if azimuth_deg is None else azimuth_deg,
         capacity_wh=rng.choice([5_000.0, 10_000.0, 13_500.0], sites),
     )
     lat = 48.14 + 0.08 * region
@@ -176,34 +181,29 @@ def simulate_district(
     plan: InjectionPlan | None = None,
     seed: int = 0,
     message_loss: float = 0.003,
+    tilt_deg: float | None = None,
+    azimuth_deg: float | None = None,
 ) -> District:
-    """A district of ``sites`` households over ``days`` days with faults injected per ``plan``."""
+    """A district of ``sites`` households over ``days`` days with faults injected per ``plan``.
+
+    Sites are named ``r<region>-<number>``, assigned to regions in turn; their PV arrays face
+    random orientations unless ``tilt_deg``/``azimuth_deg`` fix them.
+    """
     rng = np.random.default_rng(seed)
     plan = plan or InjectionPlan()
-    fleet = _fleet(sites, regions, rng)
+    fleet = _fleet(sites, regions, rng, tilt_deg, azimuth_deg)
     spd = DAY_S // slot_s
     slots = days * spd
     t0 = start.timestamp()
     times_s = t0 + slot_s * np.arange(slots, dtype=np.float64)
-    mid = pd.DatetimeIndex(pd.to_datetime(times_s + slot_s / 2, unit="s", utc=True))
 
     region_index, rain, local_scale = _sky(regions, days, spd, rng)
-    zen = np.empty((sites, slots))
-    azi = np.empty((sites, slots))
-    ghi_cs = np.empty((sites, slots))
-    for r in range(regions):
-        rows = fleet.region == r
-        loc = pvlib.location.Location(fleet.latitude[rows][0], fleet.longitude[rows][0])
-        sun = loc.get_solarposition(mid)
-        cs = loc.get_clearsky(mid, model="ineichen", solar_position=sun)
-        zen[rows] = sun["apparent_zenith"].to_numpy()
-        azi[rows] = sun["azimuth"].to_numpy()
-        ghi_cs[rows] = cs["ghi"].to_numpy()
+    sun = sun_over(fleet, t0, slot_s, slots)
+    zen, azi, ghi_cs, doy = sun.zenith_deg, sun.azimuth_deg, sun.ghi_clear, sun.day_of_year
     site_index = region_index[fleet.region] * (
         1.0 + local_scale[fleet.region] * _ar1(rng, (sites, slots), 0.5)
     )
     ghi = ghi_cs * np.clip(site_index, 0.05, 1.1)
-    doy = np.asarray(mid.dayofyear, dtype=np.float64)[None, :]
     split = pvlib.irradiance.erbs(ghi, zen, doy)
     dni = np.nan_to_num(np.asarray(split["dni"], dtype=np.float64))
     dhi = np.nan_to_num(np.asarray(split["dhi"], dtype=np.float64))

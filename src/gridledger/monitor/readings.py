@@ -1,0 +1,132 @@
+"""A region's stored readings as the monitor's arrays: :class:`Fleet` and :class:`Telemetry`.
+
+The fleet comes from the registry: each site's devices by kind (``pv_meter``, ``accumulator``,
+``load``, ``bec``; the first of each kind) and their ``params``: ``peak_w`` and ``capacity_wh``
+as the devices register them, and, where the installer recorded them, ``tilt_deg``,
+``azimuth_deg``, ``latitude`` and ``longitude`` of the PV array (defaults otherwise).
+
+Readings are placed on the slot grid: a reading belongs to the slot that holds its timestamp (the
+last one wins if a device sent several), and its offset from the slot start is kept for the
+clock-drift check. A query of one device per call (:meth:`Store.readings`) keeps memory bounded
+by the window asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from gridledger.monitor.series import CHANNELS, DEFAULT_BATTERY_EFFICIENCY, Fleet, Telemetry
+from gridledger.store import Store, to_ms
+
+#: Store device kind of each monitor channel.
+CHANNEL_KINDS = {"pv": "pv_meter", "battery": "accumulator", "load": "load", "bec": "bec"}
+
+#: Where a PV array's orientation and location are not registered.
+DEFAULT_TILT_DEG = 30.0
+DEFAULT_AZIMUTH_DEG = 180.0
+
+
+def fleet_from_store(
+    store: Store,
+    site_ids: Sequence[str],
+    *,
+    latitude: float,
+    longitude: float,
+) -> Fleet:
+    """The :class:`Fleet` of ``site_ids`` from the registry (``latitude``/``longitude`` [deg]
+    where a PV meter does not register its own)."""
+    n = len(site_ids)
+    regions: list[str] = []
+    ids: dict[str, list[str]] = {c: [] for c in CHANNELS}
+    values = {
+        name: np.zeros(n)
+        for name in ("peak_w", "tilt_deg", "azimuth_deg", "capacity_wh", "latitude", "longitude")
+    }
+    for i, site_id in enumerate(site_ids):
+        site = store.get_site(site_id)
+        regions.append(site.region if site is not None else "")
+        devices = store.list_devices(site_id)
+        for channel, kind in CHANNEL_KINDS.items():
+            device = next((d for d in devices if d.kind == kind), None)
+            ids[channel].append(device.device_id if device else f"{site_id}-{channel}")
+            params = dict(device.params) if device else {}
+            if channel == "pv":
+                values["peak_w"][i] = float(params.get("peak_w", 0))
+                values["tilt_deg"][i] = float(params.get("tilt_deg", DEFAULT_TILT_DEG))
+                values["azimuth_deg"][i] = float(params.get("azimuth_deg", DEFAULT_AZIMUTH_DEG))
+                values["latitude"][i] = float(params.get("latitude", latitude))
+                values["longitude"][i] = float(params.get("longitude", longitude))
+            elif channel == "battery":
+                values["capacity_wh"][i] = float(params.get("capacity_wh", 0))
+    names = tuple(dict.fromkeys(regions))
+    index = {r: k for k, r in enumerate(names)}
+    return Fleet(
+        tuple(site_ids),
+        names,
+        np.array([index[r] for r in regions], dtype=np.int64),
+        values["latitude"],
+        values["longitude"],
+        values["peak_w"],
+        values["tilt_deg"],
+        values["azimuth_deg"],
+        values["capacity_wh"],
+        np.full(n, DEFAULT_BATTERY_EFFICIENCY),
+        {c: tuple(v) for c, v in ids.items()},
+    )
+
+
+def telemetry_from_store(
+    store: Store, fleet: Fleet, start: datetime, slots: int, slot_s: int
+) -> Telemetry:
+    """Every device's readings in ``[start, start + slots x slot_s)`` on the slot grid."""
+    telemetry = Telemetry.empty(start, slot_s, fleet.n_sites, slots)
+    start_ms = to_ms(start)
+    end_ms = start_ms + slots * slot_s * 1000
+    for channel in CHANNELS:
+        series = telemetry.channel(channel)
+        for i, device_id in enumerate(fleet.device_ids[channel]):
+            rows = store.readings(device_id, start_ms, end_ms)
+            if not rows:
+                continue
+            ts = np.array([r.ts_ms for r in rows], dtype=np.int64)
+            slot = (ts - start_ms) // (slot_s * 1000)
+            offset = (ts - start_ms - slot * slot_s * 1000) / 1000.0
+            series.import_wh[i, slot] = [np.nan if r.import_wh is None else r.import_wh
+                                         for r in rows]  # fmt: skip
+            series.export_wh[i, slot] = [np.nan if r.export_wh is None else r.export_wh
+                                         for r in rows]  # fmt: skip
+            series.power_w[i, slot] = [np.nan if r.power_w is None else r.power_w for r in rows]
+            series.ts_offset_s[i, slot] = offset
+            if channel == "battery":
+                telemetry.soc_permille[i, slot] = [
+                    np.nan if r.soc_permille is None else r.soc_permille for r in rows
+                ]
+                extra = [dict(r.extra or {}) for r in rows]
+                telemetry.soh_permille[i, slot] = [float(e.get("soh_permille", np.nan))
+                                                   for e in extra]  # fmt: skip
+                telemetry.alarms[i, slot] = [int(e.get("alarms", 0)) for e in extra]
+    return telemetry
+
+
+def window_end(store: Store, site_id: str, slot_s: int) -> datetime | None:
+    """The end of the slot holding the site's latest reading (``None`` without readings)."""
+    latest = store.latest_state(site_id)
+    if not latest:
+        return None
+    last_ms = max(r.ts_ms for r in latest.values())
+    slot_ms = slot_s * 1000
+    from gridledger.store import from_ms
+
+    return from_ms((last_ms // slot_ms + 1) * slot_ms)
+
+
+def window(end: datetime, days: float, slot_s: int) -> tuple[datetime, int]:
+    """Start and slot count of a window of ``days`` ending at ``end``, starting at midnight UTC
+    (the monitor's daily detectors work on whole UTC days)."""
+    start = end - timedelta(days=days)
+    start = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    slots = int((end - start).total_seconds() // slot_s)
+    return start, slots
