@@ -135,9 +135,11 @@ def pvanalytics_side_by_side(
             daily = complete.groupby(complete.index.floor("D")).last()
             missing = (daily < 0.9).to_numpy()
             offline += _as_faults(
-                district, i, FaultKind.OFFLINE_DEVICE,
+                district,
+                i,
+                FaultKind.OFFLINE_DEVICE,
                 [(a * spd, b * spd) for a, b in _runs(missing)],
-            )  # fmt: skip
+            )
             flags = clipping.geometric(power.fillna(0.0), freq="15min").to_numpy()
             days_clipped = flags.reshape(-1, spd).any(axis=1)
             if days_clipped.sum() >= 2:
@@ -220,13 +222,20 @@ def main() -> None:
         i
         for i, s in enumerate(district.fleet.site_ids)
         for t in district.truth
-        if t.site == s and t.device.endswith("-pv")
+        if t.site == s
+        and t.device.endswith("-pv")
         and t.kind in ("stuck_register", "offline_device", "clipping")
-    }  # fmt: skip
-    healthy = [i for i in range(sites) if not any(t.site == district.fleet.site_ids[i]
-                                                  for t in district.truth)]  # fmt: skip
-    extra = healthy if not args.quick else list(rng.choice(healthy, size=min(20, len(healthy)),
-                                                           replace=False))  # fmt: skip
+    }
+    healthy = [
+        i
+        for i in range(sites)
+        if not any(t.site == district.fleet.site_ids[i] for t in district.truth)
+    ]
+    extra = (
+        healthy
+        if not args.quick
+        else list(rng.choice(healthy, size=min(20, len(healthy)), replace=False))
+    )
     sample = sorted(compared | {int(i) for i in extra})
     t0 = time.perf_counter()
     rows = pvanalytics_side_by_side(district, detected, sample)
@@ -244,7 +253,9 @@ def main() -> None:
     t0 = time.perf_counter()
     calm = simulate_district(sites, 5, days, seed=args.seed + 1, plan=InjectionPlan.none())
     calm_faults = [
-        f for f in detect_faults(calm.fleet, calm.telemetry).all() if f.severity is not Severity.INFO
+        f
+        for f in detect_faults(calm.fleet, calm.telemetry).all()
+        if f.severity is not Severity.INFO
     ]
     t_calm = time.perf_counter() - t0
     months = sites * days / 30.0
@@ -280,7 +291,9 @@ def _found_within(detected: list[Fault], truth: list[InjectedFault], limit: time
     found = 0
     for t in truth:
         if any(
-            f.device == t.device and str(f.kind) == t.kind and t.start <= f.raised_at <= t.start + limit
+            f.device == t.device
+            and str(f.kind) == t.kind
+            and t.start <= f.raised_at <= t.start + limit
             for f in detected
         ):
             found += 1

@@ -34,9 +34,16 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = today - timedelta(days=DAYS + 2)
     district = simulate_district(
-        6, 1, DAYS, start=start, plan=InjectionPlan.none(), seed=5, message_loss=0.0,
-        tilt_deg=30.0, azimuth_deg=180.0,
-    )  # fmt: skip
+        6,
+        1,
+        DAYS,
+        start=start,
+        plan=InjectionPlan.none(),
+        seed=5,
+        message_loss=0.0,
+        tilt_deg=30.0,
+        azimuth_deg=180.0,
+    )
     tel = district.telemetry
     pv_w = np.diff(tel.pv.export_wh, axis=1, prepend=0.0) * 4.0
     load_w = np.diff(tel.load.import_wh, axis=1, prepend=0.0) * 4.0

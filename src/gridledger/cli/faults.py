@@ -93,4 +93,3 @@ def faults(
             f"{f.first_seen:%Y-%m-%d %H:%M}, last seen {f.last_seen:%Y-%m-%d %H:%M} UTC\n"
             f"  {f.explanation}\n  evidence: {evidence}"
         )
-

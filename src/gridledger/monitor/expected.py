@@ -104,9 +104,7 @@ def _site_sky(
     zenith = sun["apparent_zenith"].to_numpy(dtype=np.float64)
     doy = np.asarray(times.day_of_year, dtype=np.int64)
     turbidity = _linke_turbidity(latitude, longitude)[doy - 1]
-    airmass = pvlib.atmosphere.get_absolute_airmass(
-        pvlib.atmosphere.get_relative_airmass(zenith)
-    )
+    airmass = pvlib.atmosphere.get_absolute_airmass(pvlib.atmosphere.get_relative_airmass(zenith))
     extra = pvlib.irradiance.get_extra_radiation(doy.astype(np.float64))
     with np.errstate(divide="ignore", invalid="ignore"):  # the sun below the horizon
         sky = pvlib.clearsky.ineichen(zenith, airmass, turbidity, altitude=0.0, dni_extra=extra)

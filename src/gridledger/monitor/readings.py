@@ -94,10 +94,12 @@ def telemetry_from_store(
             ts = np.array([r.ts_ms for r in rows], dtype=np.int64)
             slot = (ts - start_ms) // (slot_s * 1000)
             offset = (ts - start_ms - slot * slot_s * 1000) / 1000.0
-            series.import_wh[i, slot] = [np.nan if r.import_wh is None else r.import_wh
-                                         for r in rows]  # fmt: skip
-            series.export_wh[i, slot] = [np.nan if r.export_wh is None else r.export_wh
-                                         for r in rows]  # fmt: skip
+            series.import_wh[i, slot] = [
+                np.nan if r.import_wh is None else r.import_wh for r in rows
+            ]
+            series.export_wh[i, slot] = [
+                np.nan if r.export_wh is None else r.export_wh for r in rows
+            ]
             series.power_w[i, slot] = [np.nan if r.power_w is None else r.power_w for r in rows]
             series.ts_offset_s[i, slot] = offset
             if channel == "battery":
@@ -105,8 +107,9 @@ def telemetry_from_store(
                     np.nan if r.soc_permille is None else r.soc_permille for r in rows
                 ]
                 extra = [dict(r.extra or {}) for r in rows]
-                telemetry.soh_permille[i, slot] = [float(e.get("soh_permille", np.nan))
-                                                   for e in extra]  # fmt: skip
+                telemetry.soh_permille[i, slot] = [
+                    float(e.get("soh_permille", np.nan)) for e in extra
+                ]
                 telemetry.alarms[i, slot] = [int(e.get("alarms", 0)) for e in extra]
     return telemetry
 

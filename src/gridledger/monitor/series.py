@@ -57,9 +57,15 @@ class Fleet:
     def __post_init__(self) -> None:
         n = len(self.site_ids)
         for name in (
-            "region", "latitude", "longitude", "peak_w", "tilt_deg", "azimuth_deg",
-            "capacity_wh", "battery_efficiency",
-        ):  # fmt: skip
+            "region",
+            "latitude",
+            "longitude",
+            "peak_w",
+            "tilt_deg",
+            "azimuth_deg",
+            "capacity_wh",
+            "battery_efficiency",
+        ):
             if np.shape(getattr(self, name)) != (n,):
                 raise ValidationError(f"Fleet.{name} must have one entry per site ({n})")
         ids = dict(self.device_ids)
@@ -171,8 +177,8 @@ class Telemetry:
     @property
     def shape(self) -> tuple[int, int]:
         """``(sites, slots)``."""
-        s: tuple[int, int] = self.pv.import_wh.shape  # type: ignore[assignment]
-        return s
+        sites, slots = self.pv.import_wh.shape
+        return (sites, slots)
 
     @property
     def times_s(self) -> FloatArray:

@@ -73,7 +73,7 @@ class InjectionPlan:
 
 @dataclass(frozen=True)
 class InjectedFault:
-    """One injected fault: ground truth. Times are aware UTC; ``params`` its size (loss, rate...)."""
+    """One injected fault (ground truth); times aware UTC; ``params`` its size (loss, rate...)."""
 
     site: str
     device: str
@@ -120,10 +120,17 @@ def _fleet(
     lat = 48.14 + 0.08 * region
     lon = 11.58 + 0.12 * region
     return Fleet(
-        fleet.site_ids, fleet.regions, fleet.region, lat.astype(np.float64),
-        lon.astype(np.float64), fleet.peak_w, fleet.tilt_deg, fleet.azimuth_deg,
-        fleet.capacity_wh, fleet.battery_efficiency,
-    )  # fmt: skip
+        fleet.site_ids,
+        fleet.regions,
+        fleet.region,
+        lat.astype(np.float64),
+        lon.astype(np.float64),
+        fleet.peak_w,
+        fleet.tilt_deg,
+        fleet.azimuth_deg,
+        fleet.capacity_wh,
+        fleet.battery_efficiency,
+    )
 
 
 def _ar1(rng: np.random.Generator, shape: tuple[int, int], phi: float) -> FloatArray:
@@ -142,9 +149,14 @@ def _sky(
     """Regional clear-sky index ``(regions, slots)``, rain ``(regions, days)``, and the local
     variation scale per region and slot."""
     kind = rng.choice(3, size=(regions, days), p=[0.4, 0.35, 0.25])
-    mean = np.choose(kind, [rng.uniform(0.9, 1.0, (regions, days)),
-                            rng.uniform(0.45, 0.8, (regions, days)),
-                            rng.uniform(0.12, 0.35, (regions, days))])  # fmt: skip
+    mean = np.choose(
+        kind,
+        [
+            rng.uniform(0.9, 1.0, (regions, days)),
+            rng.uniform(0.45, 0.8, (regions, days)),
+            rng.uniform(0.12, 0.35, (regions, days)),
+        ],
+    )
     spread = np.choose(kind, [0.03, 0.2, 0.08])
     rain = (kind == 2) & (rng.random((regions, days)) < 0.6)
     within = _ar1(rng, (regions, days * spd), 0.9)
@@ -164,7 +176,7 @@ def _load_w(sites: int, times_s: FloatArray, rng: np.random.Generator) -> FloatA
 
 
 def _pick(rng: np.random.Generator, free: list[int], share: float, sites: int) -> list[int]:
-    count = min(len(free), int(round(share * sites)))
+    count = min(len(free), round(share * sites))
     chosen = [int(x) for x in rng.choice(free, size=count, replace=False)] if count else []
     for c in chosen:
         free.remove(c)
@@ -212,9 +224,13 @@ def simulate_district(
     power, beam = pv_power_w(fleet, zen, azi, dni, ghi, dhi, air)
     clear_cs = pvlib.irradiance.erbs(ghi_cs, zen, doy)
     clear_w, clear_beam = pv_power_w(
-        fleet, zen, azi, np.nan_to_num(np.asarray(clear_cs["dni"], dtype=np.float64)),
-        ghi_cs, np.nan_to_num(np.asarray(clear_cs["dhi"], dtype=np.float64)),
-    )  # fmt: skip
+        fleet,
+        zen,
+        azi,
+        np.nan_to_num(np.asarray(clear_cs["dni"], dtype=np.float64)),
+        ghi_cs,
+        np.nan_to_num(np.asarray(clear_cs["dhi"], dtype=np.float64)),
+    )
     derate = rng.uniform(0.88, 1.0, sites)[:, None]
     ac_limit = np.full((sites, 1), np.inf)
     elevation = 90.0 - zen
@@ -233,8 +249,16 @@ def simulate_district(
 
     def add(site: int, channel: str, kind: FaultKind, a: int, b: int, **params: float) -> None:
         device = fleet.device_ids[channel][site]
-        truth.append(InjectedFault(fleet.site_ids[site], device, str(kind), at(a), at(b),
-                                   {k: round(v, 5) for k, v in params.items()}))  # fmt: skip
+        truth.append(
+            InjectedFault(
+                fleet.site_ids[site],
+                device,
+                str(kind),
+                at(a),
+                at(b),
+                {k: round(v, 5) for k, v in params.items()},
+            )
+        )
 
     day_of = np.arange(slots) // spd
 
@@ -243,6 +267,7 @@ def simulate_district(
         last = max(min(last, days - 1), 1)
         first = min(first, last - 1)
         return int(rng.integers(max(first, 0), last))
+
     for s in _pick(rng, free, plan.outage, sites):
         a = int(rng.integers(spd, slots - spd))
         b = min(slots, a + int(rng.uniform(8, 3 * spd)))
@@ -279,8 +304,16 @@ def simulate_district(
         inside = (azi[s] >= az0) & (azi[s] <= az0 + width) & (elevation[s] <= top)
         inside[:a] = False
         pv_factor[s] *= np.where(inside, 1 - depth * beam[s], 1.0)
-        add(s, "pv", FaultKind.SHADING, a, slots, azimuth_deg=az0, width_deg=width,
-            max_elevation_deg=top)  # fmt: skip
+        add(
+            s,
+            "pv",
+            FaultKind.SHADING,
+            a,
+            slots,
+            azimuth_deg=az0,
+            width_deg=width,
+            max_elevation_deg=top,
+        )
     for s in _pick(rng, free, plan.soiling, sites):
         d0 = day_in(12, days - 18)
         r = int(fleet.region[s])
@@ -298,7 +331,7 @@ def simulate_district(
         a = day_in(2, days - 8) * spd + int(rng.integers(0, spd))
         watts = float(rng.uniform(600, 2000))
         h0 = float(rng.integers(6, 20))
-        on = ((hour >= h0) & (hour < h0 + float(rng.uniform(2, 5))))
+        on = (hour >= h0) & (hour < h0 + float(rng.uniform(2, 5)))
         hidden_w[s, a:] = np.where(on[a:], watts, 0.0)
         add(s, "bec", FaultKind.BYPASSED_LOAD, a, slots, load_w=watts)
     for s in _pick(rng, free, plan.battery_fade, sites):
@@ -315,8 +348,9 @@ def simulate_district(
 
     pv_w = np.minimum(power * derate, ac_limit) * pv_factor
     pv_w = np.where(pv_zero, 0.0, pv_w)
-    telemetry, soc_true = _meters(fleet, start, slot_s, pv_w, load_w, hidden_w, soh_rate,
-                                  soh_extra, soc_drift, rng)  # fmt: skip
+    telemetry, soc_true = _meters(
+        fleet, start, slot_s, pv_w, load_w, hidden_w, soh_rate, soh_extra, soc_drift, rng
+    )
     del soc_true
     # device-level faults act on what the meters report
     for s in _pick(rng, free, plan.stuck_register, sites):
@@ -425,9 +459,13 @@ def read_ground_truth(path: Path) -> list[InjectedFault]:
     rows = json.loads(path.read_text())
     return [
         InjectedFault(
-            r["site"], r["device"], r["kind"], datetime.fromisoformat(r["start"]),
-            datetime.fromisoformat(r["end"]), dict(r["params"]),
-        )  # fmt: skip
+            r["site"],
+            r["device"],
+            r["kind"],
+            datetime.fromisoformat(r["start"]),
+            datetime.fromisoformat(r["end"]),
+            dict(r["params"]),
+        )
         for r in rows
     ]
 

@@ -8,8 +8,8 @@ it (``evidence``), a plain-language explanation with what to do, and its :class:
 closed it). Faults are immutable values; life-cycle changes return a new value.
 
 :class:`FaultBook` keeps the faults of a fleet keyed by ``(site, device, kind)``: a symptom seen
-again while its fault is open or acknowledged extends that fault (``last_seen``) instead of raising a
-second one; a symptom seen again after its fault closed raises a new fault.
+again while its fault is open or acknowledged extends that fault (``last_seen``) instead of
+raising a second one; a symptom seen again after its fault closed raises a new fault.
 """
 
 from __future__ import annotations
@@ -107,7 +107,9 @@ class Fault:
     def acknowledge(self) -> Fault:
         """The owner has seen it; refused for a closed fault."""
         if self.status is FaultStatus.CLOSED:
-            raise ValidationError(f"{self.kind} fault of {self.device} is closed; cannot acknowledge")
+            raise ValidationError(
+                f"{self.kind} fault of {self.device} is closed; cannot acknowledge"
+            )
         return replace(self, status=FaultStatus.ACKNOWLEDGED)
 
     def close(self, at: datetime) -> Fault:

@@ -11,6 +11,7 @@ few faults raised or closed, and over completed days.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,7 +72,8 @@ class FaultMonitor:
         self._next_s: float | None = None
         w = battery.BALANCE_WINDOW - 1
         self._carry = {
-            name: np.zeros((n, w)) for name in ("batt", "batt_cov", "site", "site_cov", "bec_moving", "bec_moving_cov")
+            name: np.zeros((n, w))
+            for name in ("batt", "batt_cov", "site", "site_cov", "bec_moving", "bec_moving_cov")
         }
         c = pv.CLIP_WINDOW - 1
         self._clip_carry = {name: np.full((n, c), np.nan) for name in ("m", "c", "k")}
@@ -132,7 +134,7 @@ class FaultMonitor:
         cuts = [0, *(np.nonzero(day_slot == 0)[0].tolist()), slots]
         sun = sun_over(self.fleet, float(times[0]), self.slot_s, slots)
         raised: list[Fault] = []
-        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        for a, b in itertools.pairwise(cuts):
             if b > a:
                 raised += self._advance_piece(chunk.slice(a, b), sun.slice(a, b))
         return raised
@@ -269,8 +271,9 @@ class FaultMonitor:
             out[(FaultKind.CLOCK_DRIFT, name)] = registers.clock_drift(offsets, i)
 
         # battery: stored energy from SoC x SoH x capacity against the metered flows
-        soh = np.where(np.isnan(chunk.soh_permille) | (chunk.soh_permille <= 0), 1000.0,
-                       chunk.soh_permille)  # fmt: skip
+        soh = np.where(
+            np.isnan(chunk.soh_permille) | (chunk.soh_permille <= 0), 1000.0, chunk.soh_permille
+        )
         stored = soc / 1000.0 * soh / 1000.0 * fleet.capacity_wh[:, None]
         stored_prev = _with_prev(self._last_stored, stored)
         self._last_stored = stored_prev[:, -1]
@@ -376,7 +379,7 @@ class FaultMonitor:
             raised += self._one_day(
                 {k: v[:, cols] for k, v in merged.items()}, slot_of_day[cols], float(day[end])
             )
-            begin = end + 1
+            begin = int(end) + 1
         rest = {k: v[:, begin:] for k, v in merged.items()}
         self._day_parts = [rest] if rest["t"].shape[1] else []
         return raised

@@ -147,7 +147,7 @@ class PerformanceState:
         clear = np.where(is_clear & ~clear_learning, 1.0 - index / self.clear_baseline, np.nan)
         self.losses = np.concatenate([self.losses[:, 1:], tracked[:, None]], axis=1)
         self.all_losses = [*self.all_losses[-59:], clear]
-        slope, level, std = _slope(self.losses)
+        slope, level, _ = _slope(self.losses)
         trend_ok = np.sum(~np.isnan(self.losses), axis=1) >= TREND_DAYS // 2
 
         under = usable & (loss >= UNDER_LOSS)
@@ -167,10 +167,14 @@ class PerformanceState:
         self.cusum_from = np.where(was_zero & (self.cusum > 0), self.day, self.cusum_from)
         trend, t_stat = self._trend_pct_per_year()
         degrading = (
-            (self.cusum >= CUSUM_LIMIT) & ~soiling & (slope < SOILING_MIN_SLOPE)
-            & (np.nan_to_num(level) < MAX_SLOW_LOSS) & (t_stat >= TREND_MIN_T)
-            & (trend < 100 * 365 * SOILING_MIN_SLOPE) & (self.since_soiling > SOILING_QUIET_DAYS)
-        )  # fmt: skip
+            (self.cusum >= CUSUM_LIMIT)
+            & ~soiling
+            & (slope < SOILING_MIN_SLOPE)
+            & (np.nan_to_num(level) < MAX_SLOW_LOSS)
+            & (t_stat >= TREND_MIN_T)
+            & (trend < 100 * 365 * SOILING_MIN_SLOPE)
+            & (self.since_soiling > SOILING_QUIET_DAYS)
+        )
         self.day += 1
 
         def col(a: FloatArray) -> FloatArray:
@@ -189,9 +193,13 @@ class PerformanceState:
             FaultKind.DEGRADATION: Symptom(
                 degrading[:, None],
                 (~np.isnan(self.clear_baseline) & ~np.isnan(clear))[:, None],
-                {"loss_pct": col(100 * level), "trend_pct_per_year": col(trend),
-                 "trend_t": col(t_stat), "cusum": col(self.cusum)},
-            ),  # fmt: skip
+                {
+                    "loss_pct": col(100 * level),
+                    "trend_pct_per_year": col(trend),
+                    "trend_t": col(t_stat),
+                    "cusum": col(self.cusum),
+                },
+            ),
         }
 
     def _trend_pct_per_year(self) -> tuple[FloatArray, FloatArray]:

@@ -127,8 +127,9 @@ def clipping(
     limit = np.max(m, axis=2)
     with np.errstate(invalid="ignore"):
         lost = np.maximum(np.max(c, axis=2) * np.min(k, axis=2) - limit, 0.0)
-    return Symptom(flat, evaluable, {"limit_w": limit, "clear_sky_w": np.max(c, axis=2),
-                                     "lost_w": lost})  # fmt: skip
+    return Symptom(
+        flat, evaluable, {"limit_w": limit, "clear_sky_w": np.max(c, axis=2), "lost_w": lost}
+    )
 
 
 CLIPPING_RULE = Rule(

@@ -13,6 +13,7 @@ completeness after the fact; an offline device must be raised within the hour.
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -55,8 +56,31 @@ def stuck_register(
     crosscheck = frozen & (unexplained_wh >= STUCK_MIN_UNEXPLAINED_WH)
     evaluable = present & (must_move | ~np.isnan(unexplained_wh) | impossible)
     symptom = impossible | (frozen & must_move) | crosscheck
-    return Symptom(
-        symptom, evaluable, {"power_w": power_w, "unexplained_wh": unexplained_wh}
+    return Symptom(symptom, evaluable, {"power_w": power_w, "unexplained_wh": unexplained_wh})
+
+
+def _stuck_explain(channel: str, e: Evidence) -> str:
+    return (
+        f"The {channel} meter keeps sending the same values although energy flows "
+        f"({e.get('unexplained_wh', 0):.0f} Wh per slot that the other meters see). Its "
+        "readings are stale: restart the meter or its gateway; if it stays frozen, have it "
+        "replaced. Until then its energy is not counted correctly."
+    )
+
+
+def _offline_explain(channel: str, e: Evidence) -> str:
+    return (
+        f"The {channel} meter has sent no reading for {e.get('gap_min', 0):.0f} minutes. Check "
+        "that it has power and that its network connection (Wi-Fi, gateway, SIM) works; "
+        "its registers keep counting, so nothing is lost once it reconnects."
+    )
+
+
+def _clock_explain(channel: str, e: Evidence) -> str:
+    return (
+        f"The {channel} meter's clock is {e.get('offset_s', 0):+.0f} s off the other meters of "
+        "the site. Its readings land in the wrong slot and may be refused as from the future; "
+        "enable time synchronisation (NTP) on the device or its gateway."
     )
 
 
@@ -67,12 +91,7 @@ STUCK_RULES = {
         need=STUCK_NEED,
         clear_need=2,
         severity=lambda e: Severity.MAJOR,
-        explain=lambda e, c=channel: (
-            f"The {c} meter keeps sending the same values although energy flows "
-            f"({e.get('unexplained_wh', 0):.0f} Wh per slot that the other meters see). Its "
-            "readings are stale: restart the meter or its gateway; if it stays frozen, have it "
-            "replaced. Until then its energy is not counted correctly."
-        ),
+        explain=functools.partial(_stuck_explain, channel),
     )
     for channel in ("pv", "battery", "load", "bec")
 }
@@ -91,11 +110,7 @@ OFFLINE_RULES = {
         need=OFFLINE_NEED,
         clear_need=1,
         severity=lambda e: Severity.MAJOR if e.get("gap_min", 0) >= 360 else Severity.MINOR,
-        explain=lambda e, c=channel: (
-            f"The {c} meter has sent no reading for {e.get('gap_min', 0):.0f} minutes. Check "
-            "that it has power and that its network connection (Wi-Fi, gateway, SIM) works; "
-            "its registers keep counting, so nothing is lost once it reconnects."
-        ),
+        explain=functools.partial(_offline_explain, channel),
     )
     for channel in ("pv", "battery", "load", "bec")
 }
@@ -127,11 +142,7 @@ CLOCK_RULES = {
         need=CLOCK_NEED,
         clear_need=4,
         severity=lambda e: Severity.MINOR,
-        explain=lambda e, c=channel: (
-            f"The {c} meter's clock is {e.get('offset_s', 0):+.0f} s off the other meters of the "
-            "site. Its readings land in the wrong slot and may be refused as from the future; "
-            "enable time synchronisation (NTP) on the device or its gateway."
-        ),
+        explain=functools.partial(_clock_explain, channel),
     )
     for channel in ("pv", "battery", "load", "bec")
 }

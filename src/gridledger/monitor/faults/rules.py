@@ -3,9 +3,9 @@
 A :class:`Rule` says which fault a symptom means (kind, device channel), how long it must persist
 (``need`` evaluable steps) and how long it must be absent before the fault closes
 (``clear_need``), how severe it is and how to explain it from its evidence. :class:`RuleRunner`
-applies a rule to one chunk: it advances the rule's :class:`~gridledger.monitor.faults.runs.RunTracker`
-over all sites at once and turns the few crossings and clearings into :class:`Fault` values in a
-:class:`FaultBook`.
+applies a rule to one chunk: it advances the rule's
+:class:`~gridledger.monitor.faults.runs.RunTracker` over all sites at once and turns the few
+crossings and clearings into :class:`Fault` values in a :class:`FaultBook`.
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ class RuleRunner:
             events.append((int(t), 0, int(s)))
         raised: list[Fault] = []
         for t, order, s in sorted(events):
+            s, t = int(s), int(t)
             key = self.key(s)
             end = _time(times_s[t] + step_s)
             if order == 0:
@@ -125,8 +126,9 @@ class RuleRunner:
             self.last_hit_s = last_hit_s[:, -1].copy()
             # extend every active fault of this rule to its last symptom step in the chunk
             touched = np.nonzero(hit.any(axis=1))[0]
-            for s in touched:
-                key = self.key(int(s))
+            for site in touched.tolist():
+                s = int(site)
+                key = self.key(s)
                 if book.is_active(key):
                     t = int(last_hit[s, -1])
                     length = int(runs.length[s, t])

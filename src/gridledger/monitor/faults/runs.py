@@ -95,8 +95,6 @@ def rolling_sum(values: FloatArray, carry: FloatArray, window: int) -> FloatArra
     """Trailing sum over ``window`` steps of ``values`` (NaN counts 0), ``carry`` the last
     ``window - 1`` steps of the previous chunk ``(sites, window - 1)``."""
     full = np.concatenate([carry, np.nan_to_num(values)], axis=1)
-    csum = np.concatenate(
-        [np.zeros((full.shape[0], 1)), np.cumsum(full, axis=1)], axis=1
-    )
+    csum = np.concatenate([np.zeros((full.shape[0], 1)), np.cumsum(full, axis=1)], axis=1)
     out: FloatArray = csum[:, window:] - csum[:, :-window]
     return out

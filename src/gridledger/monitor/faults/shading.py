@@ -47,9 +47,7 @@ class ShadingState:
         self.dips = np.zeros((n_sites, DAYS, slots_per_day), dtype=np.bool_)
         self.judged = np.zeros((n_sites, DAYS, slots_per_day), dtype=np.bool_)
 
-    def advance(
-        self, ratio: FloatArray, day_index: FloatArray, judged: BoolArray
-    ) -> Symptom:
+    def advance(self, ratio: FloatArray, day_index: FloatArray, judged: BoolArray) -> Symptom:
         """Take one day ``(sites, slots_per_day)``; return the day's symptom ``(sites, 1)``.
 
         ``ratio`` measured / expected per slot; ``day_index`` the day's performance index per
