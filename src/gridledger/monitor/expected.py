@@ -209,10 +209,17 @@ def _interp_last(x: FloatArray, xp: FloatArray, fp: FloatArray) -> FloatArray:
 
 
 def index_from_power(grid: SkyGrid, power_w: FloatArray) -> FloatArray:
-    """The clear-sky index at which each site's model gives ``power_w`` ``(sites, slots)``."""
+    """The clear-sky index at which each site's model gives ``power_w`` ``(sites, slots)``.
+
+    NaN where the model's power does not grow with the index: an array facing away from a low
+    sun gets mostly diffuse light, and a bright overcast sky can give it more than a clear one,
+    so its power cannot tell the sky (it does not vote for the region's index then).
+    """
     k = np.broadcast_to(SKY_INDEX_GRID, grid.power_w.shape)
     out = _interp_last(power_w, grid.power_w, k)
-    return np.where(np.isnan(power_w), np.nan, out)
+    drop = np.min(np.diff(grid.power_w, axis=2), axis=2)
+    ambiguous = drop < -0.01 * np.max(grid.power_w, axis=2)
+    return np.where(np.isnan(power_w) | ambiguous, np.nan, out)
 
 
 def power_from_index(grid: SkyGrid, index: FloatArray) -> FloatArray:
