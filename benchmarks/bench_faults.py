@@ -39,12 +39,11 @@ import numpy as np
 import pandas as pd
 
 from gridledger.monitor.faults import Fault, FaultKind, Severity, detect_faults
+from gridledger.sim.fault_scores import KindScore, score
 from gridledger.sim.faults import (
     District,
     InjectedFault,
     InjectionPlan,
-    KindScore,
-    score,
     simulate_district,
     write_ground_truth,
 )

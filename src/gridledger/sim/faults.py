@@ -2,9 +2,9 @@
 
 :func:`simulate_district` builds a district of sites in several regions (a :class:`Fleet` and its
 :class:`Telemetry`), with faults injected at seeded random times and sites
-(:class:`InjectionPlan`), and returns the ground truth (:class:`InjectedFault`) that
-:func:`write_ground_truth` saves as JSON. :func:`score` matches detected faults against it:
-precision, recall and detection delay per kind.
+(:class:`InjectionPlan`) or where a scenario puts them (:class:`Placement`), and returns the ground
+truth (:class:`InjectedFault`) that :func:`write_ground_truth` saves as JSON.
+:func:`gridledger.sim.fault_scores.score` matches detected faults against it.
 
 The physics, vectorised over ``(sites, slots)``:
 
@@ -40,7 +40,7 @@ import pvlib
 from numpy.typing import NDArray
 
 from gridledger.monitor.expected import pv_power_w, sun_over
-from gridledger.monitor.faults import Fault, FaultKind
+from gridledger.monitor.faults import FaultKind
 from gridledger.monitor.series import CHANNELS, DeviceSeries, Fleet, Telemetry
 from gridledger.sim.profiles import H0_W_PER_MWH_A
 
@@ -69,6 +69,22 @@ class InjectionPlan:
     def none(cls) -> InjectionPlan:
         """A healthy district."""
         return cls(**{name: 0.0 for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A fault put at a chosen site and time instead of a random one (a scenario's section).
+
+    ``kind`` a :class:`FaultKind` value; ``site`` the site's index; ``start_slot``/``end_slot``
+    slots from the run's start (``end_slot`` ``None``: the kind's usual duration); ``channel`` the
+    device of a stuck or offline fault (``pv``, ``battery``, ``load``, ``bec``).
+    """
+
+    kind: str
+    site: int
+    start_slot: int
+    end_slot: int | None = None
+    channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,11 +211,13 @@ def simulate_district(
     message_loss: float = 0.003,
     tilt_deg: float | None = None,
     azimuth_deg: float | None = None,
+    placements: tuple[Placement, ...] = (),
 ) -> District:
     """A district of ``sites`` households over ``days`` days with faults injected per ``plan``.
 
     Sites are named ``r<region>-<number>``, assigned to regions in turn; their PV arrays face
-    random orientations unless ``tilt_deg``/``azimuth_deg`` fix them.
+    random orientations unless ``tilt_deg``/``azimuth_deg`` fix them. A kind with
+    ``placements`` gets exactly those instead of random ones.
     """
     rng = np.random.default_rng(seed)
     plan = plan or InjectionPlan()
@@ -262,29 +280,41 @@ def simulate_district(
 
     day_of = np.arange(slots) // spd
 
+    def where(
+        kind: FaultKind, share: float
+    ) -> list[tuple[int, int | None, int | None, str | None]]:
+        """``(site, start, end, channel)`` of a kind: its placements, or random sites."""
+        mine = [p for p in placements if p.kind == str(kind)]
+        if mine:
+            for p in mine:
+                if p.site in free:
+                    free.remove(p.site)
+            return [(p.site, p.start_slot, p.end_slot, p.channel) for p in mine]
+        return [(s, None, None, None) for s in _pick(rng, free, share, sites)]
+
     def day_in(first: int, last: int) -> int:
         """A random day in ``[first, last)``, squeezed into short runs."""
         last = max(min(last, days - 1), 1)
         first = min(first, last - 1)
         return int(rng.integers(max(first, 0), last))
 
-    for s in _pick(rng, free, plan.outage, sites):
-        a = int(rng.integers(spd, slots - spd))
-        b = min(slots, a + int(rng.uniform(8, 3 * spd)))
+    for s, a0, b0, _ in where(FaultKind.OUTAGE, plan.outage):
+        a = int(rng.integers(spd, slots - spd)) if a0 is None else a0
+        b = min(slots, a + int(rng.uniform(8, 3 * spd))) if b0 is None else b0
         pv_zero[s, a:b] = True
         add(s, "pv", FaultKind.OUTAGE, a, b)
-    for s in _pick(rng, free, plan.under_performance, sites):
-        a = day_in(12, days - 12) * spd + int(rng.integers(0, spd))
+    for s, a0, _, _ in where(FaultKind.UNDER_PERFORMANCE, plan.under_performance):
+        a = day_in(12, days - 12) * spd + int(rng.integers(0, spd)) if a0 is None else a0
         loss = float(rng.uniform(0.25, 0.6))
         pv_factor[s, a:] *= 1 - loss
         add(s, "pv", FaultKind.UNDER_PERFORMANCE, a, slots, loss=loss)
-    for s in _pick(rng, free, plan.degradation, sites):
-        a = day_in(12, min(26, days - 20)) * spd
+    for s, a0, _, _ in where(FaultKind.DEGRADATION, plan.degradation):
+        a = day_in(12, min(26, days - 20)) * spd if a0 is None else a0
         months = np.maximum(0, np.arange(slots) - a) * slot_s / (30 * DAY_S)
         pv_factor[s] *= 1 - 0.01 * months
         add(s, "pv", FaultKind.DEGRADATION, a, slots, pct_per_month=1.0)
-    for s in _pick(rng, free, plan.shading, sites):
-        a = day_in(5, days - 15) * spd
+    for s, a0, _, _ in where(FaultKind.SHADING, plan.shading):
+        a = day_in(5, days - 15) * spd if a0 is None else a0
         # an obstruction low on the horizon, where the sun passes on the first day: a window of
         # azimuths below an elevation, morning or evening
         width, top, depth = float(rng.uniform(12, 25)), float(rng.uniform(20, 35)), 0.8
@@ -314,8 +344,8 @@ def simulate_district(
             width_deg=width,
             max_elevation_deg=top,
         )
-    for s in _pick(rng, free, plan.soiling, sites):
-        d0 = day_in(12, days - 18)
+    for s, a0, _, _ in where(FaultKind.SOILING, plan.soiling):
+        d0 = day_in(12, days - 18) if a0 is None else a0 // spd
         r = int(fleet.region[s])
         later = [d for d in range(d0 + 14, days) if rain[r, d]]
         d1 = later[0] if later else days
@@ -324,24 +354,24 @@ def simulate_district(
         loss[(day_of < d0) | (day_of >= d1)] = 0.0
         pv_factor[s] *= 1 - loss
         add(s, "pv", FaultKind.SOILING, d0 * spd, d1 * spd, loss_per_day=rate)
-    for s in _pick(rng, free, plan.clipping, sites):
+    for s, _, _, _ in where(FaultKind.CLIPPING, plan.clipping):
         ac_limit[s] = 0.7 * fleet.peak_w[s]
         add(s, "pv", FaultKind.CLIPPING, 0, slots, ac_limit_w=float(ac_limit[s, 0]))
-    for s in _pick(rng, free, plan.bypassed_load, sites):
-        a = day_in(2, days - 8) * spd + int(rng.integers(0, spd))
+    for s, a0, _, _ in where(FaultKind.BYPASSED_LOAD, plan.bypassed_load):
+        a = day_in(2, days - 8) * spd + int(rng.integers(0, spd)) if a0 is None else a0
         watts = float(rng.uniform(600, 2000))
         h0 = float(rng.integers(6, 20))
         on = (hour >= h0) & (hour < h0 + float(rng.uniform(2, 5)))
         hidden_w[s, a:] = np.where(on[a:], watts, 0.0)
         add(s, "bec", FaultKind.BYPASSED_LOAD, a, slots, load_w=watts)
-    for s in _pick(rng, free, plan.battery_fade, sites):
-        a = day_in(5, days - 20) * spd
+    for s, a0, _, _ in where(FaultKind.BATTERY_FADE, plan.battery_fade):
+        a = day_in(5, days - 20) * spd if a0 is None else a0
         rate = float(rng.uniform(2.0, 5.0))  # [%/month]
         soh_extra[s, a:] = np.arange(slots - a) * slot_s / (30 * DAY_S) * rate * 10
         add(s, "battery", FaultKind.BATTERY_FADE, a, slots, pct_per_month=rate)
-    for s in _pick(rng, free, plan.battery_inconsistency, sites):
-        a = day_in(2, days - 6) * spd + int(rng.integers(0, spd))
-        b = min(slots, a + int(rng.uniform(2, 6) * spd))
+    for s, a0, b0, _ in where(FaultKind.BATTERY_INCONSISTENCY, plan.battery_inconsistency):
+        a = day_in(2, days - 6) * spd + int(rng.integers(0, spd)) if a0 is None else a0
+        b = min(slots, a + int(rng.uniform(2, 6) * spd)) if b0 is None else b0
         rate = float(rng.uniform(4, 10)) * rng.choice([-1.0, 1.0])  # [%/day]
         soc_drift[s, a:b] = np.arange(b - a) * slot_s / DAY_S * rate * 10
         add(s, "battery", FaultKind.BATTERY_INCONSISTENCY, a, b, pct_per_day=rate)
@@ -353,20 +383,20 @@ def simulate_district(
     )
     del soc_true
     # device-level faults act on what the meters report
-    for s in _pick(rng, free, plan.stuck_register, sites):
-        channel = CHANNELS[int(rng.integers(0, 4))]
-        a = int(rng.integers(spd, slots - spd))
-        b = min(slots, a + int(rng.uniform(12, 2 * spd)))
+    for s, a0, b0, ch in where(FaultKind.STUCK_REGISTER, plan.stuck_register):
+        channel = ch or CHANNELS[int(rng.integers(0, 4))]
+        a = int(rng.integers(spd, slots - spd)) if a0 is None else a0
+        b = min(slots, a + int(rng.uniform(12, 2 * spd))) if b0 is None else b0
         series = telemetry.channel(channel)
         for arr in (series.import_wh, series.export_wh, series.power_w):
             arr[s, a:b] = arr[s, a - 1]
         if channel == "battery":
             telemetry.soc_permille[s, a:b] = telemetry.soc_permille[s, a - 1]
         add(s, channel, FaultKind.STUCK_REGISTER, a, b)
-    for s in _pick(rng, free, plan.offline_device, sites):
-        channel = CHANNELS[int(rng.integers(0, 4))]
-        a = int(rng.integers(spd, slots - spd))
-        b = min(slots, a + int(rng.uniform(6, 2 * spd)))
+    for s, a0, b0, ch in where(FaultKind.OFFLINE_DEVICE, plan.offline_device):
+        channel = ch or CHANNELS[int(rng.integers(0, 4))]
+        a = int(rng.integers(spd, slots - spd)) if a0 is None else a0
+        b = min(slots, a + int(rng.uniform(6, 2 * spd))) if b0 is None else b0
         series = telemetry.channel(channel)
         for arr in (series.import_wh, series.export_wh, series.power_w, series.ts_offset_s):
             arr[s, a:b] = np.nan
@@ -468,115 +498,3 @@ def read_ground_truth(path: Path) -> list[InjectedFault]:
         )
         for r in rows
     ]
-
-
-@dataclass(frozen=True)
-class KindScore:
-    """Precision, recall and mean detection delay of one fault kind."""
-
-    kind: str
-    injected: int
-    detected: int
-    true_positives: int
-    false_positives: int
-    found: int
-    mean_delay_h: float | None
-
-    @property
-    def precision(self) -> float | None:
-        return self.true_positives / self.detected if self.detected else None
-
-    @property
-    def recall(self) -> float | None:
-        return self.found / self.injected if self.injected else None
-
-
-#: A detection may run this long past the injected fault's end and still match it (daily rules
-#: close a day after the symptom goes).
-MATCH_GRACE = timedelta(days=2)
-
-
-def daylight_hours(district: District, fault: InjectedFault, until: datetime) -> float:
-    """Hours of daylight (clear-sky power >= 10 % of peak) from ``fault.start`` to ``until``:
-    an outage's detection delay as the issue counts it ("within 2 hours of daylight")."""
-    fleet, tel = district.fleet, district.telemetry
-    site = fleet.site_ids.index(fault.site)
-    a = int((fault.start - tel.start).total_seconds() // tel.slot_s)
-    b = int((until - tel.start).total_seconds() // tel.slot_s)
-    lit = district.clear_w[site, a:b] >= 0.1 * fleet.peak_w[site]
-    return float(lit.sum()) * tel.slot_s / 3600.0
-
-
-def daylight_onset(district: District, fault: InjectedFault, min_fraction: float = 0.1) -> datetime:
-    """The first slot at or after ``fault.start`` whose clear-sky power reaches ``min_fraction``
-    of the site's peak: when an outage can first be seen."""
-    fleet, slot_s = district.fleet, district.telemetry.slot_s
-    site = fleet.site_ids.index(fault.site)
-    first = int((fault.start - district.telemetry.start).total_seconds() // slot_s)
-    lit = district.clear_w[site, first:] >= min_fraction * fleet.peak_w[site]
-    offset = int(np.argmax(lit)) if lit.any() else 0
-    return district.telemetry.start + timedelta(seconds=(first + offset) * slot_s)
-
-
-def observable(district: District, fault: InjectedFault, min_slots: int = 3) -> bool:
-    """Whether an injected outage had at least ``min_slots`` slots of daylight (clear-sky power
-    >= 10 % of peak): one that falls into the night changes nothing anyone can see. Other kinds
-    are always observable."""
-    if fault.kind != str(FaultKind.OUTAGE):
-        return True
-    fleet, tel = district.fleet, district.telemetry
-    site = fleet.site_ids.index(fault.site)
-    a = int((fault.start - tel.start).total_seconds() // tel.slot_s)
-    b = int((fault.end - tel.start).total_seconds() // tel.slot_s)
-    lit = district.clear_w[site, a:b] >= 0.1 * fleet.peak_w[site]
-    return int(lit.sum()) >= min_slots
-
-
-def score(
-    detected: list[Fault], truth: list[InjectedFault], district: District | None = None
-) -> dict[str, KindScore]:
-    """Match detections to injected faults of the same kind and device, overlapping in time.
-
-    A detection is a true positive when it overlaps an injected fault (``[start, end +
-    MATCH_GRACE]``); an injected fault is found when any detection matches it. The delay runs from
-    the injected start to the first matching detection's ``raised_at`` (for outages, given
-    ``district``: the daylight hours in between, :func:`daylight_hours`). With ``district``, outages
-    that were not :func:`observable` are left out of the truth.
-    """
-    if district is not None:
-        truth = [f for f in truth if observable(district, f)]
-    kinds = sorted({f.kind for f in truth} | {str(d.kind) for d in detected})
-    by_key: dict[tuple[str, str], list[InjectedFault]] = {}
-    for f in truth:
-        by_key.setdefault((f.device, f.kind), []).append(f)
-    out: dict[str, KindScore] = {}
-    for kind in kinds:
-        dets = [d for d in detected if str(d.kind) == kind]
-        injected = [f for f in truth if f.kind == kind]
-        first_match: dict[int, datetime] = {}
-        tp = 0
-        for d in dets:
-            hit = False
-            for f in by_key.get((d.device, kind), []):
-                if d.first_seen <= f.end + MATCH_GRACE and max(d.last_seen, d.raised_at) >= f.start:
-                    hit = True
-                    key = id(f)
-                    first_match[key] = min(first_match.get(key, d.raised_at), d.raised_at)
-            tp += hit
-        delays = []
-        for f in injected:
-            if id(f) in first_match:
-                if kind == str(FaultKind.OUTAGE) and district is not None:
-                    delays.append(daylight_hours(district, f, first_match[id(f)]))
-                    continue
-                delays.append(max((first_match[id(f)] - f.start).total_seconds(), 0.0) / 3600.0)
-        out[kind] = KindScore(
-            kind,
-            len(injected),
-            len(dets),
-            tp,
-            len(dets) - tp,
-            sum(id(f) in first_match for f in injected),
-            float(np.mean(delays)) if delays else None,
-        )
-    return out

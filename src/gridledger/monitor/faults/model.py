@@ -165,12 +165,16 @@ class FaultBook:
         return updated
 
     def extend(
-        self, key: tuple[str, str, FaultKind], last_seen: datetime, evidence: Mapping[str, float]
+        self,
+        key: tuple[str, str, FaultKind],
+        last_seen: datetime,
+        evidence: Mapping[str, float] | None = None,
     ) -> None:
-        """Extend the active fault ``key`` (if any) to ``last_seen`` with fresh evidence."""
+        """Extend the active fault ``key`` (if any) to ``last_seen`` (with fresh evidence)."""
         current = self._active.get(key)
         if current is not None:
-            self._active[key] = current.seen_again(last_seen, current.severity, evidence)
+            fresh = current.evidence if evidence is None else evidence
+            self._active[key] = current.seen_again(last_seen, current.severity, fresh)
 
     def close(self, key: tuple[str, str, FaultKind], at: datetime) -> Fault | None:
         """Close the active fault ``key``; return it closed, or ``None`` if none was active."""

@@ -105,6 +105,8 @@ class RuleRunner:
             key = self.key(s)
             end = _time(times_s[t] + step_s)
             if order == 0:
+                if np.isfinite(last_hit_s[s, t]):
+                    book.extend(key, _time(last_hit_s[s, t]))
                 book.close(key, end)
                 continue
             evidence = _evidence(symptom, s, t, rule.need)
