@@ -17,9 +17,14 @@ SPD = 96  # 15-min slots per day
 
 def district(days: int, *placements: Placement, sites: int = 8, seed: int = 3) -> District:
     return simulate_district(
-        sites, 1, days, plan=InjectionPlan.none(), seed=seed, message_loss=0.0,
+        sites,
+        1,
+        days,
+        plan=InjectionPlan.none(),
+        seed=seed,
+        message_loss=0.0,
         placements=tuple(placements),
-    )  # fmt: skip
+    )
 
 
 def faults_of(d: District, chunk_slots: int | None = None) -> list[Fault]:

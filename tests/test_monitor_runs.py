@@ -45,7 +45,9 @@ def test_chunked_runs_equal_one_pass(steps: list[tuple[bool, bool]], chunk: int)
     whole = RunTracker(1).advance(symptom, evaluable, times)
     tracker = RunTracker(1)
     parts = [
-        tracker.advance(symptom[:, a : a + chunk], evaluable[:, a : a + chunk], times[a : a + chunk])
+        tracker.advance(
+            symptom[:, a : a + chunk], evaluable[:, a : a + chunk], times[a : a + chunk]
+        )
         for a in range(0, len(steps), chunk)
     ]
     assert np.concatenate([p.length for p in parts], axis=1).tolist() == whole.length.tolist()
