@@ -21,7 +21,8 @@ per month (informational clipping excluded; nothing clips there anyway).
 
 Usage: ``python benchmarks/bench_faults.py [--quick] [--sites N] [--days D] [--seed S]
 [--truth PATH]``. The last line printed is one JSON object: ``precision`` and ``recall`` per fault
-kind, ``detection_delay_h`` (outages), ``degradation_delay_days``, ``false_per_100_site_months``,
+kind, ``detection_delay_h`` (outages, daylight hours), ``detection_delay_h_by_kind``,
+``degradation_delay_days``, ``false_per_100_site_months``,
 ``wall_s``.
 """
 
@@ -271,7 +272,8 @@ def main() -> None:
     result = {
         "precision": {k: _round(s.precision) for k, s in sorted(scores.items())},
         "recall": {k: _round(s.recall) for k, s in sorted(scores.items())},
-        "detection_delay_h": {"outage": _round(outage.mean_delay_h if outage else None)},
+        "detection_delay_h": _round(outage.mean_delay_h if outage else None),
+        "detection_delay_h_by_kind": {k: _round(s.mean_delay_h) for k, s in sorted(scores.items())},
         "degradation_delay_days": _round(degradation_delay),
         "degradation_found_within_30_days": f"{within_30}/{len(degr)}",
         "false_per_100_site_months": round(false_rate, 3),

@@ -52,10 +52,13 @@ SOILING_MIN_SLOPE = 0.0015  # loss per day (0.15 %/day)
 SOILING_MIN_LOSS = 0.02
 SOILING_MAX_SLOPE = 0.01  # faster than 1 %/day is a step (a failure), not dust
 CUSUM_SLACK = 0.003
-CUSUM_LIMIT = 0.04
+CUSUM_LIMIT = 0.05
 #: Least t-statistic of the loss trend since the CUSUM left zero: a constant offset (an unlucky
 #: baseline) has no trend, a degrading module has one.
-TREND_MIN_T = 1.5
+TREND_MIN_T = 2.0
+#: Least loss trend [%/year] called degradation: half the 1 %/month the rule is designed for;
+#: a flatter fitted trend is within what the day-to-day scatter allows over a month.
+TREND_MIN_PCT_PER_YEAR = 6.0
 #: Days enter the soiling trend from this mean sky index, the degradation CUSUM from the second
 #: (a clearer sky leaves less of the neighbours' local clouds in the index).
 TREND_MIN_SKY = 0.5
@@ -172,6 +175,7 @@ class PerformanceState:
             & (slope < SOILING_MIN_SLOPE)
             & (np.nan_to_num(level) < MAX_SLOW_LOSS)
             & (t_stat >= TREND_MIN_T)
+            & (trend >= TREND_MIN_PCT_PER_YEAR)
             & (trend < 100 * 365 * SOILING_MIN_SLOPE)
             & (self.since_soiling > SOILING_QUIET_DAYS)
         )
