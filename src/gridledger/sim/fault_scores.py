@@ -67,9 +67,13 @@ def daylight_onset(district: District, fault: InjectedFault, min_fraction: float
 
 
 def observable(district: District, fault: InjectedFault, min_slots: int = 3) -> bool:
-    """Whether an injected outage had at least ``min_slots`` slots of daylight (clear-sky power
-    >= 10 % of peak): one that falls into the night changes nothing anyone can see. Other kinds
+    """Whether an injected fault could be seen at all: an outage needs at least ``min_slots``
+    slots of daylight (clear-sky power >= 10 % of peak), a stuck meter more than ``min_slots``
+    slots in which its device's real registers moved (``params["moving_slots"]``). Other kinds
     are always observable."""
+    if fault.kind == str(FaultKind.STUCK_REGISTER):
+        # a meter frozen while its device carried nothing reports the truth
+        return fault.params.get("moving_slots", float(min_slots + 1)) > min_slots
     if fault.kind != str(FaultKind.OUTAGE):
         return True
     fleet, tel = district.fleet, district.telemetry

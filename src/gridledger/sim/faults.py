@@ -388,11 +388,14 @@ def simulate_district(
         a = int(rng.integers(spd, slots - spd)) if a0 is None else a0
         b = min(slots, a + int(rng.uniform(12, 2 * spd))) if b0 is None else b0
         series = telemetry.channel(channel)
+        # slots in which the real registers moved: a meter frozen while its device carries
+        # nothing reports the truth (the ground truth keeps the count)
+        moved = np.diff(series.import_wh[s, a - 1 : b]) + np.diff(series.export_wh[s, a - 1 : b])
         for arr in (series.import_wh, series.export_wh, series.power_w):
             arr[s, a:b] = arr[s, a - 1]
         if channel == "battery":
             telemetry.soc_permille[s, a:b] = telemetry.soc_permille[s, a - 1]
-        add(s, channel, FaultKind.STUCK_REGISTER, a, b)
+        add(s, channel, FaultKind.STUCK_REGISTER, a, b, moving_slots=float(np.sum(moved > 0)))
     for s, a0, b0, ch in where(FaultKind.OFFLINE_DEVICE, plan.offline_device):
         channel = ch or CHANNELS[int(rng.integers(0, 4))]
         a = int(rng.integers(spd, slots - spd)) if a0 is None else a0

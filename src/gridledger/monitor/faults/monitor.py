@@ -223,9 +223,14 @@ class FaultMonitor:
         balancing = (np.nan_to_num(bec_power) == 0) & battery_moved
         # a residual the load or PV meter explains (frozen while it must move) is theirs
         others_frozen = frozen["load"] | (frozen["pv"] & daylight)
-        # a BEC at zero flow while a frozen battery should balance the house: blame the battery
+        # a BEC at zero flow while a frozen battery could balance the house (it is neither full
+        # nor at its reserve, or full while the house needs power, or at its reserve while there
+        # is surplus): blame the battery; a full battery cannot take a surplus, an empty one
+        # cannot cover a deficit, so there the frozen BEC is the suspect
         mid_soc = (soc > battery.IDLE_SOC_LOW) & (soc < battery.IDLE_SOC_HIGH)
         full = soc >= battery.IDLE_SOC_HIGH
+        empty = soc <= battery.IDLE_SOC_LOW
+        battery_could = mid_soc | (full & (devices_net > 0)) | (empty & (devices_net < 0))
         unexplained = {
             "pv": hidden_pv,
             # a full battery may idle, but not while something unmetered supplies the house
@@ -236,7 +241,9 @@ class FaultMonitor:
             ),
             "load": residual,
             "bec": np.where(
-                balancing | others_frozen | frozen["battery"], np.nan, np.abs(devices_net)
+                balancing | others_frozen | (frozen["battery"] & battery_could),
+                np.nan,
+                np.abs(devices_net),
             ),
         }
         must_move = {

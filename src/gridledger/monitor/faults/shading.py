@@ -77,6 +77,7 @@ class ShadingState:
             evaluable[:, None],
             {
                 "shaded_slots": count.astype(np.float64)[:, None],
+                "shaded_min": (count * 1440.0 / slots)[:, None],
                 "dip_pct": (100 * mean_depth)[:, None],
                 "from_hour_utc": hour[:, None],
             },
@@ -91,7 +92,7 @@ SHADING_RULE = Rule(
     severity=lambda e: Severity.MINOR,
     explain=lambda e: (
         f"Every sunny day, from about {e.get('from_hour_utc', 0):.1f} h UTC, the output drops "
-        f"by {e.get('dip_pct', 0):.0f} % for {e.get('shaded_slots', 0) * 15:.0f} minutes, at the "
+        f"by {e.get('dip_pct', 0):.0f} % for {e.get('shaded_min', 0):.0f} minutes, at the "
         "same sun position: something casts a shadow on the modules (a tree, a chimney, a new "
         "building, scaffolding). Trim or remove it if you can; otherwise module optimisers limit "
         "the loss."
