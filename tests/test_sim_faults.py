@@ -101,3 +101,23 @@ def test_score_counts_matches_misses_and_false_alarms() -> None:
     assert (found.injected, found.detected, found.true_positives, found.found) == (1, 2, 1, 1)
     assert found.precision == 0.5 and found.recall == 1.0
     assert found.mean_delay_h == 1.0  # raised an hour after the start, all of it daylight
+
+
+def test_a_meter_frozen_while_nothing_flows_is_not_observable() -> None:
+    busy = 96 + 40  # 10:00 UTC: the PV meter counts
+    night = 96 + 84  # 21:00 UTC: it has nothing to count
+    d = simulate_district(
+        4,
+        1,
+        3,
+        plan=InjectionPlan.none(),
+        seed=2,
+        placements=(
+            Placement("stuck_register", 0, busy, busy + 8, "pv"),
+            Placement("stuck_register", 1, night, night + 8, "pv"),
+        ),
+    )
+    by_site = {f.site: f for f in d.truth}
+    assert by_site["r0-0000"].params["moving_slots"] == 8
+    assert by_site["r0-0001"].params["moving_slots"] == 0
+    assert observable(d, by_site["r0-0000"]) and not observable(d, by_site["r0-0001"])
