@@ -188,3 +188,18 @@ def test_shading_needs_the_dip_to_recur() -> None:
         symptoms.append(s.symptom[:, 0].tolist())
     assert symptoms[1] == [False, False] and symptoms[2][0]
     assert not any(day[1] for day in symptoms)
+
+
+def test_clipping_is_a_flat_top_under_a_rising_clear_sky() -> None:
+    clear = np.linspace(3_400.0, 4_000.0, 12)[None, :].repeat(2, axis=0)
+    index = np.full((2, 12), 0.95)
+    measured = clear * 0.95
+    measured[0] = np.minimum(measured[0], 3_200.0)  # site 0: an inverter limited to 3.2 kW
+    w = pv.CLIP_WINDOW - 1
+    carry = np.full((2, w), np.nan)
+    s = pv.clipping(measured, clear, index, np.array([5_000.0, 5_000.0]), carry, carry, carry)
+    hits = s.symptom & s.evaluable
+    assert hits[0].any() and not hits[1].any()
+    assert s.evidence["limit_w"][0, -1] == 3_200.0
+    cloudy = pv.clipping(measured, clear, index * 0.5, np.array([5_000.0] * 2), carry, carry, carry)
+    assert not cloudy.evaluable.any()  # under clouds a flat output says nothing

@@ -168,3 +168,16 @@ def test_chunks_raise_what_one_batch_raises() -> None:
     assert len(whole) == 3
     assert [key(f) for f in faults_of(d, chunk_slots=37)] == whole
     assert [key(f) for f in faults_of(d, chunk_slots=5)] == whole
+
+
+def test_chunks_must_follow_each_other(healthy: District) -> None:
+    from gridledger.errors import ValidationError
+    from gridledger.monitor.faults import FaultMonitor
+
+    monitor = FaultMonitor(healthy.fleet)
+    monitor.advance(healthy.telemetry.slice(0, 10))
+    with pytest.raises(ValidationError, match="without gaps"):
+        monitor.advance(healthy.telemetry.slice(20, 30))
+    monitor.advance(healthy.telemetry.slice(10, 20))
+    with pytest.raises(ValidationError, match="sites"):
+        FaultMonitor(district(1, sites=2).fleet).advance(healthy.telemetry.slice(20, 30))

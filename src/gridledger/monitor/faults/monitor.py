@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from gridledger.errors import ValidationError
 from gridledger.monitor.expected import (
     Sun,
     index_from_power,
@@ -107,20 +108,14 @@ class FaultMonitor:
         """Feed the next slots; return the faults raised in them (the book holds all)."""
         sites, slots = chunk.shape
         if sites != self.fleet.n_sites:
-            from gridledger.errors import ValidationError
-
             raise ValidationError(
                 f"chunk has {sites} sites but the fleet {self.fleet.n_sites}; build the chunk "
                 "for the monitor's fleet"
             )
         if chunk.slot_s != self.slot_s:
-            from gridledger.errors import ValidationError
-
             raise ValidationError(f"chunk slot_s {chunk.slot_s} != monitor slot_s {self.slot_s}")
         times = chunk.times_s
         if self._next_s is not None and slots and abs(times[0] - self._next_s) > 1e-6:
-            from gridledger.errors import ValidationError
-
             raise ValidationError(
                 f"chunk starts at {chunk.start.isoformat()} but the monitor expects the slot "
                 "after the last one it saw; feed chunks in order without gaps (missing readings "
