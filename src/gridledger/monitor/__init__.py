@@ -13,6 +13,12 @@ from gridledger.monitor.faults import (
     Severity,
     detect_faults,
 )
+from gridledger.monitor.readings import (
+    SiteFaults,
+    fleet_from_store,
+    site_faults,
+    telemetry_from_store,
+)
 from gridledger.monitor.series import DeviceSeries, Fleet, Telemetry
 
 __all__ = [
@@ -24,6 +30,10 @@ __all__ = [
     "FaultStatus",
     "Fleet",
     "Severity",
+    "SiteFaults",
     "Telemetry",
     "detect_faults",
+    "fleet_from_store",
+    "site_faults",
+    "telemetry_from_store",
 ]

@@ -8,18 +8,22 @@ as the devices register them, and, where the installer recorded them, ``tilt_deg
 Readings are placed on the slot grid: a reading belongs to the slot that holds its timestamp (the
 last one wins if a device sent several), and its offset from the slot start is kept for the
 clock-drift check. A query of one device per call (:meth:`Store.readings`) keeps memory bounded
-by the window asked for.
+by the window asked for. :func:`site_faults` puts it together for one site (what
+``gridledger faults --site S`` prints).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 
+from gridledger.errors import ValidationError
+from gridledger.monitor.faults import Fault, FaultMonitor
 from gridledger.monitor.series import CHANNELS, DEFAULT_BATTERY_EFFICIENCY, Fleet, Telemetry
-from gridledger.store import Store, to_ms
+from gridledger.store import Store, from_ms, to_ms
 
 #: Store device kind of each monitor channel.
 CHANNEL_KINDS = {"pv": "pv_meter", "battery": "accumulator", "load": "load", "bec": "bec"}
@@ -121,8 +125,6 @@ def window_end(store: Store, site_id: str, slot_s: int) -> datetime | None:
         return None
     last_ms = max(r.ts_ms for r in latest.values())
     slot_ms = slot_s * 1000
-    from gridledger.store import from_ms
-
     return from_ms((last_ms // slot_ms + 1) * slot_ms)
 
 
@@ -133,3 +135,62 @@ def window(end: datetime, days: float, slot_s: int) -> tuple[datetime, int]:
     start = start.replace(hour=0, minute=0, second=0, microsecond=0)
     slots = int((end - start).total_seconds() // slot_s)
     return start, slots
+
+
+@dataclass(frozen=True)
+class SiteFaults:
+    """A site's open faults over a window, with what they were judged on.
+
+    ``neighbours`` the other sites of its region (its sky); ``start``/``end`` the window (UTC);
+    ``produced_wh``/``imported_wh`` its PV production and grid import over the last 24 h [Wh].
+    """
+
+    site_id: str
+    region: str
+    neighbours: int
+    start: datetime
+    end: datetime
+    faults: list[Fault]
+    produced_wh: int
+    imported_wh: int
+
+
+def site_faults(
+    store: Store,
+    site_id: str,
+    *,
+    days: float,
+    slot_s: int,
+    latitude: float,
+    longitude: float,
+) -> SiteFaults:
+    """Run every detector over ``days`` of the site's region before the site's latest reading;
+    return the site's open faults. Raise :class:`ValidationError` for an unknown site or one
+    without readings."""
+    site = store.get_site(site_id)
+    if site is None:
+        raise ValidationError(
+            f"site {site_id!r} is not registered in the store {store.url}; check the id "
+            "(sites are named <region>-<number>) and the store_url setting"
+        )
+    end = window_end(store, site_id, slot_s)
+    if end is None:
+        raise ValidationError(f"site {site_id!r} has no readings yet; nothing to judge")
+    others = [s.site_id for s in store.list_sites(site.region) if s.site_id != site_id]
+    fleet = fleet_from_store(store, [site_id, *others], latitude=latitude, longitude=longitude)
+    start, slots = window(end, days, slot_s)
+    telemetry = telemetry_from_store(store, fleet, start, slots, slot_s)
+    end_ms = to_ms(end)
+    energy = store.energy_per_interval(site_id, end_ms - 86_400_000, end_ms, 86_400)
+    monitor = FaultMonitor(fleet, slot_s)
+    monitor.advance(telemetry)
+    return SiteFaults(
+        site_id,
+        site.region,
+        len(others),
+        start,
+        end,
+        monitor.open_faults(site_id),
+        sum(e.export_wh for e in energy if e.kind == CHANNEL_KINDS["pv"]),
+        sum(e.import_wh for e in energy if e.kind == CHANNEL_KINDS["bec"]),
+    )
