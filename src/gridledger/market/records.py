@@ -82,10 +82,8 @@ def _too_deep(raw: bytes) -> int | None:
     a string refuse a document nor a ``]`` in a string hide real nesting. The parser is never
     relied on for this: its recursion limit is process-wide and other libraries raise it.
     """
-    if b'"' not in raw:  # no strings: the plain count is exact
-        depth = _bracket_depth(raw)
-    else:
-        depth = json_depth(raw)
+    # without strings the plain count is exact
+    depth = _bracket_depth(raw) if b'"' not in raw else json_depth(raw)
     return depth if depth > MAX_JSON_DEPTH else None
 
 
