@@ -168,7 +168,9 @@ def settle_slot(
             op.store.add_orders(orders, now_ms())
             op.store.update_settlement(replace(recorded, result_hash=result.hash))
         # recorded and confirmed before: nothing to send
-        return SlotSettlement(op.region, slot, 0, 0, 0, 0, recorded.block_number, orders_root)
+        return SlotSettlement(
+            op.region, slot, len(trades), len(orders), 0, 0, recorded.block_number, orders_root
+        )
     receipts: tuple[Receipt, ...] = ()
     if state.status < SlotStatus.TRADED:
         batch = op.market.settle_trades(op.operator, slot, trades, orders_root=orders_root)
