@@ -99,5 +99,5 @@ def test_json_lists_the_open_faults(config: Path) -> None:
 
 def test_an_unknown_site_is_refused(config: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(config), "faults", "--site", "nowhere"])
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # a ValidationError (docs/cli.md, exit codes)
     assert "not registered" in result.output

@@ -137,7 +137,7 @@ def test_cli_names_the_bad_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\n[[regions]]\nname = "r"\nhouseholds = -1\n')
     result = CliRunner().invoke(main, ["simulate", str(bad)])
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # a ValidationError (docs/cli.md, exit codes)
     assert "regions[0].households" in result.output
 
 
