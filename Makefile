@@ -7,8 +7,10 @@ setup:
 services:
 	@bash scripts/setup.sh --services
 
-# the main job: simulate the example city, settle every slot on the embedded chain, verify it all
+# the main job: the README's street scenario with its report, then the example city settled on the
+# embedded chain, metered and delivered, then the store verified against the chain
 run: setup
+	.venv/bin/gridledger simulate examples/street.toml
 	.venv/bin/gridledger simulate --settle
 	.venv/bin/gridledger verify
 
