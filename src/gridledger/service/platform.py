@@ -1,0 +1,492 @@
+"""The live platform: opens the store, the chain and the telemetry transport from the settings,
+runs every region's stages and the simulated neighbourhood on one clock, and stops cleanly.
+
+:class:`Platform` is what ``gridledger serve`` runs and what the API reads. Background tasks are
+threads (the chain and the store are blocking libraries):
+
+* **ingest**: readings from the transport go through :class:`~gridledger.telemetry.Ingestor`
+  (checked, de-duplicated, stored in one transaction per batch) and are acknowledged to the
+  transport only after the commit; each stored reading becomes a ``power`` event. The loop uses
+  :meth:`Ingestor.check` / :meth:`Ingestor.commit` directly rather than ``run_ingest`` because the
+  stream needs the accepted rows, which ``run_ingest`` does not hand out;
+* **region loop** (one thread for all regions): devices publish their readings, home controllers
+  place orders for the open slot, each region clears, settles and settles deliveries
+  (:meth:`~gridledger.service.region.RegionService.tick`).
+
+:meth:`Platform.stop` (SIGTERM) lets the current step finish, then closes the transport (whatever
+was not acknowledged stays in the broker's session), the store and the chain. After a SIGKILL,
+:meth:`Platform.open` resumes: devices continue from their stored readings, the journal brings back
+accepted orders of unsettled slots, slots whose gate closed meanwhile are cleared once, and
+settled slots without their delivery are delivered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from gridledger.chain import open_ledger
+from gridledger.chain.backend import LedgerBackend
+from gridledger.config import Config
+from gridledger.errors import GridLedgerError
+from gridledger.identity import Domain, Signer, checksum
+from gridledger.ledger.registry import Role as ChainRole
+from gridledger.market import Order, RuleSet, Side
+from gridledger.operator.region import demo_keys, market_tariffs
+from gridledger.operator.region import RegionOperator
+from gridledger.service.access import Principal, Role
+from gridledger.service.clock import Clock, ScaledClock
+from gridledger.service.events import Event, EventBus
+from gridledger.service.journal import Journal
+from gridledger.service.metrics import Metrics
+from gridledger.service.neighbourhood import ACK_SUFFIX, Neighbourhood
+from gridledger.service.plant import CommandLog
+from gridledger.service.queries import Queries
+from gridledger.service.region import RegionService
+from gridledger.service.signin import SignIn
+from gridledger.sim.city import example_company
+from gridledger.store import Store, open_store
+from gridledger.telemetry import Delivery, Ingestor, Transport, open_transport, readings_filter
+
+log = logging.getLogger(__name__)
+
+#: Escrow given to each demo household and company, and to the operator for feed-in credits.
+HOUSEHOLD_DEPOSIT_MICRO = 10**11
+OPERATOR_DEPOSIT_MICRO = 10**12
+CLOCK_FILE = "serve-clock.json"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How ``gridledger serve`` runs: simulated households per region, regions, clock speed,
+    the seconds between device readings [clock s], the public URL (its host is the EIP-4361
+    domain) and whether demo sign-ins (server-held keys) are allowed."""
+
+    households: int = 10
+    regions: tuple[str, ...] = ("central",)
+    speed: float = 1.0
+    seed: int = 7
+    reading_interval_s: int = 60
+    public_url: str = "http://127.0.0.1:8000"
+    demo: bool = True
+    tick_s: float = 0.2
+    ingest_batch: int = 500
+
+    @property
+    def domain(self) -> str:
+        return self.public_url.split("://", 1)[-1].rstrip("/")
+
+
+@dataclass
+class Health:
+    started: bool = False
+    ready: bool = False
+    stopping: bool = False
+    errors: Counter[str] = field(default_factory=Counter)
+    last_loop_ms: int = 0
+
+
+class Platform:
+    """The live platform (module docstring)."""
+
+    def __init__(self, cfg: Config, options: ServeOptions, clock: Clock | None = None) -> None:
+        self.cfg = cfg
+        self.options = options
+        self.data_dir = cfg.data_path
+        self.chain_id = int(cfg["chain_id"])
+        self.rules = RuleSet.from_config(cfg)
+        self._clock = clock
+        self.metrics = Metrics()
+        self.bus = EventBus()
+        self.health = Health()
+        self.admin, self.operator_key = demo_keys()
+        self.regions: dict[str, RegionService] = {}
+        self.neighbourhoods: dict[str, Neighbourhood] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._inbox: queue.Queue[Delivery] = queue.Queue()
+        self._planned: set[tuple[str, int]] = set()
+        self._device_sites: dict[str, tuple[str, str, str]] = {}
+        self.signin = SignIn(options.domain, options.public_url, self.chain_id, self.principal_of)
+        self.backend: LedgerBackend | None = None
+        self.store: Store | None = None
+        self.transport: Transport | None = None
+
+    @property
+    def clock(self) -> Clock:
+        assert self._clock is not None, "open() the platform first"
+        return self._clock
+
+    @property
+    def queries(self) -> Queries:
+        assert self.store is not None, "open() the platform first"
+        return Queries(self.store)
+
+    @property
+    def reading_domain(self) -> Domain:
+        return Domain(self.chain_id)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open store, chain and transport; deploy or re-open every region; resume."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = open_store(self.cfg.store_location)
+        self.backend = open_ledger(self.cfg["ledger_url"], self.data_dir, self.chain_id)
+        self.transport = open_transport(self.cfg["telemetry_url"], "gridledger-serve")
+        queries = self.queries
+        if self._clock is None:
+            self._clock = ScaledClock(self.options.speed, self._resume_time(queries))
+        self.commands = CommandLog(
+            Journal(self.data_dir / "serve-commands.jsonl"), self.transport, self.reading_domain
+        )
+        for name in self.options.regions:
+            self._open_region(name, queries)
+        self.ingestor = Ingestor(self.store, self.reading_domain, clock_ms=self.clock.now_ms)
+        self.transport.subscribe(readings_filter(), self._inbox.put)
+        self.transport.subscribe("gridledger/+/+/+/commands" + ACK_SUFFIX, self._on_ack)
+        for hood in self.neighbourhoods.values():
+            hood.listen_for_commands()
+        self.health.started = True
+
+    def _resume_time(self, queries: Queries) -> datetime:
+        now = datetime.now(UTC)
+        latest = queries.latest_reading_ms()
+        candidates = [now]
+        if latest is not None:
+            candidates.append(datetime.fromtimestamp(latest / 1000 + 1, UTC))
+        try:
+            saved = json.loads((self.data_dir / CLOCK_FILE).read_text())["now_ms"]
+            candidates.append(datetime.fromtimestamp(int(saved) / 1000, UTC))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return max(candidates)
+
+    def _open_region(self, name: str, queries: Queries) -> None:
+        assert self.backend is not None and self.store is not None and self.transport is not None
+        op = RegionOperator.open(
+            self.backend, self.store, self.data_dir, name, admin=self.admin,
+            operator=self.operator_key, tariffs=market_tariffs(self.rules.tariff),
+            slot_seconds=self.rules.clock.length_s,
+        )  # fmt: skip
+        queries.ensure_region(name, self.operator_key.address_bytes)
+        company = example_company(name)
+        service = RegionService(
+            op, self.rules, queries=queries,
+            journal=Journal(self.data_dir / f"serve-orders-{name}.jsonl"), bus=self.bus,
+            metrics=self.metrics, clock=self.clock, company=company.key,
+            company_name=company.name,
+        )  # fmt: skip
+        self.company_keys = getattr(self, "company_keys", {})
+        self.company_keys[company.key.address] = company.key
+        if self.options.households:
+            hood = Neighbourhood(
+                name, self.options.households, self.transport, self.reading_domain,
+                seed=self.options.seed, reading_interval_s=self.options.reading_interval_s,
+            )  # fmt: skip
+            now_ms = self.clock.now_ms()
+            for site in hood.sites:
+                site.register(self.store, now_ms)
+            hood.restore(queries.latest(), self.commands.applied_nonces())
+            owners = [s.owner.address_bytes for s in hood.sites]
+            op.onboard(self.admin, owners, deposit_micro=HOUSEHOLD_DEPOSIT_MICRO)
+            self.neighbourhoods[name] = hood
+        op.onboard(self.admin, [company.key.address_bytes],
+                   deposit_micro=HOUSEHOLD_DEPOSIT_MICRO, role=ChainRole.COMPANY)  # fmt: skip
+        self._fund_operator(op)
+        self.regions[name] = service
+        service.replay()
+        service.resume_deliveries()
+
+    def _fund_operator(self, op: RegionOperator) -> None:
+        if op.market.escrow_of(self.operator_key.address_bytes) >= OPERATOR_DEPOSIT_MICRO // 2:
+            return  # funded by an earlier run on this chain
+        op.deployment.token.mint(self.admin, self.operator_key.address_bytes, OPERATOR_DEPOSIT_MICRO)
+        op.market.deposit(self.operator_key, OPERATOR_DEPOSIT_MICRO)
+
+    def start(self) -> None:
+        """Start the background threads (after :meth:`open`)."""
+        for target, name in ((self._ingest_loop, "ingest"), (self._region_loop, "regions")):
+            t = threading.Thread(target=target, name=f"gridledger-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        self.health.ready = True
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Finish the current step of every task, then close everything (SIGTERM)."""
+        self.health.stopping = True
+        self.health.ready = False
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout_s)
+        self._threads.clear()
+        self._save_clock()
+        if self.transport is not None:
+            self.transport.close()
+        if self.store is not None:
+            self.store.close()
+        if self.backend is not None:
+            self.backend.close()
+        self.transport = None
+
+    def _save_clock(self) -> None:
+        if self._clock is None:
+            return
+        tmp = self.data_dir / (CLOCK_FILE + ".tmp")
+        try:
+            tmp.write_text(json.dumps({"now_ms": self.clock.now_ms()}))
+            tmp.replace(self.data_dir / CLOCK_FILE)
+        except OSError as exc:
+            log.warning("cannot record the clock in %s: %s", self.data_dir, exc)
+
+    # --- the loops ------------------------------------------------------------------------------
+
+    def run_once(self) -> None:
+        """One step of everything, in this thread (tests drive a manual clock with it)."""
+        self.step_devices()
+        self.ingest_pending(0.05)
+        self.place_demo_orders()
+        self.tick_regions()
+
+    def _region_loop(self) -> None:
+        last_save = 0.0
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self.step_devices()
+                self.place_demo_orders()
+                self.tick_regions()
+            except GridLedgerError as exc:
+                self.health.errors["regions"] += 1
+                log.error("region loop: %s", exc)
+            self.health.last_loop_ms = int(time.time() * 1000)
+            if started - last_save > 1.0:
+                self._save_clock()
+                last_save = started
+            self._stop.wait(max(0.0, self.options.tick_s - (time.monotonic() - started)))
+
+    def _ingest_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.ingest_pending(0.05)
+            except GridLedgerError as exc:  # the store is down: the broker keeps the readings
+                self.health.errors["ingest"] += 1
+                log.error("ingest: %s", exc)
+                self._stop.wait(1.0)
+
+    def step_devices(self) -> int:
+        now_ms = self.clock.now_ms()
+        return sum(h.step(now_ms) for h in self.neighbourhoods.values())
+
+    def ingest_pending(self, max_wait_s: float) -> int:
+        """Ingest what the transport delivered (waiting up to ``max_wait_s`` for the first)."""
+        batch: list[Delivery] = []
+        try:
+            batch.append(self._inbox.get(timeout=max_wait_s))
+        except queue.Empty:
+            return 0
+        while len(batch) < self.options.ingest_batch:
+            try:
+                batch.append(self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        started = time.monotonic()
+        checked = self.ingestor.check([(d.topic, d.payload) for d in batch])
+        try:
+            result = self.ingestor.commit(checked)
+        except GridLedgerError:
+            self.ingestor.reload()  # nothing of the batch was stored: forget what check assumed
+            raise
+        for d in batch:
+            d.ack()
+        self.metrics.readings_ingested.inc(result.accepted)
+        for reason, n in result.rejected.items():
+            self.metrics.rejections.labels("reading", reason).inc(n)
+        elapsed = max(time.monotonic() - started, 1e-6)
+        self.metrics.ingest_rate.set(result.accepted / elapsed)
+        newest = 0
+        for r in checked.readings:
+            newest = max(newest, r.ts_ms)
+            where = self._device_site(r.device_id)
+            if where is None:
+                continue
+            region, site_id, kind = where
+            self.bus.publish(
+                Event("power", region, {
+                    "site_id": site_id, "device_id": r.device_id, "kind": kind,
+                    "power_w": r.power_w, "soc_permille": r.soc_permille, "ts_ms": r.ts_ms,
+                }, site=site_id)
+            )  # fmt: skip
+        if newest:
+            lag = max(0.0, (self.clock.now_ms() - newest) / 1000)
+            for region in self.regions:
+                self.metrics.lag.labels(region, "ingest").set(lag)
+        return result.accepted
+
+    def _device_site(self, device_id: str) -> tuple[str, str, str] | None:
+        found = self._device_sites.get(device_id)
+        if found is None:
+            assert self.store is not None
+            device = self.store.get_device(device_id)
+            site = None if device is None else self.store.get_site(device.site_id)
+            if device is None or site is None:
+                return None
+            found = self._device_sites[device_id] = (site.region, site.site_id, device.kind)
+        return found
+
+    def _on_ack(self, delivery: Delivery) -> None:
+        record = self.commands.on_ack(delivery)
+        if record is None:
+            return
+        region = delivery.topic.split("/")[1]
+        self.bus.publish(
+            Event("command", region, {
+                "id": record.id, "site_id": record.site_id, "device_id": record.device_id,
+                "action": record.action, "value": record.value, "status": record.status,
+                "detail": record.detail,
+            }, site=record.site_id)
+        )  # fmt: skip
+        if record.status == "refused":
+            self.metrics.rejections.labels("command", "refused_by_device").inc()
+
+    def place_demo_orders(self) -> int:
+        """The home controllers' orders (and the company's offer) for each region's open slot."""
+        placed = 0
+        for name, hood in self.neighbourhoods.items():
+            service = self.regions[name]
+            slot = service.open_slot()
+            if (name, slot.start_s) in self._planned:
+                continue
+            self._planned.add((name, slot.start_s))
+            tariff = self.rules.tariff
+            company = service.company
+            company_pays = None
+            domain = service.operator.domain
+            if company is not None:
+                offer = Order.create(
+                    company, domain, region=name, slot_start_s=slot.start_s, side=Side.BID,
+                    energy_wh=4_000, price_micro_per_kwh=140_000,
+                    nonce=service.next_nonce(company.address_bytes),
+                )  # fmt: skip
+                try:
+                    service.post_offer(offer)
+                    company_pays = 140_000 - tariff.grid_fee_micro_per_kwh
+                except GridLedgerError as exc:
+                    log.warning("region %s: company offer refused: %s", name, exc)
+            plans = hood.plan(
+                slot.start_s, slot.length_s, tariff.feed_in_price_micro_per_kwh,
+                tariff.retail_price_micro_per_kwh, company_pays,
+            )  # fmt: skip
+            for p in plans:
+                owner = hood.sites[p.site_index].owner
+                order = Order.create(
+                    owner, domain, region=name, slot_start_s=slot.start_s, side=Side(p.side),
+                    energy_wh=p.energy_wh, price_micro_per_kwh=p.price_micro_per_kwh,
+                    nonce=service.next_nonce(owner.address_bytes),
+                    **({"target": company.address} if p.to_company and company else {}),
+                )  # fmt: skip
+                try:
+                    service.submit(order)
+                    placed += 1
+                except GridLedgerError as exc:
+                    self.metrics.rejections.labels("order", type(exc).__name__).inc()
+                    log.warning("region %s: demo order refused: %s", name, exc)
+        return placed
+
+    def tick_regions(self) -> None:
+        for name, service in self.regions.items():
+            try:
+                service.tick()
+            except GridLedgerError as exc:
+                self.metrics.stage_errors.labels(name, "tick").inc()
+                log.error("region %s: %s", name, exc)
+
+    # --- who is who -----------------------------------------------------------------------------
+
+    def principal_of(self, address: str) -> Principal:
+        """The roles of ``address``: admin, operator of regions, company, owner of sites."""
+        address = checksum(address)
+        raw = bytes.fromhex(address[2:])
+        roles: set[Role] = set()
+        operator_regions: set[str] = set()
+        company_regions: set[str] = set()
+        if raw == self.admin.address_bytes:
+            roles.add(Role.ADMIN)
+        for name, service in self.regions.items():
+            if service.operator.operator.address_bytes == raw:
+                operator_regions.add(name)
+            if address in service.company_names:
+                company_regions.add(name)
+        sites = frozenset(s.site_id for s in self.queries.sites_of(raw))
+        if operator_regions:
+            roles.add(Role.OPERATOR)
+        if company_regions:
+            roles.add(Role.COMPANY)
+        if sites or not roles:
+            roles.add(Role.HOUSEHOLD)
+        return Principal(
+            address, frozenset(roles), sites, frozenset(company_regions),
+            frozenset(operator_regions),
+        )  # fmt: skip
+
+    def demo_signer(self, site_id: str | None = None, role: str | None = None,
+                    region: str | None = None) -> Signer | None:  # fmt: skip
+        """The server-held key of a demo account (``None`` if there is none)."""
+        if not self.options.demo:
+            return None
+        if site_id is not None:
+            for hood in self.neighbourhoods.values():
+                if site_id in hood.owners:
+                    return hood.owners[site_id]
+            return None
+        if role == "operator":
+            return self.operator_key
+        if role == "admin":
+            return self.admin
+        if role == "company":
+            name = region or next(iter(self.regions), None)
+            service = self.regions.get(name or "")
+            return None if service is None else service.company
+        return None
+
+    def signer_for(self, address: str) -> Signer | None:
+        """The server-held key of a demo account by address (server-signed orders)."""
+        if not self.options.demo:
+            return None
+        for hood in self.neighbourhoods.values():
+            for signer in hood.owners.values():
+                if signer.address == checksum(address):
+                    return signer
+        for service in self.regions.values():
+            if service.company is not None and service.company.address == checksum(address):
+                return service.company
+        return None
+
+    def region(self, name: str) -> RegionService:
+        from gridledger.service.access import NotFoundError
+
+        service = self.regions.get(name)
+        if service is None:
+            raise NotFoundError(f"no region {name!r}; see GET /api/v1/regions")
+        return service
+
+    def gate_closure(self, service: RegionService) -> datetime:
+        return service.rules.clock.gate_closure(service.open_slot())
+
+    def uptime_ok(self) -> bool:
+        """Ready: opened, threads alive, the loop stepped within the last 10 s."""
+        if not self.health.ready:
+            return False
+        if any(not t.is_alive() for t in self._threads):
+            return False
+        return int(time.time() * 1000) - self.health.last_loop_ms < 10_000 or not self._threads
+
+
+__all__ = ["Platform", "ServeOptions"]
