@@ -5,9 +5,9 @@ queue on its own event loop and receives the events its filter lets through. A s
 loses its oldest events (counted in ``dropped``) instead of slowing the platform down.
 
 Event kinds: ``power`` (a device's power [W], per site), ``slot_cleared`` (a region's slot
-result: price, volume), ``trade_settled`` (a settled trade, to its two parties), ``delivery_settled``
-(a slot's delivery, per region), ``command`` (a battery command's state, to the site's owner),
-``fault`` (opened or closed, to the site's owner).
+result: price, volume), ``trade_settled`` (a settled trade, to its two parties),
+``delivery_settled`` (a slot's delivery, per region), ``command`` (a battery command's state,
+to the site's owner), ``fault`` (opened or closed, to the site's owner).
 """
 
 from __future__ import annotations
@@ -88,9 +88,14 @@ class EventBus:
 
     def publish(self, event: Event) -> Event:
         event = Event(
-            event.kind, event.region, event.data, event.site, event.accounts,
-            event.published_ms, next(self._ids),
-        )  # fmt: skip
+            event.kind,
+            event.region,
+            event.data,
+            event.site,
+            event.accounts,
+            event.published_ms,
+            next(self._ids),
+        )
         with self._lock:
             subs = list(self._subs)
             self.published += 1

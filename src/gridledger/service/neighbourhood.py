@@ -32,11 +32,16 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from gridledger.devices.models import Accumulator, BidirectionalCounter, Device, SolarMeter
+from gridledger.devices.models import Accumulator, Device, SolarMeter
 from gridledger.devices.topics import topic
 from gridledger.errors import CommandError, GridLedgerError
 from gridledger.identity import Domain, Signer, keccak
-from gridledger.sim.profiles import H0_W_PER_MWH_A, PERFORMANCE_RATIO, haurwitz_ghi, solar_zenith_cos
+from gridledger.sim.profiles import (
+    H0_W_PER_MWH_A,
+    PERFORMANCE_RATIO,
+    haurwitz_ghi,
+    solar_zenith_cos,
+)
 from gridledger.store import Reading
 from gridledger.telemetry import Delivery, Site, Transport, make_sites
 
@@ -88,7 +93,8 @@ class Neighbourhood:
         self.sites: list[Site] = make_sites(households, region, seed=seed_int)
         rng = np.random.default_rng(seed_int)
         self.peak_w = np.array(
-            [_device(s, SolarMeter).peak_w for s in self.sites], dtype=np.int64  # type: ignore[attr-defined]
+            [int(_device(s, SolarMeter).params().get("peak_w", 0)) for s in self.sites],
+            dtype=np.int64,
         )
         self.annual_kwh = rng.integers(2000, 5501, households).astype(np.int64)
         self.cloud = rng.uniform(0.6, 1.0, households)
@@ -232,14 +238,18 @@ class Neighbourhood:
                         room = acc.capacity_wh * (1000 - acc.soc_permille) // 1000
                         r = max(0, r - min(room, int(acc.max_charge_w * hours) // 2))
                     elif r < 0:
-                        spare = acc.capacity_wh * max(0, acc.soc_permille - acc.reserve_soc_permille)
+                        spare = acc.capacity_wh * max(
+                            0, acc.soc_permille - acc.reserve_soc_permille
+                        )
                         r = min(0, r + min(spare // 1000, int(acc.max_discharge_w * hours) // 2))
                 if r == 0:
                     continue
                 if r > 0:
                     price = feed_in + int(self.ask_markup[i] * spread)
                     to_company = bool(
-                        self.sells_to_company[i] and company_pays is not None and price <= company_pays
+                        self.sells_to_company[i]
+                        and company_pays is not None
+                        and price <= company_pays
                     )
                     out.append(PlannedOrder(i, 1, r, price, to_company))
                 else:

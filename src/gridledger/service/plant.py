@@ -92,28 +92,47 @@ class CommandLog:
             return self._nonces.get(device_id, 0) + 1
 
     def build(
-        self, owner: Signer, region: str, device_address: bytes, setting: str, value: int,
-        device_id: str, now_s: int,
-    ) -> bytes:  # fmt: skip
+        self,
+        owner: Signer,
+        region: str,
+        device_address: bytes,
+        setting: str,
+        value: int,
+        device_id: str,
+        now_s: int,
+    ) -> bytes:
         """A command signed by ``owner`` (the server signs for demo households)."""
         command = Command(
-            region, device_address, owner.address_bytes, self.next_nonce(device_id),
-            SETTINGS[setting], value, now_s + COMMAND_TTL_S,
-        )  # fmt: skip
+            region,
+            device_address,
+            owner.address_bytes,
+            self.next_nonce(device_id),
+            SETTINGS[setting],
+            value,
+            now_s + COMMAND_TTL_S,
+        )
         return command.sign(owner, self.domain)
 
     def send(
-        self, payload: bytes, *, region: str, site_id: str, site_owner: bytes, device_id: str,
-        device_address: bytes, now_s: int,
-    ) -> CommandRecord:  # fmt: skip
+        self,
+        payload: bytes,
+        *,
+        region: str,
+        site_id: str,
+        site_owner: bytes,
+        device_id: str,
+        device_address: bytes,
+        now_s: int,
+    ) -> CommandRecord:
         """Check a signed command as the accumulator will, then send it (module docstring)."""
         try:
             command, signature = decode_command(payload)
         except CommandError as exc:
             raise CommandError(f"not a signed command: {exc}") from None
         if command.device != device_address:
-            raise CommandError(f"the command is for device {checksum(command.device)}, not "
-                               f"{device_id}")  # fmt: skip
+            raise CommandError(
+                f"the command is for device {checksum(command.device)}, not {device_id}"
+            )
         if command.region != region:
             raise CommandError(f"the command is for region {command.region!r}, not {region!r}")
         if command.owner != site_owner:
@@ -127,8 +146,15 @@ class CommandLog:
         if command.expires_s and command.expires_s < now_s:
             raise CommandError(f"the command expired at {command.expires_s}")
         try:
-            Command(command.region, command.device, command.owner, command.nonce, command.action,
-                    command.value, command.expires_s).body()  # fmt: skip
+            Command(
+                command.region,
+                command.device,
+                command.owner,
+                command.nonce,
+                command.action,
+                command.value,
+                command.expires_s,
+            ).body()
             _check_range(command.action, command.value)
         except CommandError:
             raise
@@ -141,10 +167,16 @@ class CommandLog:
                 )
             self._nonces[device_id] = command.nonce
             record = CommandRecord(
-                "0x" + keccak(payload).hex(), site_id, device_id, command.action.name.lower(),
-                command.value, command.nonce, "pending", "sent to the accumulator",
+                "0x" + keccak(payload).hex(),
+                site_id,
+                device_id,
+                command.action.name.lower(),
+                command.value,
+                command.nonce,
+                "pending",
+                "sent to the accumulator",
                 int(time.time() * 1000),
-            )  # fmt: skip
+            )
             self._records[record.id] = record
         self.journal.append({"op": "command", **asdict(record)})
         self.transport.publish(topic(region, site_id, device_id, "commands"), payload)

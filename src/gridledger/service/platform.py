@@ -29,8 +29,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 
 from gridledger.chain import open_ledger
 from gridledger.chain.backend import LedgerBackend
@@ -39,8 +38,7 @@ from gridledger.errors import GridLedgerError
 from gridledger.identity import Domain, Signer, checksum
 from gridledger.ledger.registry import Role as ChainRole
 from gridledger.market import Order, RuleSet, Side
-from gridledger.operator.region import demo_keys, market_tariffs
-from gridledger.operator.region import RegionOperator
+from gridledger.operator.region import RegionOperator, demo_keys, market_tariffs
 from gridledger.service.access import Principal, Role
 from gridledger.service.clock import Clock, ScaledClock
 from gridledger.service.events import Event, EventBus
@@ -172,25 +170,39 @@ class Platform:
     def _open_region(self, name: str, queries: Queries) -> None:
         assert self.backend is not None and self.store is not None and self.transport is not None
         op = RegionOperator.open(
-            self.backend, self.store, self.data_dir, name, admin=self.admin,
-            operator=self.operator_key, tariffs=market_tariffs(self.rules.tariff),
+            self.backend,
+            self.store,
+            self.data_dir,
+            name,
+            admin=self.admin,
+            operator=self.operator_key,
+            tariffs=market_tariffs(self.rules.tariff),
             slot_seconds=self.rules.clock.length_s,
-        )  # fmt: skip
+        )
         queries.ensure_region(name, self.operator_key.address_bytes)
         company = example_company(name)
         service = RegionService(
-            op, self.rules, queries=queries,
-            journal=Journal(self.data_dir / f"serve-orders-{name}.jsonl"), bus=self.bus,
-            metrics=self.metrics, clock=self.clock, company=company.key,
+            op,
+            self.rules,
+            queries=queries,
+            journal=Journal(self.data_dir / f"serve-orders-{name}.jsonl"),
+            bus=self.bus,
+            metrics=self.metrics,
+            clock=self.clock,
+            company=company.key,
             company_name=company.name,
-        )  # fmt: skip
+        )
         self.company_keys = getattr(self, "company_keys", {})
         self.company_keys[company.key.address] = company.key
         if self.options.households:
             hood = Neighbourhood(
-                name, self.options.households, self.transport, self.reading_domain,
-                seed=self.options.seed, reading_interval_s=self.options.reading_interval_s,
-            )  # fmt: skip
+                name,
+                self.options.households,
+                self.transport,
+                self.reading_domain,
+                seed=self.options.seed,
+                reading_interval_s=self.options.reading_interval_s,
+            )
             now_ms = self.clock.now_ms()
             for site in hood.sites:
                 site.register(self.store, now_ms)
@@ -198,8 +210,12 @@ class Platform:
             owners = [s.owner.address_bytes for s in hood.sites]
             op.onboard(self.admin, owners, deposit_micro=HOUSEHOLD_DEPOSIT_MICRO)
             self.neighbourhoods[name] = hood
-        op.onboard(self.admin, [company.key.address_bytes],
-                   deposit_micro=HOUSEHOLD_DEPOSIT_MICRO, role=ChainRole.COMPANY)  # fmt: skip
+        op.onboard(
+            self.admin,
+            [company.key.address_bytes],
+            deposit_micro=HOUSEHOLD_DEPOSIT_MICRO,
+            role=ChainRole.COMPANY,
+        )
         self._fund_operator(op)
         self.regions[name] = service
         service.replay()
@@ -208,7 +224,9 @@ class Platform:
     def _fund_operator(self, op: RegionOperator) -> None:
         if op.market.escrow_of(self.operator_key.address_bytes) >= OPERATOR_DEPOSIT_MICRO // 2:
             return  # funded by an earlier run on this chain
-        op.deployment.token.mint(self.admin, self.operator_key.address_bytes, OPERATOR_DEPOSIT_MICRO)
+        op.deployment.token.mint(
+            self.admin, self.operator_key.address_bytes, OPERATOR_DEPOSIT_MICRO
+        )
         op.market.deposit(self.operator_key, OPERATOR_DEPOSIT_MICRO)
 
     def start(self) -> None:
@@ -319,11 +337,20 @@ class Platform:
                 continue
             region, site_id, kind = where
             self.bus.publish(
-                Event("power", region, {
-                    "site_id": site_id, "device_id": r.device_id, "kind": kind,
-                    "power_w": r.power_w, "soc_permille": r.soc_permille, "ts_ms": r.ts_ms,
-                }, site=site_id)
-            )  # fmt: skip
+                Event(
+                    "power",
+                    region,
+                    {
+                        "site_id": site_id,
+                        "device_id": r.device_id,
+                        "kind": kind,
+                        "power_w": r.power_w,
+                        "soc_permille": r.soc_permille,
+                        "ts_ms": r.ts_ms,
+                    },
+                    site=site_id,
+                )
+            )
         if newest:
             lag = max(0.0, (self.clock.now_ms() - newest) / 1000)
             for region in self.regions:
@@ -347,12 +374,21 @@ class Platform:
             return
         region = delivery.topic.split("/")[1]
         self.bus.publish(
-            Event("command", region, {
-                "id": record.id, "site_id": record.site_id, "device_id": record.device_id,
-                "action": record.action, "value": record.value, "status": record.status,
-                "detail": record.detail,
-            }, site=record.site_id)
-        )  # fmt: skip
+            Event(
+                "command",
+                region,
+                {
+                    "id": record.id,
+                    "site_id": record.site_id,
+                    "device_id": record.device_id,
+                    "action": record.action,
+                    "value": record.value,
+                    "status": record.status,
+                    "detail": record.detail,
+                },
+                site=record.site_id,
+            )
+        )
         if record.status == "refused":
             self.metrics.rejections.labels("command", "refused_by_device").inc()
 
@@ -371,27 +407,40 @@ class Platform:
             domain = service.operator.domain
             if company is not None:
                 offer = Order.create(
-                    company, domain, region=name, slot_start_s=slot.start_s, side=Side.BID,
-                    energy_wh=4_000, price_micro_per_kwh=140_000,
+                    company,
+                    domain,
+                    region=name,
+                    slot_start_s=slot.start_s,
+                    side=Side.BID,
+                    energy_wh=4_000,
+                    price_micro_per_kwh=140_000,
                     nonce=service.next_nonce(company.address_bytes),
-                )  # fmt: skip
+                )
                 try:
                     service.post_offer(offer)
                     company_pays = 140_000 - tariff.grid_fee_micro_per_kwh
                 except GridLedgerError as exc:
                     log.warning("region %s: company offer refused: %s", name, exc)
             plans = hood.plan(
-                slot.start_s, slot.length_s, tariff.feed_in_price_micro_per_kwh,
-                tariff.retail_price_micro_per_kwh, company_pays,
-            )  # fmt: skip
+                slot.start_s,
+                slot.length_s,
+                tariff.feed_in_price_micro_per_kwh,
+                tariff.retail_price_micro_per_kwh,
+                company_pays,
+            )
             for p in plans:
                 owner = hood.sites[p.site_index].owner
                 order = Order.create(
-                    owner, domain, region=name, slot_start_s=slot.start_s, side=Side(p.side),
-                    energy_wh=p.energy_wh, price_micro_per_kwh=p.price_micro_per_kwh,
+                    owner,
+                    domain,
+                    region=name,
+                    slot_start_s=slot.start_s,
+                    side=Side(p.side),
+                    energy_wh=p.energy_wh,
+                    price_micro_per_kwh=p.price_micro_per_kwh,
                     nonce=service.next_nonce(owner.address_bytes),
                     **({"target": company.address} if p.to_company and company else {}),
-                )  # fmt: skip
+                )
                 try:
                     service.submit(order)
                     placed += 1
@@ -432,12 +481,16 @@ class Platform:
         if sites or not roles:
             roles.add(Role.HOUSEHOLD)
         return Principal(
-            address, frozenset(roles), sites, frozenset(company_regions),
+            address,
+            frozenset(roles),
+            sites,
+            frozenset(company_regions),
             frozenset(operator_regions),
-        )  # fmt: skip
+        )
 
-    def demo_signer(self, site_id: str | None = None, role: str | None = None,
-                    region: str | None = None) -> Signer | None:  # fmt: skip
+    def demo_signer(
+        self, site_id: str | None = None, role: str | None = None, region: str | None = None
+    ) -> Signer | None:
         """The server-held key of a demo account (``None`` if there is none)."""
         if not self.options.demo:
             return None

@@ -131,9 +131,15 @@ class Queries:
     def settlements(self, region: str) -> list[SettlementRecord]:
         return [
             SettlementRecord(
-                s.region, s.slot_start_s, s.result_hash, s.orders_root, s.readings_root,
-                tuple(s.tx_hashes), s.block_number, s.settled_at_ms,
-            )  # fmt: skip
+                s.region,
+                s.slot_start_s,
+                s.result_hash,
+                s.orders_root,
+                s.readings_root,
+                tuple(s.tx_hashes),
+                s.block_number,
+                s.settled_at_ms,
+            )
             for s in self.store.list_settlements(region)
         ]
 
@@ -142,9 +148,15 @@ class Queries:
         if s is None:
             return None
         return SettlementRecord(
-            s.region, s.slot_start_s, s.result_hash, s.orders_root, s.readings_root,
-            tuple(s.tx_hashes), s.block_number, s.settled_at_ms,
-        )  # fmt: skip
+            s.region,
+            s.slot_start_s,
+            s.result_hash,
+            s.orders_root,
+            s.readings_root,
+            tuple(s.tx_hashes),
+            s.block_number,
+            s.settled_at_ms,
+        )
 
     def trades(self, region: str, slot_start_s: int | None = None) -> list[TradeRecord]:
         return _trades(self.store.list_trades(region, slot_start_s))
@@ -152,20 +164,22 @@ class Queries:
     def trades_of(self, regions: Iterable[str], account: bytes) -> list[TradeRecord]:
         out: list[TradeRecord] = []
         for region in regions:
-            out += [
-                t
-                for t in self.trades(region)
-                if t.buyer == account or t.seller == account
-            ]
+            out += [t for t in self.trades(region) if t.buyer == account or t.seller == account]
         return out
 
     def orders(self, region: str, slot_start_s: int | None = None) -> list[OrderRecord]:
         return [
             OrderRecord(
-                o.order_id, o.region, o.slot_start_s, o.side, o.energy_wh,
-                o.price_micro_per_kwh, bytes(o.owner), o.nonce,
+                o.order_id,
+                o.region,
+                o.slot_start_s,
+                o.side,
+                o.energy_wh,
+                o.price_micro_per_kwh,
+                bytes(o.owner),
+                o.nonce,
                 None if o.target is None else bytes(o.target),
-            )  # fmt: skip
+            )
             for o in self.store.list_orders(region, slot_start_s)
         ]
 
@@ -176,9 +190,18 @@ class Queries:
 def _trades(rows: Iterable[Any]) -> list[TradeRecord]:
     return [
         TradeRecord(
-            t.region, t.slot_start_s, t.index, t.bid_id, t.ask_id, bytes(t.buyer),
-            bytes(t.seller), t.energy_wh, t.price_micro_per_kwh, t.amount_micro, t.fee_micro,
-        )  # fmt: skip
+            t.region,
+            t.slot_start_s,
+            t.index,
+            t.bid_id,
+            t.ask_id,
+            bytes(t.buyer),
+            bytes(t.seller),
+            t.energy_wh,
+            t.price_micro_per_kwh,
+            t.amount_micro,
+            t.fee_micro,
+        )
         for t in rows
     ]
 

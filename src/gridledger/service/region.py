@@ -23,14 +23,23 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from gridledger.errors import GridLedgerError, LedgerError, OrderError
+from gridledger.errors import GridLedgerError, LedgerError, OrderError, SlotError
 from gridledger.identity import Signer, address_bytes, checksum
 from gridledger.ledger.registry import Role as ChainRole
 from gridledger.ledger.settlement import SlotStatus
-from gridledger.market import Cancel, ClearingResult, Order, RegionalMarket, RuleSet, Side
+from gridledger.market import (
+    Cancel,
+    ClearingResult,
+    GridTariff,
+    Order,
+    RegionalMarket,
+    RuleSchedule,
+    RuleSet,
+    Side,
+)
 from gridledger.operator.region import RegionOperator
 from gridledger.service.access import ConflictError, ForbiddenError
 from gridledger.service.clock import Clock
@@ -144,7 +153,9 @@ class RegionService:
         with self._lock:
             if owner not in self._nonces:
                 self._nonces[owner] = self.queries.max_nonce(self.name, owner)
-            used = [s.order.nonce for s in self.orders.values() if address_bytes(s.order.owner) == owner]
+            used = [
+                s.order.nonce for s in self.orders.values() if address_bytes(s.order.owner) == owner
+            ]
             n = max([self._nonces[owner], *used]) + 1
             self._nonces[owner] = n
             return n
@@ -177,9 +188,13 @@ class RegionService:
             order_id = self.market.submit(order, now)
             if journal:
                 self.journal.append(
-                    {"op": "order", "slot": order.slot_start_s, "order": order.to_dict(),
-                     "ms": int(now.timestamp() * 1000)}
-                )  # fmt: skip
+                    {
+                        "op": "order",
+                        "slot": order.slot_start_s,
+                        "order": order.to_dict(),
+                        "ms": int(now.timestamp() * 1000),
+                    }
+                )
             self.orders[order_id] = OrderState(order, "open", 0, int(now.timestamp() * 1000))
         self.metrics.orders_accepted.labels(self.name).inc()
         return order_id
@@ -190,10 +205,15 @@ class RegionService:
             order = self.market.cancel(cancel, now)
             if journal:
                 self.journal.append(
-                    {"op": "cancel", "slot": cancel.slot_start_s,
-                     "order_id": "0x" + cancel.order_id.hex(), "nonce": cancel.nonce,
-                     "owner": checksum(cancel.owner), "signature": "0x" + cancel.signature.hex()}
-                )  # fmt: skip
+                    {
+                        "op": "cancel",
+                        "slot": cancel.slot_start_s,
+                        "order_id": "0x" + cancel.order_id.hex(),
+                        "nonce": cancel.nonce,
+                        "owner": checksum(cancel.owner),
+                        "signature": "0x" + cancel.signature.hex(),
+                    }
+                )
             state = self.orders.get(order.order_id)
             if state is not None:
                 state.status = "cancelled"
@@ -231,6 +251,41 @@ class RegionService:
                 state.status = "cancelled"
             return True
 
+    def schedule_tariff(
+        self, first_slot_s: int, tariff: GridTariff, *, journal: bool = True
+    ) -> None:
+        """Clear and settle slots from ``first_slot_s`` on under ``tariff`` (future slots only:
+        the chain's grid prices follow when the first such slot settles)."""
+        with self._lock:
+            slot = self.market.slot(first_slot_s)
+            if journal and slot.start_s <= self.open_slot().start_s:
+                raise SlotError(
+                    f"a tariff applies to future slots: slot {slot} is open or past; use "
+                    f"{self.open_slot().next().start_s} or later"
+                )
+            rules = replace(self.market.schedule.rules_at(slot.start_s), tariff=tariff)
+            kept = [e for e in self.market.schedule.entries if e[0] < slot.start_s]
+            self.market.schedule = RuleSchedule((*kept, (slot.start_s, rules)))
+            if journal:
+                self.journal.append(
+                    {"op": "tariff", "from": slot.start_s, "tariff": tariff.to_dict()}
+                )
+
+    def tariff_schedule(self) -> list[tuple[int, GridTariff]]:
+        with self._lock:
+            return [(start, rules.tariff) for start, rules in self.market.schedule.entries]
+
+    def _sync_chain_tariff(self, slot: Slot) -> None:
+        tariff = self.market.rules_for(slot).tariff
+        wanted = (
+            tariff.retail_price_micro_per_kwh,
+            tariff.feed_in_price_micro_per_kwh,
+            tariff.grid_fee_micro_per_kwh,
+        )
+        market = self.operator.market
+        if tuple(market.grid_prices()) != wanted:
+            market.set_grid_prices(self.operator.operator, *wanted)
+
     # --- restart --------------------------------------------------------------------------------
 
     def replay(self) -> int:
@@ -241,6 +296,11 @@ class RegionService:
         keep = [e for e in entries if e.get("slot") not in done]
         restored = 0
         for e in keep:
+            if e.get("op") == "tariff":
+                self.schedule_tariff(
+                    int(e["from"]), GridTariff.from_dict(e["tariff"]), journal=False
+                )
+                continue
             slot = self.market.slot(int(e["slot"]))
             before_gate = self.rules.clock.gate_closure(slot) - timedelta(seconds=1)
             try:
@@ -251,9 +311,13 @@ class RegionService:
                     self.post_offer(Order.from_dict(e["order"]), journal=False, at=before_gate)
                 elif e["op"] == "cancel":
                     cancel = Cancel(
-                        self.name, int(e["slot"]), bytes.fromhex(e["order_id"][2:]),
-                        e["owner"], int(e["nonce"]), bytes.fromhex(e["signature"][2:]),
-                    )  # fmt: skip
+                        self.name,
+                        int(e["slot"]),
+                        bytes.fromhex(e["order_id"][2:]),
+                        e["owner"],
+                        int(e["nonce"]),
+                        bytes.fromhex(e["signature"][2:]),
+                    )
                     self.cancel(cancel, journal=False, at=before_gate)
                 elif e["op"] == "withdraw":
                     self.market.companies._offers = {
@@ -264,8 +328,9 @@ class RegionService:
             except GridLedgerError as exc:  # accepted once; say why it cannot come back
                 log.warning("region %s: journal entry not replayed: %s", self.name, exc)
         self.journal.rewrite(keep)
-        if keep:
-            first = min(int(e["slot"]) for e in keep)
+        slots = [int(e["slot"]) for e in keep if "slot" in e]
+        if slots:
+            first = min(slots)
             self._next_clear = self.market.slot(first)
         return restored
 
@@ -303,17 +368,29 @@ class RegionService:
             orders = [*book, *offers]
         self.metrics.slots_cleared.labels(self.name).inc()
         summary = SlotSummary(
-            slot.start_s, len(orders), len(result.trades), result.market_wh, result.company_wh,
-            result.clearing_price_micro_per_kwh, "cleared" if orders else "empty",
-        )  # fmt: skip
+            slot.start_s,
+            len(orders),
+            len(result.trades),
+            result.market_wh,
+            result.company_wh,
+            result.clearing_price_micro_per_kwh,
+            "cleared" if orders else "empty",
+        )
         self.recent.append(summary)
         self.bus.publish(
-            Event("slot_cleared", self.name, {
-                "slot_start_s": slot.start_s, "orders": len(orders), "trades": len(result.trades),
-                "volume_wh": result.market_wh, "company_wh": result.company_wh,
-                "clearing_price_micro_per_kwh": result.clearing_price_micro_per_kwh,
-            })
-        )  # fmt: skip
+            Event(
+                "slot_cleared",
+                self.name,
+                {
+                    "slot_start_s": slot.start_s,
+                    "orders": len(orders),
+                    "trades": len(result.trades),
+                    "volume_wh": result.market_wh,
+                    "company_wh": result.company_wh,
+                    "clearing_price_micro_per_kwh": result.clearing_price_micro_per_kwh,
+                },
+            )
+        )
         if orders:
             self._settle(slot, result, orders, summary)
         else:
@@ -324,13 +401,12 @@ class RegionService:
     def _settle(
         self, slot: Slot, result: ClearingResult, orders: list[Order], summary: SlotSummary
     ) -> None:
-        filled = dict(zip(
-            (o.order_id for o in orders), (0 for _ in orders), strict=True
-        ))  # fmt: skip
+        filled = dict(zip((o.order_id for o in orders), (0 for _ in orders), strict=True))
         for t in result.trades:
             filled[t.bid_id] = filled.get(t.bid_id, 0) + t.energy_wh
             filled[t.ask_id] = filled.get(t.ask_id, 0) + t.energy_wh
         try:
+            self._sync_chain_tariff(slot)
             done = self.operator.settle(result, orders)
         except GridLedgerError as exc:
             # not marked done: the next tick after a restart (or repair) completes it
@@ -355,12 +431,21 @@ class RegionService:
                     )
         for i, t in enumerate(result.trades):
             self.bus.publish(
-                Event("trade_settled", self.name, {
-                    "slot_start_s": slot.start_s, "index": i, "energy_wh": t.energy_wh,
-                    "price_micro_per_kwh": t.price_micro_per_kwh, "amount_micro": t.amount_micro,
-                    "company": bool(t.company), "tx_hashes": summary.tx_hashes,
-                }, accounts=frozenset({t.buyer.lower(), t.seller.lower()}))
-            )  # fmt: skip
+                Event(
+                    "trade_settled",
+                    self.name,
+                    {
+                        "slot_start_s": slot.start_s,
+                        "index": i,
+                        "energy_wh": t.energy_wh,
+                        "price_micro_per_kwh": t.price_micro_per_kwh,
+                        "amount_micro": t.amount_micro,
+                        "company": bool(t.company),
+                        "tx_hashes": summary.tx_hashes,
+                    },
+                    accounts=frozenset({t.buyer.lower(), t.seller.lower()}),
+                )
+            )
         self._pending_delivery[slot.start_s] = 0
 
     def _deliver_due(self, now: datetime) -> None:
@@ -406,7 +491,9 @@ class RegionService:
     def orders_of(self, owner: str) -> list[OrderState]:
         with self._lock:
             return [
-                s for s in self.orders.values() if address_bytes(s.order.owner) == address_bytes(owner)
+                s
+                for s in self.orders.values()
+                if address_bytes(s.order.owner) == address_bytes(owner)
             ]
 
     def offers(self, slot_start_s: int) -> list[Order]:

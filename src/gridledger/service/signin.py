@@ -147,7 +147,9 @@ class SignIn:
                 "GET /api/v1/auth/nonce"
             )
         if nonce_expiry <= now:
-            raise AuthenticationError("the nonce expired; get a new one from GET /api/v1/auth/nonce")
+            raise AuthenticationError(
+                "the nonce expired; get a new one from GET /api/v1/auth/nonce"
+            )
         try:
             parsed.verify(signature, domain=self.domain, nonce=parsed.nonce, timestamp=now)
         except Exception as exc:  # siwe raises its own VerificationError subclasses
