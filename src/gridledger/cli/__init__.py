@@ -8,6 +8,7 @@ when one is missing there.
 from __future__ import annotations
 
 # importing a command module registers its commands on the group
+import gridledger.cli.serve  # noqa: F401
 from gridledger.cli import config, ingest, keys, ledger, market, simulate  # noqa: F401
 from gridledger.cli.group import main
 
