@@ -90,7 +90,7 @@ def serve(
         f"{cfg['ledger_url']}, telemetry {cfg['telemetry_url']}",
         err=True,
     )
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn.Config(
             create_app(platform),
             host=host,
@@ -101,7 +101,39 @@ def serve(
         )
     )
     try:
-        server.run()  # returns on SIGTERM / SIGINT after the open requests finished
+        server.run()  # returns on SIGTERM / SIGINT once the open requests finished
     finally:
         platform.stop()
         click.echo("gridledger serve: stopped; a restart resumes where it stopped", err=True)
+
+
+class _Server:
+    """uvicorn's server without its signal re-raise: uvicorn re-raises SIGTERM after shutting
+    down, which would kill the process before the platform closes its store and chain."""
+
+    def __init__(self, config: object) -> None:
+        import uvicorn
+
+        assert isinstance(config, uvicorn.Config)
+        self.server = uvicorn.Server(config)
+
+    def run(self) -> None:
+        import asyncio
+        import contextlib
+        import signal
+        from collections.abc import Iterator
+
+        @contextlib.contextmanager
+        def handled() -> Iterator[None]:
+            def stop(signum: int, frame: object) -> None:
+                self.server.should_exit = True
+
+            old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+            try:
+                yield
+            finally:
+                for sig, handler in old.items():
+                    signal.signal(sig, handler)
+
+        self.server.capture_signals = handled  # type: ignore[method-assign]
+        asyncio.run(self.server.serve())
