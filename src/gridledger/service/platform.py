@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from gridledger.chain import open_ledger
 from gridledger.chain.backend import LedgerBackend
 from gridledger.config import Config
-from gridledger.errors import GridLedgerError
+from gridledger.errors import ConfigError, GridLedgerError
 from gridledger.identity import Domain, Signer, checksum
 from gridledger.ledger.registry import Role as ChainRole
 from gridledger.market import Order, RuleSet, Side
@@ -134,8 +134,20 @@ class Platform:
     # --- lifecycle ------------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Open store, chain and transport; deploy or re-open every region; resume."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """Open store, chain and transport; deploy or re-open every region; resume.
+
+        On failure everything opened so far is closed again and the error raised."""
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self) -> None:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create data_dir {self.data_dir}: {exc}") from exc
         self.store = open_store(self.cfg.store_location)
         self.backend = open_ledger(self.cfg["ledger_url"], self.data_dir, self.chain_id)
         self.transport = open_transport(self.cfg["telemetry_url"], "gridledger-serve")
@@ -246,13 +258,19 @@ class Platform:
             t.join(timeout_s)
         self._threads.clear()
         self._save_clock()
-        if self.transport is not None:
-            self.transport.close()
-        if self.store is not None:
-            self.store.close()
-        if self.backend is not None:
-            self.backend.close()
+        self.close()
+
+    def close(self) -> None:
+        """Close the transport, the store and the chain (idempotent)."""
+        transport, store, backend = self.transport, self.store, self.backend
         self.transport = None
+        self.backend = None
+        if transport is not None:
+            transport.close()
+        if store is not None:
+            store.close()
+        if backend is not None:
+            backend.close()
 
     def _save_clock(self) -> None:
         if self._clock is None:
