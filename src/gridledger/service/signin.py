@@ -14,12 +14,18 @@ from __future__ import annotations
 
 import secrets
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from gridledger.identity import Signer, checksum
 from gridledger.service.access import AuthenticationError, ConflictError, Principal
+
+with warnings.catch_warnings():
+    # siwe imports web3, whose (unused here) websocket provider imports websockets.legacy
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from siwe import SiweMessage
 
 NONCE_TTL_S = 300
 SESSION_TTL_S = 8 * 3600
@@ -87,8 +93,6 @@ class SignIn:
     ) -> str:
         """The EIP-4361 text a wallet of ``address`` signs for ``nonce`` (what the web page and
         the demo sign-in build)."""
-        from siwe import SiweMessage
-
         issued = issued_at or self._clock()
         message = SiweMessage(
             domain=self.domain,
@@ -111,8 +115,6 @@ class SignIn:
         Raises :class:`AuthenticationError` (401) for anything that does not hold and
         :class:`ConflictError` (409) for a nonce that was used or never issued here.
         """
-        from siwe import SiweMessage
-
         if len(message) > MAX_MESSAGE_CHARS:
             raise AuthenticationError(f"sign-in message longer than {MAX_MESSAGE_CHARS} characters")
         try:
