@@ -124,6 +124,7 @@ def test_expired_nonce_is_refused(served: tuple[Platform, TestClient]) -> None:
 
 def test_problem_json_on_errors(served: tuple[Platform, TestClient]) -> None:
     _, client = served
+    client.cookies.clear()
     response = client.get("/api/v1/me")
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
