@@ -74,3 +74,66 @@ def login(client: TestClient, platform: Platform, signer: Signer) -> str:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+class World:
+    """A served platform with trades settled, tokens of every role, and household A's things.
+
+    ``a`` is a household with at least one settled trade, ``b`` another household, ``outsider``
+    an account with no site. Tokens: ``tokens[role]`` for a, b, outsider, company, operator,
+    admin.
+    """
+
+    def __init__(self, data_dir: Path, households: int = 6, minutes: int = 40) -> None:
+        from gridledger.api.app import create_app
+
+        self.platform, self.clock = make_platform(
+            data_dir, households=households, telemetry_url=f"memory://{data_dir.name}"
+        )
+        run_minutes(self.platform, self.clock, minutes)
+        self.client = TestClient(create_app(self.platform))
+        q = self.platform.queries
+        service = self.platform.regions["central"]
+        company = service.company
+        assert company is not None
+        hood = self.platform.neighbourhoods["central"]
+        owners = {s.owner.address_bytes: s for s in hood.sites}
+        trade = next(t for t in q.trades("central") if t.buyer in owners or t.seller in owners)
+        a_raw = trade.buyer if trade.buyer in owners else trade.seller
+        self.trade = trade
+        self.a_site = owners[a_raw]
+        self.b_site = next(s for s in hood.sites if s.owner.address_bytes != a_raw)
+        self.a = self.a_site.owner
+        self.b = self.b_site.owner
+        self.company = company
+        self.outsider = Signer.generate()
+        self.tokens = {
+            "a": login(self.client, self.platform, self.a),
+            "b": login(self.client, self.platform, self.b),
+            "outsider": login(self.client, self.platform, self.outsider),
+            "company": login(self.client, self.platform, company),
+            "operator": login(self.client, self.platform, self.platform.operator_key),
+            "admin": login(self.client, self.platform, self.platform.admin),
+        }
+        self.client.cookies.clear()
+        placed = self.client.post(
+            "/api/v1/orders",
+            json={"side": "bid", "energy_wh": 250, "price_micro_per_kwh": 250_000},
+            headers=bearer(self.tokens["a"]),
+        )
+        assert placed.status_code == 201, placed.text
+        self.a_order = placed.json()["order_id"]
+        sent = self.client.post(
+            f"/api/v1/sites/{self.a_site.site_id}/battery/commands",
+            json={"setting": "reserve_soc_permille", "value": 200},
+            headers=bearer(self.tokens["a"]),
+        )
+        assert sent.status_code == 202, sent.text
+        self.a_command = sent.json()["id"]
+
+    def headers(self, role: str | None) -> dict[str, str]:
+        return {} if role is None else bearer(self.tokens[role])
+
+    def close(self) -> None:
+        self.client.close()
+        self.platform.stop()

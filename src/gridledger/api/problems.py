@@ -23,7 +23,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gridledger.errors import (
     GridLedgerError,
     MarketError,
-    OrderError,
     SlotError,
     StoreError,
     TelemetryError,
@@ -79,8 +78,6 @@ def status_of(exc: GridLedgerError) -> tuple[int, str]:
     """The HTTP status and problem code of a library error."""
     if isinstance(exc, AccessError):
         return exc.status, exc.code
-    if isinstance(exc, OrderError) and "nonce" in str(exc) and "used already" in str(exc):
-        return 409, "nonce-reused"
     if isinstance(exc, SlotError):
         return 409, "gate-closed"
     if isinstance(exc, ValidationError):

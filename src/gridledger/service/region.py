@@ -185,7 +185,17 @@ class RegionService:
                 )
         now = at or self.clock.now()
         with self._lock:
-            order_id = self.market.submit(order, now)
+            if order.order_id in self.orders:
+                raise ConflictError(
+                    f"order 0x{order.order_id.hex()} was accepted already (a replay); sign a new "
+                    "order with a fresh nonce"
+                )
+            try:
+                order_id = self.market.submit(order, now)
+            except OrderError as exc:
+                if "used already" in str(exc):  # the market's reused-nonce refusal
+                    raise ConflictError(str(exc)) from exc
+                raise
             if journal:
                 self.journal.append(
                     {
