@@ -199,8 +199,9 @@ def csv_chunks(rows: list[dict[str, Any]], chunk: int = 500) -> Iterator[str]:
 def trade_proof(
     platform: Platform, principal: Principal | None, region: str, slot_start_s: int, index: int
 ) -> dict[str, Any]:
-    """One of the caller's trades: its on-chain event and the server-checked Merkle proof."""
-    p = authorize(principal, Action.TRADE)
+    """One of the caller's trades (or of its region, for the operator and the admin): its
+    on-chain event and the server-checked Merkle proof."""
+    p = authorize(principal, Action.READ_REGION, region=region)
     service = platform.region(region)
     raw = address_bytes(p.address)
     trade = next(
