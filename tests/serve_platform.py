@@ -17,7 +17,7 @@ from gridledger.service.platform import Platform, ServeOptions
 with warnings.catch_warnings():
     # starlette asks for httpx2 (not installed here); its test client works on httpx as is
     warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
+    from starlette.testclient import TestClient as TestClient
 
 #: A summer morning: PV produces, so households sell and buy.
 MORNING = datetime(2026, 6, 21, 9, 50, tzinfo=UTC)

@@ -3,6 +3,7 @@ state change (the nonce stays usable for the genuine message)."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,11 +11,14 @@ from pathlib import Path
 import pytest
 from serve_platform import TestClient, make_platform, siwe_signature
 
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # web3's websockets.legacy import
+    from siwe import SiweMessage
+
 from gridledger.api.app import create_app
 from gridledger.api.session import COOKIE
 from gridledger.identity import Signer
 from gridledger.service.platform import Platform
-from gridledger.service.signin import SiweMessage
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +44,8 @@ def _message(platform: Platform, signer: Signer, fresh: str, **changes: object) 
 
 
 def _login(client: TestClient, message: str, signature: str) -> int:
-    return client.post(
-        "/api/v1/auth/login", json={"message": message, "signature": signature}
-    ).status_code
+    response = client.post("/api/v1/auth/login", json={"message": message, "signature": signature})
+    return int(response.status_code)
 
 
 def test_sign_in_gives_cookie_and_bearer_session(served: tuple[Platform, TestClient]) -> None:

@@ -9,6 +9,7 @@ import pytest
 from serve_platform import make_platform, run_minutes
 
 from gridledger.chain import open_ledger
+from gridledger.errors import GridLedgerError
 from gridledger.ledger.settlement import SlotStatus
 from gridledger.market import Order, Side
 from gridledger.operator.audit import verify_store
@@ -72,7 +73,7 @@ def test_restart_replays_accepted_orders_and_clears_each_slot_once(tmp_path: Pat
         stored = {o.order_id for o in again.queries.orders("central", slot.start_s)}
         assert order_id in stored
         # the replayed order cannot be submitted a second time
-        with pytest.raises(Exception, match="nonce|closure|evicted"):
+        with pytest.raises(GridLedgerError, match=r"accepted already|closure|evicted"):
             service2.submit(order)
     finally:
         again.stop()
