@@ -46,6 +46,12 @@ from gridledger.config import Config
     help="URL clients reach the server at; its host:port is the sign-in domain "
     "(default: http://HOST:PORT).",
 )
+@click.option(
+    "--start",
+    default=None,
+    help="Start the clock at this time (ISO 8601 with a UTC offset, e.g. 2026-06-21T08:00:00Z); "
+    "a data dir that ran later resumes from there.",
+)
 @click.option("--no-demo", is_flag=True, help="Refuse demo sign-ins with server-held keys.")
 @click.pass_context
 def serve(
@@ -58,6 +64,7 @@ def serve(
     data_dir: Path | None,
     seed: int,
     public_url: str | None,
+    start: str | None,
     no_demo: bool,
 ) -> None:
     """Run the live platform: a simulated neighbourhood, markets, settlement and the HTTP API."""
@@ -67,6 +74,20 @@ def serve(
     from gridledger.service.platform import Platform, ServeOptions
 
     cfg = settings_of(ctx)
+    start_ts = None
+    if start is not None:
+        from datetime import datetime
+
+        try:
+            start_ts = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        except ValueError:
+            raise click.BadParameter(
+                f"{start!r} is not an ISO 8601 time", param_hint="--start"
+            ) from None
+        if start_ts.tzinfo is None:
+            raise click.BadParameter(
+                "give a UTC offset, e.g. 2026-06-21T08:00:00Z", param_hint="--start"
+            )
     if data_dir is not None:
         cfg = Config({**dict(cfg), "data_dir": str(data_dir)}, dict(cfg.sources))
     names = tuple(r.strip() for r in (regions or cfg["region"]).split(",") if r.strip())
@@ -77,6 +98,7 @@ def serve(
         seed=seed,
         public_url=public_url or f"http://{host}:{port}",
         demo=not no_demo,
+        start=start_ts,
     )
     level = str(cfg["log_level"]).upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -65,7 +65,8 @@ CLOCK_FILE = "serve-clock.json"
 class ServeOptions:
     """How ``gridledger serve`` runs: simulated households per region, regions, clock speed,
     the seconds between device readings [clock s], the public URL (its host is the EIP-4361
-    domain) and whether demo sign-ins (server-held keys) are allowed."""
+    domain), whether demo sign-ins (server-held keys) are allowed, and where the clock starts
+    (``start``, aware UTC; default now)."""
 
     households: int = 10
     regions: tuple[str, ...] = ("central",)
@@ -76,6 +77,7 @@ class ServeOptions:
     demo: bool = True
     tick_s: float = 0.2
     ingest_batch: int = 500
+    start: datetime | None = None
 
     @property
     def domain(self) -> str:
@@ -167,7 +169,9 @@ class Platform:
         self.health.started = True
 
     def _resume_time(self, queries: Queries) -> datetime:
-        now = datetime.now(UTC)
+        """Where the clock starts: ``options.start`` (or now), but never before what the data
+        dir already holds (its newest reading, the clock recorded at the last stop)."""
+        now = self.options.start or datetime.now(UTC)
         latest = queries.latest_reading_ms()
         candidates = [now]
         if latest is not None:
