@@ -7,6 +7,7 @@ charge [0.1 %]. Region aggregates go through :func:`~gridledger.service.access.r
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -125,10 +126,7 @@ def live(platform: Platform, principal: Principal | None, site_id: str) -> dict[
         devices.append({"device_id": device_id, "kind": kind, "power_w": p, "ts_ms": r.ts_ms})
     now = platform.clock.now()
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    today = _zero()
-    for row in _energy_rows(platform, site.site_id, day, now + timedelta(seconds=1), 86400):
-        for k in ENERGY_FIELDS:
-            today[k] += row[k]
+    today = dict(_today(platform, site.site_id, int(day.timestamp()), ts))
     load = today["load_wh"]
     share = 1.0 - min(today["grid_import_wh"], load) / load if load else None
     return {
@@ -140,6 +138,20 @@ def live(platform: Platform, principal: Principal | None, site_id: str) -> dict[
         "today": today,
         "self_powered_share": None if share is None else round(share, 4),
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def _today(
+    platform: Platform, site_id: str, day_start_s: int, newest_ms: int
+) -> tuple[tuple[str, int], ...]:
+    """Today's energy of a site [Wh]: a register-delta query over the day, cached until the
+    site's newest reading changes (the live view is polled far more often than devices report)."""
+    day = datetime.fromtimestamp(day_start_s, UTC)
+    totals = _zero()
+    for row in _energy_rows(platform, site_id, day, day + timedelta(days=1), 86400):
+        for k in ENERGY_FIELDS:
+            totals[k] += row[k]
+    return tuple(totals.items())
 
 
 def _zero() -> dict[str, int]:
