@@ -118,6 +118,8 @@ class Platform:
         self.backend: LedgerBackend | None = None
         self.store: Store | None = None
         self.transport: Transport | None = None
+        self.command_transport: Transport | None = None
+        self.device_transport: Transport | None = None
 
     @property
     def clock(self) -> Clock:
@@ -152,18 +154,25 @@ class Platform:
             raise ConfigError(f"cannot create data_dir {self.data_dir}: {exc}") from exc
         self.store = open_store(self.cfg.store_location)
         self.backend = open_ledger(self.cfg["ledger_url"], self.data_dir, self.chain_id)
-        self.transport = open_transport(self.cfg["telemetry_url"], "gridledger-serve")
+        url = self.cfg["telemetry_url"]
+        # one client (persistent session) per role, as separate processes would have: ingest,
+        # the command sender, and the simulated devices
+        self.transport = open_transport(url, "gridledger-serve-ingest")
+        self.command_transport = open_transport(url, "gridledger-serve-commands")
+        self.device_transport = open_transport(url, "gridledger-serve-devices")
         queries = self.queries
         if self._clock is None:
             self._clock = ScaledClock(self.options.speed, self._resume_time(queries))
         self.commands = CommandLog(
-            Journal(self.data_dir / "serve-commands.jsonl"), self.transport, self.reading_domain
+            Journal(self.data_dir / "serve-commands.jsonl"),
+            self.command_transport,
+            self.reading_domain,
         )
         for name in self.options.regions:
             self._open_region(name, queries)
         self.ingestor = Ingestor(self.store, self.reading_domain, clock_ms=self.clock.now_ms)
         self.transport.subscribe(readings_filter(), self._inbox.put)
-        self.transport.subscribe("gridledger/+/+/+/commands" + ACK_SUFFIX, self._on_ack)
+        self.command_transport.subscribe("gridledger/+/+/+/commands" + ACK_SUFFIX, self._on_ack)
         for hood in self.neighbourhoods.values():
             hood.listen_for_commands()
         self.health.started = True
@@ -184,7 +193,8 @@ class Platform:
         return max(candidates)
 
     def _open_region(self, name: str, queries: Queries) -> None:
-        assert self.backend is not None and self.store is not None and self.transport is not None
+        assert self.backend is not None and self.store is not None
+        assert self.device_transport is not None
         op = RegionOperator.open(
             self.backend,
             self.store,
@@ -214,7 +224,7 @@ class Platform:
             hood = Neighbourhood(
                 name,
                 self.options.households,
-                self.transport,
+                self.device_transport,
                 self.reading_domain,
                 seed=self.options.seed,
                 reading_interval_s=self.options.reading_interval_s,
@@ -266,11 +276,13 @@ class Platform:
 
     def close(self) -> None:
         """Close the transport, the store and the chain (idempotent)."""
-        transport, store, backend = self.transport, self.store, self.backend
-        self.transport = None
+        transports = (self.device_transport, self.command_transport, self.transport)
+        store, backend = self.store, self.backend
+        self.transport = self.command_transport = self.device_transport = None
         self.backend = None
-        if transport is not None:
-            transport.close()
+        for transport in transports:
+            if transport is not None:
+                transport.close()
         if store is not None:
             store.close()
         if backend is not None:
