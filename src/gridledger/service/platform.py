@@ -47,10 +47,11 @@ from gridledger.service.metrics import Metrics
 from gridledger.service.neighbourhood import ACK_SUFFIX, Neighbourhood
 from gridledger.service.plant import CommandLog
 from gridledger.service.queries import Queries
+from gridledger.service.reconnect import ReconnectingStore
 from gridledger.service.region import RegionService
 from gridledger.service.signin import SignIn
 from gridledger.sim.city import example_company
-from gridledger.store import Store, open_store
+from gridledger.store import Store
 from gridledger.telemetry import Delivery, Ingestor, Transport, open_transport, readings_filter
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,8 @@ class Platform:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._inbox: queue.Queue[Delivery] = queue.Queue()
+        self._retry: list[Delivery] = []  # a batch whose commit failed (the store was down)
+        self._ingest_stale = False
         self._planned: set[tuple[str, int]] = set()
         self._device_sites: dict[str, tuple[str, str, str]] = {}
         self.signin = SignIn(options.domain, options.public_url, self.chain_id, self.principal_of)
@@ -152,7 +155,7 @@ class Platform:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"cannot create data_dir {self.data_dir}: {exc}") from exc
-        self.store = open_store(self.cfg.store_location)
+        self.store = ReconnectingStore.open(self.cfg.store_location)
         self.backend = open_ledger(self.cfg["ledger_url"], self.data_dir, self.chain_id)
         url = self.cfg["telemetry_url"]
         # one client (persistent session) per role, as separate processes would have: ingest,
@@ -339,11 +342,16 @@ class Platform:
 
     def ingest_pending(self, max_wait_s: float) -> int:
         """Ingest what the transport delivered (waiting up to ``max_wait_s`` for the first)."""
-        batch: list[Delivery] = []
-        try:
-            batch.append(self._inbox.get(timeout=max_wait_s))
-        except queue.Empty:
-            return 0
+        if self._ingest_stale:
+            self.ingestor.reload()  # raises while the store is down: nothing is checked
+            self._ingest_stale = False
+        batch: list[Delivery] = self._retry[: self.options.ingest_batch]
+        del self._retry[: len(batch)]
+        if not batch:
+            try:
+                batch.append(self._inbox.get(timeout=max_wait_s))
+            except queue.Empty:
+                return 0
         while len(batch) < self.options.ingest_batch:
             try:
                 batch.append(self._inbox.get_nowait())
@@ -354,7 +362,10 @@ class Platform:
         try:
             result = self.ingestor.commit(checked)
         except GridLedgerError:
-            self.ingestor.reload()  # nothing of the batch was stored: forget what check assumed
+            # nothing of the batch was stored: try it again once the store answers, with the
+            # per-device state reloaded from the store (check() advanced it for this batch)
+            self._retry[:0] = batch
+            self._ingest_stale = True
             raise
         for d in batch:
             d.ack()

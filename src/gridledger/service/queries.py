@@ -9,7 +9,7 @@ the store's rows is adapted here alone.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gridledger.identity import checksum
@@ -156,6 +156,28 @@ class Queries:
             tuple(s.tx_hashes),
             s.block_number,
             s.settled_at_ms,
+        )
+
+    def record_delivery(
+        self,
+        region: str,
+        slot_start_s: int,
+        readings_root: bytes,
+        tx_hashes: tuple[bytes, ...],
+        block_number: int,
+    ) -> None:
+        """Write a delivery the chain settled into the slot's stored settlement (its receipt)."""
+        s = self.store.get_settlement(region, slot_start_s)
+        if s is None:
+            return
+        extra = tuple(h for h in tx_hashes if h not in s.tx_hashes)
+        self.store.update_settlement(
+            replace(
+                s,
+                readings_root=readings_root,
+                tx_hashes=tuple(s.tx_hashes) + extra,
+                block_number=max(block_number, s.block_number),
+            )
         )
 
     def trades(self, region: str, slot_start_s: int | None = None) -> list[TradeRecord]:

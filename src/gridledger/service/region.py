@@ -119,6 +119,8 @@ class RegionService:
         self.orders: dict[bytes, OrderState] = {}
         self.recent: deque[SlotSummary] = deque(maxlen=RECENT_SLOTS)
         self._pending_delivery: dict[int, int] = {}  # slot -> attempts
+        # cleared slots whose settlement failed (store or chain down): retried each tick
+        self._unsettled: dict[int, tuple[Slot, ClearingResult, list[Order], SlotSummary]] = {}
         self._roles: dict[bytes, ChainRole] = {}
         self._nonces: dict[bytes, int] = {}
         self._lock = threading.RLock()
@@ -359,6 +361,10 @@ class RegionService:
         current = clock.slot_of(now)
         with self._lock:
             booked = sorted(self.market._books)
+        for slot, result, orders, summary in list(self._unsettled.values()):
+            self._settle(slot, result, orders, summary)
+            if slot.start_s in self._unsettled:
+                return  # still failing: keep the order of slots, try again next tick
         while not clock.is_open(self._next_clear, now):
             slot = self._next_clear
             if slot.start_s in booked or slot.start_s >= current.start_s - 4 * self.slot_seconds:
@@ -419,11 +425,14 @@ class RegionService:
             self._sync_chain_tariff(slot)
             done = self.operator.settle(result, orders)
         except GridLedgerError as exc:
-            # not marked done: the next tick after a restart (or repair) completes it
+            # not marked done: the next tick retries it (settling is idempotent), and so does a
+            # restart from the journal
             self.metrics.stage_errors.labels(self.name, "settlement").inc()
             log.error("region %s slot %s: settlement failed: %s", self.name, slot.start_s, exc)
             summary.status = "settlement_failed"
+            self._unsettled[slot.start_s] = (slot, result, orders, summary)
             return
+        self._unsettled.pop(slot.start_s, None)
         self.journal.append({"op": "done", "slot": slot.start_s})
         self.metrics.slots_settled.labels(self.name).inc()
         self.metrics.trades_settled.labels(self.name).inc(done.trades)
@@ -464,8 +473,11 @@ class RegionService:
             if now < end + timedelta(seconds=DELIVERY_DELAY_S):
                 break
             try:
-                if self.operator.market.slot(start).status < SlotStatus.DELIVERED:
+                state = self.operator.market.slot(start)
+                if state.status < SlotStatus.DELIVERED:
                     self.operator.settle_delivery(start)
+                else:
+                    self._record_delivery(start, state.readings_root)
                 del self._pending_delivery[start]
                 self.metrics.deliveries_settled.labels(self.name).inc()
                 self._set_status(start, "delivered")
@@ -486,10 +498,33 @@ class RegionService:
         self.metrics.lag.labels(self.name, "delivery").set(lag)
 
     def resume_deliveries(self) -> None:
-        """Queue the delivery of settled slots whose delivery is not on chain (after a restart)."""
+        """Queue the delivery of settled slots whose delivery is not on chain, or is on chain
+        but not recorded in the store (after a restart)."""
         for record in self.queries.settlements(self.name)[-RECENT_SLOTS:]:
-            if self.operator.market.slot(record.slot_start_s).status < SlotStatus.DELIVERED:
+            state = self.operator.market.slot(record.slot_start_s)
+            if state.status < SlotStatus.DELIVERED or record.readings_root != state.readings_root:
                 self._pending_delivery.setdefault(record.slot_start_s, 0)
+
+    def _record_delivery(self, slot_start_s: int, readings_root: bytes) -> None:
+        """The chain settled the slot's delivery but the store missed the receipt (it failed
+        after the chain answered): record it from the chain's ``SlotDelivered`` and
+        ``DeliverySettled`` events."""
+        recorded = self.queries.settlement(self.name, slot_start_s)
+        if recorded is None or recorded.readings_root == readings_root:
+            return
+        events = [
+            e
+            for name in ("DeliverySettled", "SlotDelivered")
+            for e in self.operator.market.events(name)
+            if int(e.args["slot"]) == slot_start_s
+        ]
+        self.queries.record_delivery(
+            self.name,
+            slot_start_s,
+            readings_root,
+            tuple(dict.fromkeys(e.tx_hash for e in events)),
+            max((e.block_number for e in events), default=0),
+        )
 
     def _set_status(self, slot_start_s: int, status: str) -> None:
         for s in self.recent:
