@@ -10,11 +10,13 @@ from fastapi import APIRouter
 from gridledger.api.problems import PROBLEM_RESPONSES
 from gridledger.api.schemas import (
     CompanyOut,
+    DeviceRegisteredOut,
     MarketOut,
     RegionEnergyOut,
     RegionOut,
     RegionStatusOut,
     RegisterCompanyIn,
+    RegisterDeviceIn,
     RegisteredOut,
     RegisterHouseholdIn,
     TariffIn,
@@ -88,6 +90,21 @@ def register_household(
 ) -> RegisteredOut:
     out = operations.register_household(platform, caller, region, body.address, body.site_id)
     return RegisteredOut(**out)
+
+
+@router.post(
+    "/{region}/sites/{site_id}/devices",
+    response_model=DeviceRegisteredOut,
+    status_code=201,
+    summary="Register a real device of a site (operator)",
+)
+def register_device(
+    region: str, site_id: str, body: RegisterDeviceIn, platform: PlatformDep, caller: Caller
+) -> DeviceRegisteredOut:
+    out = operations.register_device(
+        platform, caller, region, site_id, body.device_id, body.kind, body.address, body.params
+    )
+    return DeviceRegisteredOut(**out)
 
 
 @router.post(

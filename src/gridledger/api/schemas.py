@@ -171,6 +171,20 @@ class RegisterCompanyIn(Strict):
     name: str = Field(min_length=1, max_length=80)
 
 
+class RegisterDeviceIn(Strict):
+    device_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    kind: Literal["pv_meter", "accumulator", "bec", "load", "ev_charger", "fuel_cell"]
+    address: str = Address
+    params: dict[str, int] = Field(default_factory=dict, max_length=16)
+
+
+class DeviceRegisteredOut(BaseModel):
+    device_id: str
+    site_id: str
+    kind: str
+    address: str
+
+
 class RegisteredOut(BaseModel):
     address: str
     region: str

@@ -20,12 +20,14 @@ from gridledger.service.access import (
     Action,
     ConflictError,
     ForbiddenError,
+    NotFoundError,
     Principal,
     authorize,
 )
 from gridledger.service.platform import HOUSEHOLD_DEPOSIT_MICRO, Platform
 from gridledger.service.region import RegionService
 from gridledger.service.trading import fills
+from gridledger.store import DEVICE_KINDS
 
 
 def region_status(platform: Platform, principal: Principal | None, region: str) -> dict[str, Any]:
@@ -86,6 +88,34 @@ def register_household(
         raise ConflictError(f"site {site!r} exists and belongs to another account")
     platform.queries.add_site(site, region, raw, platform.clock.now_ms())
     return {"address": checksum(raw), "region": region, "site_id": site, "role": "household"}
+
+
+def register_device(
+    platform: Platform,
+    principal: Principal | None,
+    region: str,
+    site_id: str,
+    device_id: str,
+    kind: str,
+    address: str,
+    params: dict[str, int],
+) -> dict[str, Any]:
+    """Register a real device of a site in the region (its signing address), so ingest accepts
+    its signed readings from the transport (e.g. MQTT)."""
+    authorize(principal, Action.OPERATE_REGION, region=region)
+    platform.region(region)
+    site = platform.queries.site(site_id)
+    if site is None or site.region != region:
+        raise NotFoundError(f"no site {site_id!r} in region {region!r}; register the household")
+    if kind not in DEVICE_KINDS:
+        raise OrderError(f"kind must be one of {', '.join(DEVICE_KINDS)}, got {kind!r}")
+    raw = address_bytes(address, "address")
+    existing = platform.queries.device(device_id)
+    if existing is not None and (existing.site_id != site_id or bytes(existing.address) != raw):
+        raise ConflictError(f"device {device_id!r} exists with another site or address")
+    platform.queries.add_device(device_id, site_id, kind, raw, params)
+    platform.registry_changed()
+    return {"device_id": device_id, "site_id": site_id, "kind": kind, "address": checksum(raw)}
 
 
 def register_company(

@@ -115,6 +115,7 @@ class Platform:
         self._inbox: queue.Queue[Delivery] = queue.Queue()
         self._retry: list[Delivery] = []  # a batch whose commit failed (the store was down)
         self._ingest_stale = False
+        self._registry_changed = threading.Event()
         self._planned: set[tuple[str, int]] = set()
         self._device_sites: dict[str, tuple[str, str, str]] = {}
         self.signin = SignIn(options.domain, options.public_url, self.chain_id, self.principal_of)
@@ -336,6 +337,10 @@ class Platform:
                 log.error("ingest: %s", exc)
                 self._stop.wait(1.0)
 
+    def registry_changed(self) -> None:
+        """A device was registered: ingest reloads the registry before its next batch."""
+        self._registry_changed.set()
+
     def step_devices(self) -> int:
         now_ms = self.clock.now_ms()
         return sum(h.step(now_ms) for h in self.neighbourhoods.values())
@@ -345,6 +350,9 @@ class Platform:
         if self._ingest_stale:
             self.ingestor.reload()  # raises while the store is down: nothing is checked
             self._ingest_stale = False
+        if self._registry_changed.is_set():
+            self._registry_changed.clear()
+            self.ingestor.refresh_registry()  # devices registered through the API
         batch: list[Delivery] = self._retry[: self.options.ingest_batch]
         del self._retry[: len(batch)]
         if not batch:

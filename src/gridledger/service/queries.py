@@ -91,6 +91,9 @@ class Queries:
     def sites_of(self, owner: bytes) -> list[Site]:
         return [s for s in self.store.list_sites() if bytes(s.owner) == owner]
 
+    def device(self, device_id: str) -> Device | None:
+        return self.store.get_device(device_id)
+
     def devices(self, site_id: str) -> list[Device]:
         return self.store.list_devices(site_id)
 
