@@ -40,6 +40,8 @@ def allowed(method: str, path: str) -> set[str]:
     """Who may succeed on an operation aimed at A's resources."""
     if (method, path) in PUBLIC:
         return {*SIGNED_IN, "anonymous"}
+    if path.startswith("/api/v1/regions/{region}/") and method != "get":
+        return {"operator", "admin"}
     if "{site_id}" in path:
         return {"a"} if method != "get" else {"a", "operator", "admin"}
     if "{order_id}" in path:
@@ -84,6 +86,9 @@ def request(world: World, method: str, path: str) -> tuple[str, dict[str, Any] |
             "setting": "reserve_soc_permille", "value": 150,
         },
         ("post", "/api/v1/regions/{region}/households"): {"address": Signer.generate().address},
+        ("post", "/api/v1/regions/{region}/sites/{site_id}/devices"): {
+            "device_id": "walk-device", "kind": "load", "address": Signer.generate().address,
+        },
         ("post", "/api/v1/regions/{region}/companies"): {
             "address": Signer.generate().address, "name": "walk",
         },

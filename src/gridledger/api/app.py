@@ -47,7 +47,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         app.include_router(module.router)
 
     @app.get("/healthz", response_model=HealthOut, tags=["health"], summary="Alive")
-    def healthz(platform: PlatformDep) -> Response:
+    async def healthz(platform: PlatformDep) -> Response:
         status = "stopping" if platform.health.stopping else "ok"
         return Response(json.dumps({"status": status}), media_type="application/json")
 
@@ -58,7 +58,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         summary="Ready to serve",
         responses={503: {"model": HealthOut, "description": "Not ready"}},
     )
-    def readyz(platform: PlatformDep) -> Response:
+    async def readyz(platform: PlatformDep) -> Response:
         ok = platform.uptime_ok()
         body = json.dumps({"status": "ok" if ok else "starting"})
         return Response(body, status_code=200 if ok else 503, media_type="application/json")

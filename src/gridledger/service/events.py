@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,8 @@ class Event:
     accounts: frozenset[str] = frozenset()
     published_ms: float = field(default_factory=lambda: time.time() * 1000)
     id: int = 0
+    #: the stream's JSON of the event, serialised once for every subscriber
+    wire: str = ""
 
 
 Filter = Callable[[Event], bool]
@@ -87,6 +90,7 @@ class EventBus:
             return len(self._subs)
 
     def publish(self, event: Event) -> Event:
+        payload = {"kind": event.kind, "region": event.region, "published_ms": event.published_ms}
         event = Event(
             event.kind,
             event.region,
@@ -95,13 +99,18 @@ class EventBus:
             event.accounts,
             event.published_ms,
             next(self._ids),
+            json.dumps(payload | event.data),
         )
         with self._lock:
             subs = list(self._subs)
             self.published += 1
         by_loop: dict[asyncio.AbstractEventLoop, list[Subscription]] = {}
+        decided: dict[int, bool] = {}  # subscribers sharing one filter object share the answer
         for sub in subs:
-            if sub.accept(event):
+            ok = decided.get(id(sub.accept))
+            if ok is None:
+                ok = decided[id(sub.accept)] = sub.accept(event)
+            if ok:
                 by_loop.setdefault(sub.loop, []).append(sub)
         for loop, targets in by_loop.items():
             # one hop per loop, not per subscriber: 1,000 subscribers cost one wake-up
