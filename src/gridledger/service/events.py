@@ -99,7 +99,7 @@ class EventBus:
             event.accounts,
             event.published_ms,
             next(self._ids),
-            json.dumps(payload | event.data),
+            json.dumps(event.data | payload),
         )
         with self._lock:
             subs = list(self._subs)

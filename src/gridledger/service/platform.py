@@ -396,7 +396,7 @@ class Platform:
                     {
                         "site_id": site_id,
                         "device_id": r.device_id,
-                        "kind": kind,
+                        "device_kind": kind,
                         "power_w": r.power_w,
                         "soc_permille": r.soc_permille,
                         "ts_ms": r.ts_ms,
