@@ -106,7 +106,7 @@ def logout(platform: PlatformDep, session: SessionDep, response: Response) -> Re
 
 
 @router.get("/me", response_model=MeOut, summary="The signed-in account and its roles")
-def me(caller: Caller) -> MeOut:
+async def me(caller: Caller) -> MeOut:
     if caller is None:
         raise AuthenticationError("sign in first")
     return _me(caller)

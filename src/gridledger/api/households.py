@@ -33,7 +33,7 @@ SiteId = Annotated[str, Query(max_length=64)]
 
 
 @router.get("", response_model=Page[SiteOut], summary="The sites the caller may see")
-def sites(
+async def sites(
     platform: PlatformDep, caller: Caller, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> Page[SiteOut]:
     if caller is None:
@@ -44,12 +44,12 @@ def sites(
 
 
 @router.get("/{site_id}", response_model=SiteDetailOut, summary="Installation and devices")
-def site(site_id: str, platform: PlatformDep, caller: Caller) -> SiteDetailOut:
+async def site(site_id: str, platform: PlatformDep, caller: Caller) -> SiteDetailOut:
     return SiteDetailOut(**monitor.site_detail(platform, caller, site_id))
 
 
 @router.get("/{site_id}/live", response_model=LiveOut, summary="Live power and today's energy")
-def live(site_id: str, platform: PlatformDep, caller: Caller) -> LiveOut:
+async def live(site_id: str, platform: PlatformDep, caller: Caller) -> LiveOut:
     return LiveOut(**monitor.live(platform, caller, site_id))
 
 
@@ -67,7 +67,7 @@ def energy(
 
 
 @router.get("/{site_id}/battery", response_model=BatteryOut, summary="Battery specs and settings")
-def get_battery(site_id: str, platform: PlatformDep, caller: Caller) -> BatteryOut:
+async def get_battery(site_id: str, platform: PlatformDep, caller: Caller) -> BatteryOut:
     return BatteryOut(**monitor.battery(platform, caller, site_id))
 
 
@@ -89,7 +89,7 @@ def post_command(
 @router.get(
     "/{site_id}/battery/commands", response_model=Page[CommandOut], summary="Commands and states"
 )
-def list_commands(
+async def list_commands(
     site_id: str,
     platform: PlatformDep,
     caller: Caller,
@@ -102,7 +102,7 @@ def list_commands(
 
 
 @router.get("/{site_id}/faults", response_model=Page[FaultOut], summary="Open and closed faults")
-def faults(
+async def faults(
     site_id: str,
     platform: PlatformDep,
     caller: Caller,

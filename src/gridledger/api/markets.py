@@ -32,7 +32,7 @@ router = APIRouter(prefix="/api/v1/regions", tags=["regions"], responses=PROBLEM
 
 
 @router.get("", response_model=list[RegionOut], summary="The regions of this platform")
-def regions(platform: PlatformDep, caller: Caller) -> list[RegionOut]:
+async def regions(platform: PlatformDep, caller: Caller) -> list[RegionOut]:
     authorize(caller, Action.READ_REGION)
     return [
         RegionOut(
@@ -47,12 +47,12 @@ def regions(platform: PlatformDep, caller: Caller) -> list[RegionOut]:
 
 
 @router.get("/{region}/market", response_model=MarketOut, summary="Open slot, prices, volumes")
-def market(region: str, platform: PlatformDep, caller: Caller) -> MarketOut:
+async def market(region: str, platform: PlatformDep, caller: Caller) -> MarketOut:
     return MarketOut(**trading.market_view(platform, caller, region))
 
 
 @router.get("/{region}/companies", response_model=list[CompanyOut], summary="Energy companies")
-def companies(region: str, platform: PlatformDep, caller: Caller) -> list[CompanyOut]:
+async def companies(region: str, platform: PlatformDep, caller: Caller) -> list[CompanyOut]:
     return [CompanyOut(**c) for c in trading.companies(platform, caller, region)]
 
 

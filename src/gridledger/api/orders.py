@@ -34,7 +34,7 @@ OrderId = Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{64}$")]
 
 
 @router.get("/orders", response_model=Page[OrderOut], summary="The caller's orders")
-def list_orders(
+async def list_orders(
     platform: PlatformDep,
     caller: Caller,
     status: str | None = Query(None, max_length=16),
@@ -131,7 +131,7 @@ def cancel(order_id: str, body: CancelIn, platform: PlatformDep, caller: Caller)
 
 
 @router.get("/fills", response_model=Page[FillOut], summary="Settled trades of the caller")
-def fills(
+async def fills(
     platform: PlatformDep, caller: Caller, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> Page[FillOut]:
     rows = [FillOut(**f) for f in trading.fills(platform, caller)]
@@ -143,7 +143,7 @@ def fills(
 
 
 @router.get("/company/offers", response_model=list[CompanyOfferOut], tags=["company"])
-def offers(platform: PlatformDep, caller: Caller) -> list[CompanyOfferOut]:
+async def offers(platform: PlatformDep, caller: Caller) -> list[CompanyOfferOut]:
     return [CompanyOfferOut(**o) for o in operations.company_offers(platform, caller)]
 
 
