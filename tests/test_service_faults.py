@@ -122,6 +122,7 @@ def test_sigkill_mid_run_then_restart_loses_nothing(tmp_path: Path) -> None:
             proc.wait(10)
     with open_store(f"sqlite:///{tmp_path / 'gridledger.sqlite'}") as store:
         assert store.reading_count() >= readings_before
+        assert store.rejection_counts() == {}  # the devices went on from their stored readings
         settled = {s.slot_start_s for s in store.list_settlements("central")}
         stored = {o.order_id for o in store.list_orders("central")}
         last = max(settled)

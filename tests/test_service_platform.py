@@ -72,8 +72,30 @@ def test_restart_replays_accepted_orders_and_clears_each_slot_once(tmp_path: Pat
         assert len(cleared) == 1
         stored = {o.order_id for o in again.queries.orders("central", slot.start_s)}
         assert order_id in stored
+        # the devices continued from their stored readings: ingest refused none of them
+        assert again.queries.rejection_counts() == {}
         # the replayed order cannot be submitted a second time
         with pytest.raises(GridLedgerError, match=r"accepted already|closure|evicted"):
             service2.submit(order)
     finally:
         again.stop()
+
+
+def test_two_regions_run_side_by_side(tmp_path: Path) -> None:
+    platform, clock = make_platform(
+        tmp_path, households=5, regions=("north", "south"), telemetry_url=f"memory://{tmp_path}"
+    )
+    try:
+        run_minutes(platform, clock, 35)
+        for name in ("north", "south"):
+            service = platform.regions[name]
+            assert any(s.status in ("settled", "delivered") for s in service.recent), name
+            sites = {s.site_id for s in platform.queries.sites(name)}
+            assert sites == {f"{name}-{i:04d}" for i in range(5)}
+        north, south = platform.regions["north"], platform.regions["south"]
+        assert north.operator.market.address != south.operator.market.address
+        assert north.company is not None and south.company is not None
+        assert north.company.address != south.company.address
+        assert platform.queries.rejection_counts() == {}
+    finally:
+        platform.stop()
