@@ -134,3 +134,23 @@ def test_problem_json_on_errors(served: tuple[Platform, TestClient]) -> None:
     body = response.json()
     assert body["status"] == 401 and body["type"].startswith("https://gridledger.dev/problems/")
     assert "sign in" in body["detail"]
+
+
+def test_demo_sign_in_uses_the_servers_keystore(served: tuple[Platform, TestClient]) -> None:
+    from gridledger.identity import Keystore
+    from gridledger.service.demo import DEMO_PASSPHRASE
+
+    platform, client = served
+    keystore = Keystore(platform.cfg.keystore_path)
+    assert {"demo-admin", "demo-operator", "demo-company-central", "demo-central-0000"} <= set(
+        keystore.names()
+    )
+    owner = platform.neighbourhoods["central"].sites[0].owner
+    assert keystore.load("demo-central-0000", DEMO_PASSPHRASE).address == owner.address
+    client.cookies.clear()
+    body = client.post("/api/v1/auth/demo", json={"site_id": "central-0000"}).json()
+    assert body["address"] == owner.address and body["sites"] == ["central-0000"]
+    operator = client.post("/api/v1/auth/demo", json={"role": "operator"}).json()
+    assert operator["roles"] == ["operator"] and operator["operator_regions"] == ["central"]
+    assert client.post("/api/v1/auth/demo", json={"site_id": "nope"}).status_code == 404
+    client.cookies.clear()

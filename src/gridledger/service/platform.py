@@ -37,10 +37,12 @@ from gridledger.config import Config
 from gridledger.errors import ConfigError, GridLedgerError
 from gridledger.identity import Domain, Signer, checksum
 from gridledger.ledger.registry import Role as ChainRole
-from gridledger.market import Order, RuleSet, Side
+from gridledger.market import RuleSet
 from gridledger.operator.region import RegionOperator, demo_keys, market_tariffs
 from gridledger.service.access import Principal, Role
 from gridledger.service.clock import Clock, ScaledClock
+from gridledger.service.controllers import place_slot_orders
+from gridledger.service.demo import DemoKeys
 from gridledger.service.events import Event, EventBus
 from gridledger.service.journal import Journal
 from gridledger.service.metrics import Metrics
@@ -172,6 +174,10 @@ class Platform:
             self.command_transport,
             self.reading_domain,
         )
+        self.demo_keys = DemoKeys(self.cfg.keystore_path)
+        if self.options.demo:
+            self.demo_keys.install("demo-admin", self.admin)
+            self.demo_keys.install("demo-operator", self.operator_key)
         for name in self.options.regions:
             self._open_region(name, queries)
         self.ingestor = Ingestor(self.store, self.reading_domain, clock_ms=self.clock.now_ms)
@@ -222,8 +228,8 @@ class Platform:
             company=company.key,
             company_name=company.name,
         )
-        self.company_keys = getattr(self, "company_keys", {})
-        self.company_keys[company.key.address] = company.key
+        if self.options.demo:
+            self.demo_keys.install(f"demo-company-{name}", company.key)
         if self.options.households:
             hood = Neighbourhood(
                 name,
@@ -237,6 +243,9 @@ class Platform:
             for site in hood.sites:
                 site.register(self.store, now_ms)
             hood.restore(queries.latest(), self.commands.applied_nonces())
+            if self.options.demo:
+                for site in hood.sites:
+                    self.demo_keys.install(f"demo-{site.site_id}", site.owner)
             owners = [s.owner.address_bytes for s in hood.sites]
             op.onboard(self.admin, owners, deposit_micro=HOUSEHOLD_DEPOSIT_MICRO)
             self.neighbourhoods[name] = hood
@@ -446,60 +455,17 @@ class Platform:
             self.metrics.rejections.labels("command", "refused_by_device").inc()
 
     def place_demo_orders(self) -> int:
-        """The home controllers' orders (and the company's offer) for each region's open slot."""
+        """The home controllers' orders (and the company's offer) for each region's open slot
+        (:mod:`gridledger.service.controllers`), once per slot."""
         placed = 0
         for name, hood in self.neighbourhoods.items():
             service = self.regions[name]
             slot = service.open_slot()
-            if (name, slot.start_s) in self._planned:
-                continue
-            self._planned.add((name, slot.start_s))
-            tariff = self.rules.tariff
-            company = service.company
-            company_pays = None
-            domain = service.operator.domain
-            if company is not None:
-                offer = Order.create(
-                    company,
-                    domain,
-                    region=name,
-                    slot_start_s=slot.start_s,
-                    side=Side.BID,
-                    energy_wh=4_000,
-                    price_micro_per_kwh=140_000,
-                    nonce=service.next_nonce(company.address_bytes),
-                )
-                try:
-                    service.post_offer(offer)
-                    company_pays = 140_000 - tariff.grid_fee_micro_per_kwh
-                except GridLedgerError as exc:
-                    log.warning("region %s: company offer refused: %s", name, exc)
-            plans = hood.plan(
-                slot.start_s,
-                slot.length_s,
-                tariff.feed_in_price_micro_per_kwh,
-                tariff.retail_price_micro_per_kwh,
-                company_pays,
-            )
-            for p in plans:
-                owner = hood.sites[p.site_index].owner
-                order = Order.create(
-                    owner,
-                    domain,
-                    region=name,
-                    slot_start_s=slot.start_s,
-                    side=Side(p.side),
-                    energy_wh=p.energy_wh,
-                    price_micro_per_kwh=p.price_micro_per_kwh,
-                    nonce=service.next_nonce(owner.address_bytes),
-                    **({"target": company.address} if p.to_company and company else {}),
-                )
-                try:
-                    service.submit(order)
-                    placed += 1
-                except GridLedgerError as exc:
-                    self.metrics.rejections.labels("order", type(exc).__name__).inc()
-                    log.warning("region %s: demo order refused: %s", name, exc)
+            if (name, slot.start_s) not in self._planned:
+                # keep the set to the slots still open
+                self._planned = {k for k in self._planned if k[1] >= slot.start_s}
+                self._planned.add((name, slot.start_s))
+                placed += place_slot_orders(service, hood, self.metrics)
         return placed
 
     def tick_regions(self) -> None:
@@ -544,22 +510,19 @@ class Platform:
     def demo_signer(
         self, site_id: str | None = None, role: str | None = None, region: str | None = None
     ) -> Signer | None:
-        """The server-held key of a demo account (``None`` if there is none)."""
+        """The demo account's key from the server's keystore (``None`` if there is none)."""
         if not self.options.demo:
             return None
         if site_id is not None:
-            for hood in self.neighbourhoods.values():
-                if site_id in hood.owners:
-                    return hood.owners[site_id]
-            return None
-        if role == "operator":
-            return self.operator_key
-        if role == "admin":
-            return self.admin
+            known = any(site_id in hood.owners for hood in self.neighbourhoods.values())
+            return self.demo_keys.load(f"demo-{site_id}") if known else None
+        if role in ("operator", "admin"):
+            return self.demo_keys.load(f"demo-{role}")
         if role == "company":
             name = region or next(iter(self.regions), None)
-            service = self.regions.get(name or "")
-            return None if service is None else service.company
+            if name not in self.regions:
+                return None
+            return self.demo_keys.load(f"demo-company-{name}")
         return None
 
     def signer_for(self, address: str) -> Signer | None:
@@ -582,9 +545,6 @@ class Platform:
         if service is None:
             raise NotFoundError(f"no region {name!r}; see GET /api/v1/regions")
         return service
-
-    def gate_closure(self, service: RegionService) -> datetime:
-        return service.rules.clock.gate_closure(service.open_slot())
 
     def uptime_ok(self) -> bool:
         """Ready: opened, threads alive, the loop stepped within the last 10 s."""
