@@ -151,16 +151,21 @@ class RegionService:
         return role
 
     def next_nonce(self, owner: bytes) -> int:
-        """A nonce ``owner`` has not used in this region (for orders the server signs)."""
+        """A nonce ``owner`` has not used in this region (for messages the server signs)."""
         with self._lock:
-            if owner not in self._nonces:
-                self._nonces[owner] = self.queries.max_nonce(self.name, owner)
-            used = [
-                s.order.nonce for s in self.orders.values() if address_bytes(s.order.owner) == owner
-            ]
-            n = max([self._nonces[owner], *used]) + 1
+            n = self._max_nonce(owner) + 1
             self._nonces[owner] = n
             return n
+
+    def _max_nonce(self, owner: bytes) -> int:
+        # the highest nonce seen from ``owner``: from the store once, then kept up to date
+        if owner not in self._nonces:
+            self._nonces[owner] = self.queries.max_nonce(self.name, owner)
+        return self._nonces[owner]
+
+    def _saw_nonce(self, owner: str, nonce: int) -> None:
+        raw = address_bytes(owner)
+        self._nonces[raw] = max(self._max_nonce(raw), nonce)
 
     # --- the edge -------------------------------------------------------------------------------
 
@@ -208,6 +213,7 @@ class RegionService:
                     }
                 )
             self.orders[order_id] = OrderState(order, "open", 0, int(now.timestamp() * 1000))
+            self._saw_nonce(order.owner, order.nonce)
         self.metrics.orders_accepted.labels(self.name).inc()
         return order_id
 
@@ -229,6 +235,7 @@ class RegionService:
             state = self.orders.get(order.order_id)
             if state is not None:
                 state.status = "cancelled"
+            self._saw_nonce(cancel.owner, cancel.nonce)
         return order
 
     def post_offer(self, offer: Order, *, journal: bool = True, at: datetime | None = None) -> None:
@@ -245,6 +252,7 @@ class RegionService:
                     {"op": "offer", "slot": offer.slot_start_s, "order": offer.to_dict()}
                 )
             self.orders[offer.order_id] = OrderState(offer, "open", 0, int(now.timestamp() * 1000))
+            self._saw_nonce(offer.owner, offer.nonce)
 
     def withdraw_offer(self, company: str, slot_start_s: int) -> bool:
         """Withdraw a company's offer for a slot whose gate is still open."""
@@ -413,6 +421,10 @@ class RegionService:
             self.journal.append({"op": "done", "slot": slot.start_s})
         with self._lock:
             self.market.evict_before(slot.next().start_s)
+            # settled orders older than the recent window are the store's to show
+            horizon = slot.start_s - RECENT_SLOTS * self.slot_seconds
+            for oid in [k for k, v in self.orders.items() if v.order.slot_start_s < horizon]:
+                del self.orders[oid]
 
     def _settle(
         self, slot: Slot, result: ClearingResult, orders: list[Order], summary: SlotSummary
