@@ -32,8 +32,13 @@ def make_platform(
     clock: ManualClock | None = None,
     telemetry_url: str = "memory://",
     store_url: str = "",
+    ledger_url: str = "embedded",
 ) -> tuple[Platform, ManualClock]:
-    env = {"GRIDLEDGER_DATA_DIR": str(data_dir), "GRIDLEDGER_TELEMETRY_URL": telemetry_url}
+    env = {
+        "GRIDLEDGER_DATA_DIR": str(data_dir),
+        "GRIDLEDGER_TELEMETRY_URL": telemetry_url,
+        "GRIDLEDGER_LEDGER_URL": ledger_url,
+    }
     if store_url:
         env["GRIDLEDGER_STORE_URL"] = store_url
     cfg = load_config(environ=env)

@@ -3,9 +3,11 @@ at gate closure, settle on the embedded chain and deliver; a restart resumes fro
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
+from mqtt_broker import MosquittoBroker
 from serve_platform import make_platform, run_minutes
 
 from gridledger.chain import open_ledger
@@ -55,10 +57,15 @@ def test_restart_replays_accepted_orders_and_clears_each_slot_once(tmp_path: Pat
     slot = service.open_slot()
     owner = platform.neighbourhoods["central"].sites[0].owner
     order = Order.create(
-        owner, service.operator.domain, region="central", slot_start_s=slot.start_s,
-        side=Side.BID, energy_wh=321, price_micro_per_kwh=290_000,
+        owner,
+        service.operator.domain,
+        region="central",
+        slot_start_s=slot.start_s,
+        side=Side.BID,
+        energy_wh=321,
+        price_micro_per_kwh=290_000,
         nonce=service.next_nonce(owner.address_bytes),
-    )  # fmt: skip
+    )
     order_id = service.submit(order)
     # a crash: nothing is closed, the next process opens the same data dir
     platform.close()
@@ -99,3 +106,34 @@ def test_two_regions_run_side_by_side(tmp_path: Path) -> None:
         assert platform.queries.rejection_counts() == {}
     finally:
         platform.stop()
+
+
+def test_the_same_code_on_postgresql_mqtt_and_an_rpc_node(
+    tmp_path: Path, postgres_url: str, mosquitto: MosquittoBroker, anvil_url: str
+) -> None:
+    """The real engines behind the three URLs: PostgreSQL store, Mosquitto, anvil."""
+    platform, clock = make_platform(
+        tmp_path,
+        households=5,
+        store_url=postgres_url,
+        telemetry_url=mosquitto.url,
+        ledger_url=anvil_url,
+    )
+    try:
+        for _ in range(35):
+            run_minutes(platform, clock, 1)
+            time.sleep(0.02)  # the broker delivers asynchronously
+        service = platform.regions["central"]
+        delivered = [s for s in service.recent if s.status == "delivered"]
+        assert delivered, [s.__dict__ for s in service.recent]
+        assert platform.queries.rejection_counts() == {}
+    finally:
+        platform.stop()
+    with open_store(postgres_url) as store:
+        backend = open_ledger(anvil_url, tmp_path, 1337)
+        try:
+            report = verify_store(store, backend, tmp_path)
+        finally:
+            backend.close()
+    assert report.mismatch is None, report.mismatch
+    assert report.delivered_slots >= 1

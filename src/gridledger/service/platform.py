@@ -35,7 +35,7 @@ from gridledger.chain import open_ledger
 from gridledger.chain.backend import LedgerBackend
 from gridledger.config import Config
 from gridledger.errors import ConfigError, GridLedgerError
-from gridledger.identity import Domain, Signer, checksum
+from gridledger.identity import Domain, Signer, checksum, keccak
 from gridledger.ledger.registry import Role as ChainRole
 from gridledger.market import RuleSet
 from gridledger.operator.region import RegionOperator, demo_keys, market_tariffs
@@ -162,10 +162,12 @@ class Platform:
         self.backend = open_ledger(self.cfg["ledger_url"], self.data_dir, self.chain_id)
         url = self.cfg["telemetry_url"]
         # one client (persistent session) per role, as separate processes would have: ingest,
-        # the command sender, and the simulated devices
-        self.transport = open_transport(url, "gridledger-serve-ingest")
-        self.command_transport = open_transport(url, "gridledger-serve-commands")
-        self.device_transport = open_transport(url, "gridledger-serve-devices")
+        # the command sender, and the simulated devices; named after the data dir, so two
+        # platforms on one broker keep their own sessions and a restart finds its own again
+        tag = keccak(str(self.data_dir.resolve()).encode()).hex()[:8]
+        self.transport = open_transport(url, f"gridledger-serve-{tag}-ingest")
+        self.command_transport = open_transport(url, f"gridledger-serve-{tag}-commands")
+        self.device_transport = open_transport(url, f"gridledger-serve-{tag}-devices")
         queries = self.queries
         if self._clock is None:
             self._clock = ScaledClock(self.options.speed, self._resume_time(queries))
