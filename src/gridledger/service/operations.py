@@ -87,6 +87,7 @@ def register_household(
     if existing is not None and bytes(existing.owner) != raw:
         raise ConflictError(f"site {site!r} exists and belongs to another account")
     platform.queries.add_site(site, region, raw, platform.clock.now_ms())
+    platform.accounts_changed()
     return {"address": checksum(raw), "region": region, "site_id": site, "role": "household"}
 
 
@@ -131,6 +132,7 @@ def register_company(
         platform.admin, [raw], deposit_micro=HOUSEHOLD_DEPOSIT_MICRO, role=ChainRole.COMPANY
     )
     service.register_company(checksum(raw), name)
+    platform.accounts_changed()
     return {"address": checksum(raw), "region": region, "name": name, "role": "company"}
 
 

@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 HOUSEHOLD_DEPOSIT_MICRO = 10**11
 OPERATOR_DEPOSIT_MICRO = 10**12
 CLOCK_FILE = "serve-clock.json"
+#: How long a looked-up principal (roles, sites) is reused [wall s].
+PRINCIPAL_TTL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class Platform:
         self._retry: list[Delivery] = []  # a batch whose commit failed (the store was down)
         self._ingest_stale = False
         self._registry_changed = threading.Event()
+        self._principals: dict[str, tuple[float, Principal]] = {}
         self._planned: set[tuple[str, int]] = set()
         self._device_sites: dict[str, tuple[str, str, str]] = {}
         self.signin = SignIn(options.domain, options.public_url, self.chain_id, self.principal_of)
@@ -351,6 +354,7 @@ class Platform:
     def registry_changed(self) -> None:
         """A device was registered: ingest reloads the registry before its next batch."""
         self._registry_changed.set()
+        self.accounts_changed()
 
     def step_devices(self) -> int:
         now_ms = self.clock.now_ms()
@@ -481,8 +485,26 @@ class Platform:
     # --- who is who -----------------------------------------------------------------------------
 
     def principal_of(self, address: str) -> Principal:
-        """The roles of ``address``: admin, operator of regions, company, owner of sites."""
+        """The roles of ``address``: admin, operator of regions, company, owner of sites.
+
+        Asked on every request: kept for :data:`PRINCIPAL_TTL_S` (wall seconds), and forgotten at
+        once when an account is registered (:meth:`accounts_changed`)."""
         address = checksum(address)
+        now = time.monotonic()
+        cached = self._principals.get(address)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        principal = self._principal(address)
+        if len(self._principals) > 10_000:
+            self._principals.clear()
+        self._principals[address] = (now + PRINCIPAL_TTL_S, principal)
+        return principal
+
+    def accounts_changed(self) -> None:
+        """A household, company or device was registered: roles are looked up again."""
+        self._principals.clear()
+
+    def _principal(self, address: str) -> Principal:
         raw = bytes.fromhex(address[2:])
         roles: set[Role] = set()
         operator_regions: set[str] = set()
