@@ -47,7 +47,8 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         version=VERSION,
         description=DESCRIPTION,
         openapi_url=OPENAPI_URL,
-        docs_url="/api/v1/docs",
+        # FastAPI's Swagger page loads its scripts from a CDN: nothing here may need the internet
+        docs_url=None,
         redoc_url=None,
     )
     app.state.platform = platform

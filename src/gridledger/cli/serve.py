@@ -107,7 +107,7 @@ def serve(
     platform.start()
     click.echo(
         f"gridledger serve: {len(names)} region(s) {', '.join(names)}, {households} simulated "
-        f"households each, clock x{speed:g}; API {options.public_url}/api/v1/docs, "
+        f"households each, clock x{speed:g}; API {options.public_url}/api/v1/openapi.json, "
         f"metrics {options.public_url}/metrics; store {cfg.store_location}, ledger "
         f"{cfg['ledger_url']}, telemetry {cfg['telemetry_url']}",
         err=True,
