@@ -36,13 +36,13 @@ from gridledger.devices.models import Accumulator, Device, SolarMeter
 from gridledger.devices.topics import topic
 from gridledger.errors import CommandError, GridLedgerError
 from gridledger.identity import Domain, Signer, keccak
+from gridledger.service.queries import LastReading
 from gridledger.sim.profiles import (
     H0_W_PER_MWH_A,
     PERFORMANCE_RATIO,
     haurwitz_ghi,
     solar_zenith_cos,
 )
-from gridledger.store import Reading
 from gridledger.telemetry import Delivery, Site, Transport, make_sites
 
 #: Appended to a device's ``commands`` topic for the device's acknowledgements.
@@ -118,7 +118,7 @@ class Neighbourhood:
                 return acc if isinstance(acc, Accumulator) else None
         return None
 
-    def restore(self, latest: dict[str, Reading], command_nonces: dict[str, int]) -> int | None:
+    def restore(self, latest: dict[str, LastReading], command_nonces: dict[str, int]) -> int | None:
         """Continue every device from its last stored reading; return the newest time [ms]."""
         newest: int | None = None
         for device_id, reading in latest.items():
@@ -128,8 +128,8 @@ class Neighbourhood:
             device = found[1]
             # the registers and sequence live in the device; a restart must not send them back
             device.sequence = max(device.sequence, reading.sequence)
-            device._import_wms = (reading.import_wh or 0) * _W_MS_PER_WH
-            device._export_wms = (reading.export_wh or 0) * _W_MS_PER_WH
+            device._import_wms = reading.import_wh * _W_MS_PER_WH
+            device._export_wms = reading.export_wh * _W_MS_PER_WH
             if isinstance(device, Accumulator) and reading.soc_permille is not None:
                 device.soc_permille = reading.soc_permille
             newest = reading.ts_ms if newest is None else max(newest, reading.ts_ms)

@@ -247,7 +247,7 @@ class Platform:
             now_ms = self.clock.now_ms()
             for site in hood.sites:
                 site.register(self.store, now_ms)
-            hood.restore(queries.latest(), self.commands.applied_nonces())
+            hood.restore(queries.last_readings(), self.commands.applied_nonces())
             if self.options.demo:
                 for site in hood.sites:
                     self.demo_keys.install(f"demo-{site.site_id}", site.owner)

@@ -34,6 +34,17 @@ class TradeRecord:
 
 
 @dataclass(frozen=True)
+class LastReading:
+    """A device's newest stored reading: what a restarted device continues from (Wh, 0.1 %)."""
+
+    sequence: int
+    ts_ms: int
+    import_wh: int
+    export_wh: int
+    soc_permille: int | None
+
+
+@dataclass(frozen=True)
 class SettlementRecord:
     region: str
     slot_start_s: int
@@ -104,6 +115,15 @@ class Queries:
 
     def latest(self, site_id: str | None = None) -> dict[str, Reading]:
         return self.store.latest_state(site_id)
+
+    def last_readings(self) -> dict[str, LastReading]:
+        """Every device's newest stored reading, by device id."""
+        return {
+            device_id: LastReading(
+                r.sequence, r.ts_ms, r.import_wh or 0, r.export_wh or 0, r.soc_permille
+            )
+            for device_id, r in self.store.latest_state().items()
+        }
 
     def latest_reading_ms(self) -> int | None:
         latest = self.store.latest_state()
