@@ -96,3 +96,37 @@ def test_registered_household_reports_and_trades(served: tuple[Platform, TestCli
     assert placed.status_code == 201, placed.text
     listed = client.get("/api/v1/orders", headers=bearer(token)).json()["items"]
     assert [o["order_id"] for o in listed] == [placed.json()["order_id"]]
+
+
+def test_a_household_without_a_meter_cannot_trade(
+    served: tuple[Platform, TestClient, str],
+) -> None:
+    platform, client, _ = served
+    operator = login(client, platform, platform.operator_key)
+    household = Signer.generate()
+    r = client.post(
+        "/api/v1/regions/central/households",
+        json={"address": household.address, "site_id": "home-2"},
+        headers=bearer(operator),
+    )
+    assert r.status_code == 201, r.text
+    token = login(client, platform, household)
+    client.cookies.clear()
+    service = platform.regions["central"]
+    unsigned = Order(
+        region="central",
+        slot_start_s=service.open_slot().start_s,
+        side=Side.ASK,
+        energy_wh=100,
+        price_micro_per_kwh=100_000,
+        owner=household.address,
+        nonce=1,
+    )
+    signed = unsigned.with_signature(
+        service.operator.domain.sign(household, ORDER, unsigned.message)
+    )
+    refused = client.post(
+        "/api/v1/orders", json={"signed": signed.to_dict()}, headers=bearer(token)
+    )
+    assert refused.status_code == 403 and "no meter" in refused.json()["detail"]
+    assert signed.order_id not in service.orders

@@ -108,6 +108,15 @@ class Queries:
     def devices(self, site_id: str) -> list[Device]:
         return self.store.list_devices(site_id)
 
+    def has_meter(self, region: str, owner: bytes) -> bool:
+        """Whether ``owner`` has a bidirectional energy counter (BEC) on a site of ``region``."""
+        return any(
+            d.kind == "bec"
+            for s in self.sites_of(owner)
+            if s.region == region
+            for d in self.store.list_devices(s.site_id)
+        )
+
     def household_count(self, region: str) -> int:
         return len({bytes(s.owner) for s in self.store.list_sites(region)})
 

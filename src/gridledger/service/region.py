@@ -122,6 +122,7 @@ class RegionService:
         # cleared slots whose settlement failed (store or chain down): retried each tick
         self._unsettled: dict[int, tuple[Slot, ClearingResult, list[Order], SlotSummary]] = {}
         self._roles: dict[bytes, ChainRole] = {}
+        self._metered: set[bytes] = set()
         self._nonces: dict[bytes, int] = {}
         self._lock = threading.RLock()
         self._next_clear: Slot | None = None
@@ -182,6 +183,16 @@ class RegionService:
                 f"{checksum(owner)} is not registered in region {self.name!r}; the region's "
                 "operator registers households (POST /api/v1/regions/{region}/households)"
             )
+        if role == ChainRole.HOUSEHOLD and owner not in self._metered:
+            # delivery settles every trader against its meter: one without a meter would make
+            # the whole slot's delivery settlement fail
+            if not self.queries.has_meter(self.name, owner):
+                raise ForbiddenError(
+                    f"{checksum(owner)} has no meter (BEC) registered in region {self.name!r}; "
+                    "the operator registers it (POST /api/v1/regions/{region}/sites/{site_id}/"
+                    "devices) before the household trades"
+                )
+            self._metered.add(owner)
         if order.side == Side.BID:
             need = cost_micro(order.energy_wh, order.price_micro_per_kwh)
             have = self.operator.market.escrow_of(owner)
