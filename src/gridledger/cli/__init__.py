@@ -8,7 +8,7 @@ when one is missing there.
 from __future__ import annotations
 
 # importing a command module registers its commands on the group
-from gridledger.cli import config, faults, ingest, keys, ledger, market, simulate  # noqa: F401
+from gridledger.cli import config, faults, ingest, keys, ledger, market, serve, simulate  # noqa: F401
 from gridledger.cli.group import main
 
 __all__ = ["main"]

@@ -1,0 +1,116 @@
+"""A household's sites: the activity monitor (live power, energy history) and the activity plant
+(installation, battery settings as signed commands, faults)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from gridledger.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, paginate
+from gridledger.api.problems import PROBLEM_RESPONSES
+from gridledger.api.schemas import (
+    BatteryOut,
+    CommandIn,
+    CommandOut,
+    EnergyRow,
+    FaultOut,
+    LiveOut,
+    SiteDetailOut,
+    SiteOut,
+)
+from gridledger.api.session import Caller, PlatformDep
+from gridledger.service import battery, monitor
+from gridledger.service.access import Action, AuthenticationError
+
+router = APIRouter(prefix="/api/v1/sites", tags=["monitor and plant"], responses=PROBLEM_RESPONSES)
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, Query(max_length=512)]
+SiteId = Annotated[str, Query(max_length=64)]
+
+
+@router.get("", response_model=Page[SiteOut], summary="The sites the caller may see")
+async def sites(
+    platform: PlatformDep, caller: Caller, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> Page[SiteOut]:
+    if caller is None:
+        raise AuthenticationError("sign in first")
+    rows = [SiteOut(**s) for s in monitor.list_sites(platform, caller)]
+    items, nxt = paginate(rows, lambda s: (s.site_id,), cursor, limit)
+    return Page[SiteOut](items=items, next_cursor=nxt)
+
+
+@router.get("/{site_id}", response_model=SiteDetailOut, summary="Installation and devices")
+async def site(site_id: str, platform: PlatformDep, caller: Caller) -> SiteDetailOut:
+    return SiteDetailOut(**monitor.site_detail(platform, caller, site_id))
+
+
+@router.get("/{site_id}/live", response_model=LiveOut, summary="Live power and today's energy")
+async def live(site_id: str, platform: PlatformDep, caller: Caller) -> LiveOut:
+    return LiveOut(**monitor.live(platform, caller, site_id))
+
+
+@router.get("/{site_id}/energy", response_model=list[EnergyRow], summary="Energy history")
+def energy(
+    site_id: str,
+    platform: PlatformDep,
+    caller: Caller,
+    resolution: Literal["slot", "hour", "day"] = "hour",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[EnergyRow]:
+    rows = monitor.history(platform, caller, site_id, resolution, start, end)
+    return [EnergyRow(**r) for r in rows]
+
+
+@router.get("/{site_id}/battery", response_model=BatteryOut, summary="Battery specs and settings")
+async def get_battery(site_id: str, platform: PlatformDep, caller: Caller) -> BatteryOut:
+    return BatteryOut(**monitor.battery(platform, caller, site_id))
+
+
+@router.post(
+    "/{site_id}/battery/commands",
+    response_model=CommandOut,
+    status_code=202,
+    summary="Change a battery setting (a signed command to the accumulator)",
+)
+def post_command(
+    site_id: str, body: CommandIn, platform: PlatformDep, caller: Caller
+) -> CommandOut:
+    record = battery.send_command(
+        platform, caller, site_id, payload=body.payload, setting=body.setting, value=body.value
+    )
+    return CommandOut(**asdict(record))
+
+
+@router.get(
+    "/{site_id}/battery/commands", response_model=Page[CommandOut], summary="Commands and states"
+)
+async def list_commands(
+    site_id: str,
+    platform: PlatformDep,
+    caller: Caller,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[CommandOut]:
+    rows = [CommandOut(**asdict(r)) for r in battery.commands_of(platform, caller, site_id)]
+    items, nxt = paginate(rows, lambda c: (-c.created_ms, c.id), cursor, limit)
+    return Page[CommandOut](items=items, next_cursor=nxt)
+
+
+@router.get("/{site_id}/faults", response_model=Page[FaultOut], summary="Open and closed faults")
+async def faults(
+    site_id: str,
+    platform: PlatformDep,
+    caller: Caller,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[FaultOut]:
+    """Faults found by the monitor (the fault detection of a later issue fills this list)."""
+    monitor.site_for(platform, caller, site_id, Action.READ_SITE)
+    found: list[FaultOut] = []  # the fault detection (a later issue) fills this
+    items, nxt = paginate(found, lambda f: (f.opened_ms, f.id), cursor, limit)
+    return Page[FaultOut](items=items, next_cursor=nxt)
