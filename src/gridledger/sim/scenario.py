@@ -327,7 +327,7 @@ def parse_scenario(data: Mapping[str, Any], base_dir: Path | str = ".") -> Scena
         if sum(o.region == c.region for o in companies) > 1:
             raise ScenarioError(f"companies[{i}].region: one company per region ({c.region!r})")
     holidays = _holidays(place.get("holidays", []))
-    weather = _weather(top.get("weather", {}), base, regions)
+    weather = _weather(top.get("weather", {}), base, regions, (start, end, slot_minutes))
     return Scenario(
         name, seed, tz_name, start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC")),
         slot_minutes, rule, tariffs, companies, regions, holidays, weather,
@@ -357,7 +357,12 @@ def _holidays(value: object) -> tuple[date, ...]:
     return tuple(sorted(set(days)))
 
 
-def _weather(value: object, base: Path, regions: tuple[RegionSpec, ...]) -> WeatherSpec:
+def _weather(
+    value: object,
+    base: Path,
+    regions: tuple[RegionSpec, ...],
+    period: tuple[datetime, datetime, int],
+) -> WeatherSpec:
     w = _table(value, "weather", ("source", "file", "format"))
     source = _str(w, "source", "weather", "file" if "file" in w else "stochastic")
     if source not in WEATHER_SOURCES:
@@ -374,6 +379,7 @@ def _weather(value: object, base: Path, regions: tuple[RegionSpec, ...]) -> Weat
     if "file" not in w:
         raise ScenarioError('weather.file is required with source = "file" (an EPW, TMY3 or CSV)')
     path = base / _str(w, "file", "weather", None)
+    start, end, slot_minutes = period
     fmt = w.get("format")
     if fmt is not None and fmt not in WEATHER_FORMATS:
         raise ScenarioError(
@@ -384,7 +390,9 @@ def _weather(value: object, base: Path, regions: tuple[RegionSpec, ...]) -> Weat
             f"weather.file: file {path} not found; paths are relative to the scenario file"
         )
     # Read it once here, so a bad file is reported before any region runs.
-    from gridledger.errors import ConfigError
+    import pandas as pd
+
+    from gridledger.errors import ConfigError, ValidationError
     from gridledger.sim.weather import read_weather_file
 
     region = regions[0]
@@ -396,9 +404,17 @@ def _weather(value: object, base: Path, regions: tuple[RegionSpec, ...]) -> Weat
             raise ScenarioError(f"weather.file: {exc}") from None
         has_site = False
         try:
-            read_weather_file(path, fmt, latitude=region.lat_deg, longitude=region.lon_deg)
+            site = read_weather_file(path, fmt, latitude=region.lat_deg, longitude=region.lon_deg)
         except ConfigError as again:
             raise ScenarioError(f"weather.file: {again}") from None
+    # The file is a typical year: every slot of the period's first year must have a record, over
+    # whole UTC days (the PV model rounds energy per UTC day).
+    first = pd.Timestamp(start).tz_convert("UTC").floor("D")
+    until = min(pd.Timestamp(end).tz_convert("UTC").ceil("D"), first + pd.Timedelta(days=366))
+    try:
+        site.at(pd.date_range(first, until, freq=f"{slot_minutes}min", inclusive="left"))
+    except ValidationError as exc:
+        raise ScenarioError(f"weather.file: {exc}") from None
     if has_site:
         for i, r in enumerate(regions):
             if (
