@@ -13,7 +13,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,7 +24,15 @@ import numpy.typing as npt
 from gridledger.control.strategy import STRATEGY_NAMES
 from gridledger.errors import ScenarioError
 from gridledger.market.rules import CLEARING_RULE_NAMES
-from gridledger.sim.distributions import Distribution, parse_distribution
+from gridledger.sim.distributions import Distribution
+from gridledger.sim.scenario_fields import read_dates as _dates
+from gridledger.sim.scenario_fields import read_dist as _dist
+from gridledger.sim.scenario_fields import read_float as _float
+from gridledger.sim.scenario_fields import read_int as _int
+from gridledger.sim.scenario_fields import read_list as _list
+from gridledger.sim.scenario_fields import read_str as _str
+from gridledger.sim.scenario_fields import read_table as _table
+from gridledger.sim.scenario_fields import read_time as _time
 from gridledger.slots import validate_slot_minutes
 
 I64 = npt.NDArray[np.int64]
@@ -46,50 +54,6 @@ def load_families() -> tuple[str, ...]:
     from gridledger.sim.load import FAMILIES
 
     return FAMILIES
-
-
-def _table(value: object, field: str, known: tuple[str, ...]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ScenarioError(f"{field}: expected a table, got {value!r}")
-    unknown = sorted(set(value) - set(known))
-    if unknown:
-        raise ScenarioError(
-            f"{field}: unknown field {unknown[0]!r}; known fields: {', '.join(known)}"
-        )
-    return value
-
-
-def _int(table: Mapping[str, Any], key: str, field: str, default: int | None, low: int = 0) -> int:
-    value = table.get(key, default)
-    if value is None:
-        raise ScenarioError(f"{field}.{key} is required (an integer >= {low})")
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ScenarioError(f"{field}.{key}: expected an integer >= {low}, got {value!r}")
-    return value
-
-
-def _float(
-    table: Mapping[str, Any], key: str, field: str, default: float, low: float, high: float
-) -> float:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise ScenarioError(
-            f"{field}.{key}: expected a number in [{low:g}, {high:g}], got {value!r}"
-        )
-    return float(value)
-
-
-def _str(table: Mapping[str, Any], key: str, field: str, default: str | None) -> str:
-    value = table.get(key, default)
-    if not isinstance(value, str) or not value:
-        raise ScenarioError(f"{field}.{key}: expected a non-empty string, got {value!r}")
-    return value
-
-
-def _dist(
-    table: Mapping[str, Any], key: str, field: str, default: object, low: float, high: float
-) -> Distribution:
-    return parse_distribution(table.get(key, default), f"{field}.{key}", low, high)
 
 
 @dataclass(frozen=True)
@@ -326,35 +290,12 @@ def parse_scenario(data: Mapping[str, Any], base_dir: Path | str = ".") -> Scena
             )
         if sum(o.region == c.region for o in companies) > 1:
             raise ScenarioError(f"companies[{i}].region: one company per region ({c.region!r})")
-    holidays = _holidays(place.get("holidays", []))
+    holidays = _dates(place.get("holidays", []), "place.holidays")
     weather = _weather(top.get("weather", {}), base, regions, (start, end, slot_minutes))
     return Scenario(
         name, seed, tz_name, start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC")),
         slot_minutes, rule, tariffs, companies, regions, holidays, weather,
     )  # fmt: skip
-
-
-def _holidays(value: object) -> tuple[date, ...]:
-    if not isinstance(value, list):
-        raise ScenarioError(
-            f"place.holidays: expected a list of dates like [2026-12-25, 2026-12-26], got {value!r}"
-        )
-    days: list[date] = []
-    for i, item in enumerate(value):
-        day: date | None = None
-        if isinstance(item, date) and not isinstance(item, datetime):
-            day = item
-        elif isinstance(item, str):
-            try:
-                day = date.fromisoformat(item)
-            except ValueError:
-                day = None
-        if day is None:
-            raise ScenarioError(
-                f"place.holidays[{i}]: {item!r} is not a date; write local dates like 2026-12-25"
-            )
-        days.append(day)
-    return tuple(sorted(set(days)))
 
 
 def _weather(
@@ -427,29 +368,6 @@ def _weather(
                     "lon to the file's site, or use a weather file of your place"
                 )
     return WeatherSpec("file", path, fmt)
-
-
-def _list(top: Mapping[str, Any], key: str) -> list[Any]:
-    value = top.get(key, [])
-    if not isinstance(value, list):
-        raise ScenarioError(f"{key}: expected an array of tables ([[{key}]]), got {value!r}")
-    return value
-
-
-def _time(value: object, field: str, tz: ZoneInfo) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=tz)
-    if isinstance(value, date):
-        return datetime.combine(value, time(0), tz)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise ScenarioError(
-                f"{field}: {value!r} is not a date or ISO 8601 time; write e.g. 2026-06-01"
-            ) from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
-    raise ScenarioError(f"{field}: expected a date like 2026-06-01, got {value!r}")
 
 
 def _tariffs(value: object) -> Tariffs:
