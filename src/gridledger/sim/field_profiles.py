@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +39,13 @@ from gridledger.sim.households import Households
 from gridledger.sim.load import HouseholdLoads
 from gridledger.sim.pv import PVSystems, pv_energy_wh
 from gridledger.sim.scenario import FLAT_PROFILE, Scenario
-from gridledger.sim.weather import CloudProcess, StochasticWeather, Weather, read_weather_file
+from gridledger.sim.weather import (
+    CloudProcess,
+    StochasticWeather,
+    Weather,
+    WeatherFormat,
+    read_weather_file,
+)
 from gridledger.slots import Slot
 
 I64 = npt.NDArray[np.int64]
@@ -65,15 +72,15 @@ def region_weather(scenario: Scenario, index: int) -> Weather:
     region = scenario.regions[index]
     spec = scenario.weather
     if spec.source == "file" and spec.path is not None:
-        fmt = spec.format
+        fmt = cast("WeatherFormat | None", spec.format)  # validated by load_scenario
         try:
-            return read_weather_file(spec.path, fmt)  # type: ignore[arg-type]
+            return read_weather_file(spec.path, fmt)
         except ConfigError as exc:
             if "gives no site" not in str(exc):
                 raise ScenarioError(f"weather.file: {exc}") from None
         return read_weather_file(
             spec.path,
-            fmt,  # type: ignore[arg-type]
+            fmt,
             latitude=region.lat_deg,
             longitude=region.lon_deg,
             altitude=region.altitude_m,
