@@ -1,11 +1,13 @@
-"""A city scenario from a TOML file: place and time, regions and their households, companies,
-tariffs, the clearing rule, strategies and the seed.
+"""A city scenario from a TOML file: place (with holidays) and time, the weather, regions and
+their households (load profile families, EV sessions), companies, tariffs, the clearing rule,
+strategies and the seed.
 
 :func:`load_scenario` reads and validates a file once, at the edge: every problem raises
 :class:`~gridledger.errors.ScenarioError` naming the field (``regions[1].battery.share``) and the
-fix. docs/scenario.md documents every field. :func:`region_households` turns one region's
+fix; a weather file is read once here to check it covers the period. docs/scenario.md documents
+every field. :func:`~gridledger.sim.households.region_households` turns one region's
 distributions and explicit homes into numpy columns (one entry per household), seeded per
-(scenario seed, region, field).
+(scenario seed, region, field); :mod:`gridledger.sim.field_profiles` turns them into profiles.
 """
 
 from __future__ import annotations
