@@ -38,7 +38,7 @@ from gridledger.sim.ev import EVFleet, EVSessions, immediate_charging_wh
 from gridledger.sim.households import Households
 from gridledger.sim.load import HouseholdLoads
 from gridledger.sim.pv import PVSystems, pv_energy_wh
-from gridledger.sim.scenario import FLAT_PROFILE, Scenario
+from gridledger.sim.scenario import DEFAULT_LOAD_FAMILY, FLAT_PROFILE, Scenario
 from gridledger.sim.weather import (
     CloudProcess,
     StochasticWeather,
@@ -100,7 +100,7 @@ def household_families(scenario: Scenario, index: int, households: Households) -
     spec = scenario.regions[index]
     families = spec.load_families
     if families == (FLAT_PROFILE,):
-        families = ("h0_dyn",)
+        families = (DEFAULT_LOAD_FAMILY,)
     n = spec.households
     if len(families) == 1:
         drawn = [families[0]] * n
