@@ -11,9 +11,11 @@ footprint when both peak together).
 
 * ``--ledger none``: 100, 1,000 and 10,000 households over one year (``--quick``: one week), in
   regions of 1,000 households (100: one region); the 10,000-household run uses local processes
-  (the CLI's default for large runs), the others run serially. Figures: household-slots per
-  second, wall time, peak RSS, and the per-household-slot cost of 10,000 vs 1,000 (near-linear
-  growth means about 1).
+  (the CLI's default for large runs), the others run serially. Profiles are the scenarios'
+  default (:class:`~gridledger.sim.field_profiles.FieldProfiles`: pvlib PV for tilts 15-45 deg and
+  azimuths 90-270 deg, demandlib loads, EV sessions). Figures: household-slots per second, wall
+  time, peak RSS, the time spent generating profiles (serial runs), and the per-household-slot
+  cost of 10,000 vs 1,000 (near-linear growth means about 1).
 * ``--ledger embedded``: 100 households over one day (``--quick``: two hours), every slot signed,
   settled and metered through :class:`~gridledger.sim.settler.CitySettler` on the embedded chain.
   Time inside the settler's hooks is the chain's (operator pipeline, EVM, ingest, store); the rest
@@ -74,6 +76,8 @@ def bench_scenario(households: int, days: float) -> Any:
                 {
                     "name": n,
                     "households": per_region,
+                    # a realistic mix of roofs: about 600 orientation groups per region
+                    "pv": {"tilt_deg": [15, 45], "azimuth_deg": [90, 270]},
                     "ev": {"share": 0.15},
                     "strategies": [
                         {"strategy": "price_based", "share": 0.6},
@@ -85,6 +89,42 @@ def bench_scenario(households: int, days: float) -> Any:
             ],
         }
     )
+
+
+PROFILE_SECONDS = [0.0]
+
+
+class TimedProfiles:
+    """A profile source that adds the time spent generating profiles to PROFILE_SECONDS [s]."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def _timed(self, name: str, first: int, count: int) -> Any:
+        t = time.perf_counter()
+        try:
+            return getattr(self.inner, name)(first, count)
+        finally:
+            PROFILE_SECONDS[0] += time.perf_counter() - t
+
+    def pv_wh(self, first: int, count: int) -> Any:
+        return self._timed("pv_wh", first, count)
+
+    def load_wh(self, first: int, count: int) -> Any:
+        return self._timed("load_wh", first, count)
+
+    def ev_wh(self, first: int, count: int) -> Any:
+        return self._timed("ev_wh", first, count)
+
+
+def timed_profiles(scenario: Any, index: int, households: Any) -> Any:
+    """The default profile factory, timed (serial runs only: the total lives in this process)."""
+    from gridledger.sim.sources import field_profiles
+
+    t = time.perf_counter()
+    source = TimedProfiles(field_profiles(scenario, index, households))
+    PROFILE_SECONDS[0] += time.perf_counter() - t
+    return source
 
 
 class TimedHooks:
@@ -123,8 +163,10 @@ def child(households: int, days: float, ledger: str) -> dict[str, Any]:
         chain_s = 0.0
         start = time.perf_counter()
         if ledger == "none":
-            where = "processes" if len(scenario.regions) > 1 else "serial"
-            run_scenario(scenario, RunOptions(out), where=where)
+            if len(scenario.regions) > 1:
+                run_scenario(scenario, RunOptions(out), where="processes")
+            else:
+                run_scenario(scenario, RunOptions(out, profiles=timed_profiles), where="serial")
         else:
             from gridledger.chain import open_ledger
             from gridledger.market import RuleSet
@@ -163,6 +205,7 @@ def child(households: int, days: float, ledger: str) -> dict[str, Any]:
         "household_slots_per_s": round(households * scenario.slots / wall),
         "peak_rss_mb": round((own + workers) / 1024, 1),
         "chain_s": round(chain_s, 3),
+        "profiles_s": round(PROFILE_SECONDS[0], 3),
         "max_balance_drift_wh": drift,
     }
 
@@ -189,13 +232,17 @@ def main() -> None:
     days = 7.0 if args.quick else 365.0
     rows = {}
     print(f"--ledger none, {days:g} days, regions of {REGION_SIZE} households")
-    print(f"{'households':>10}{'slots':>8}{'hh-slots/s':>14}{'wall s':>9}{'peak MB':>9}")
+    print(
+        f"{'households':>10}{'slots':>8}{'hh-slots/s':>14}{'wall s':>9}{'peak MB':>9}"
+        f"{'profiles s':>12}"
+    )
     for households in (100, 1000, 10_000):
         r = measure(households, days, "none")
         rows[households] = r
         print(
             f"{households:>10}{r['slots']:>8}{r['household_slots_per_s']:>14,}"
             f"{r['wall_s']:>9.1f}{r['peak_rss_mb']:>9.0f}"
+            f"{r['profiles_s'] if r['profiles_s'] else '(in workers)':>12}"
         )
     drift = max(r["max_balance_drift_wh"] for r in rows.values())
     print(f"energy balance: largest drift of any slot and region {drift} Wh (must be 0)")
@@ -222,6 +269,8 @@ def main() -> None:
                 "wall_s_10k": rows[10_000]["wall_s"],
                 "peak_rss_mb_10k": rows[10_000]["peak_rss_mb"],
                 "peak_rss_mb_1k": rows[1000]["peak_rss_mb"],
+                "profiles_s_1k": rows[1000]["profiles_s"],
+                "profiles_share_1k": round(rows[1000]["profiles_s"] / rows[1000]["wall_s"], 3),
                 "cost_ratio_10k_vs_1k": round(cost_10k / cost_1k, 3),
                 "days": days,
                 "settle_slots": s["slots"],

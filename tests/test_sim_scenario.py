@@ -128,9 +128,9 @@ pv_kwp = 0
     path.write_text(text)
     scenario = load_scenario(path)
     assert tomllib.loads(text)["regions"][0]["homes"][0]["load_file"] == "home.csv"
-    from gridledger.sim.sources import hand_rolled
+    from gridledger.sim.sources import field_profiles
 
-    source = hand_rolled(scenario, 0, region_households(scenario, 0))
+    source = field_profiles(scenario, 0, region_households(scenario, 0))
     assert source.load_wh(10, 5)[:, 0].tolist() == [10, 11, 12, 13, 14]
 
 

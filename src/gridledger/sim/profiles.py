@@ -1,14 +1,22 @@
-"""Production and consumption profiles for simulated households.
+"""Fast approximate profiles of the built-in example city (``gridledger simulate`` without a
+scenario file, :mod:`gridledger.sim.runner`). Scenario runs use pvlib and demandlib instead
+(:mod:`gridledger.sim.field_profiles`).
 
-* PV: solar position from the standard declination / hour-angle equations, clear-sky global
-  horizontal irradiance from the Haurwitz model (GHI = 1098 cos(z) exp(-0.057 / cos(z)) [W/m^2]),
-  scaled by the installed peak power [W], a performance ratio and a per-day cloud factor.
+* PV: solar position from the standard declination / hour-angle equations (no equation of time),
+  clear-sky global horizontal irradiance from the Haurwitz model (GHI = 1098 cos(z)
+  exp(-0.057 / cos(z)) [W/m^2]), scaled by the installed peak power [W], a performance ratio and
+  a per-day cloud factor; no tilt or azimuth.
 * Load: the shape of the BDEW H0 standard load profile (German households), as hourly mean power
-  per 1,000 kWh of annual consumption [W], scaled to each household's annual consumption.
+  per 1,000 kWh of annual consumption [W], scaled to each household's annual consumption; no
+  season, weekday or holiday.
 
-Everything returns integer watt-hours per slot, as meters report them. The models are deliberately
-small so the built-in example runs offline in milliseconds; pvlib and demandlib are the references
-they follow.
+Everything returns integer watt-hours per slot, as meters report them. The models are kept, small,
+so the built-in example runs offline in milliseconds and prints the same figures release after
+release. Their accuracy against the libraries is pinned by ``tests/test_sim_profiles.py``: solar
+zenith within 3.4 deg of pvlib's SPA (1 deg rms); clear-sky GHI pvlib's ``haurwitz`` to 2.1 W/m^2;
+a flat roof's clear-sky year about 23% above pvlib's PVWatts (Haurwitz is brighter than Ineichen
+and the performance ratio leaves out PVWatts' losses); the H0 table correlates 0.96 with
+demandlib's H0 on transition-season workdays.
 """
 
 from __future__ import annotations

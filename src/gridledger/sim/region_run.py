@@ -49,7 +49,7 @@ from gridledger.sim import counter_rng
 from gridledger.sim.city import Company, RegionHouseholds
 from gridledger.sim.households import Households, region_households
 from gridledger.sim.scenario import Scenario
-from gridledger.sim.sources import ProfileFactory, SlotTimes, hand_rolled
+from gridledger.sim.sources import ProfileFactory, SlotTimes, field_profiles
 from gridledger.slots import Slot
 
 I64 = npt.NDArray[np.int64]
@@ -98,7 +98,7 @@ class RunOptions:
     out_dir: Path
     per_household: bool = False
     chunk_slots: int = CHUNK_SLOTS
-    profiles: ProfileFactory = hand_rolled
+    profiles: ProfileFactory = field_profiles
     chain_id: int = 1337
 
 

@@ -1,11 +1,13 @@
-"""A city scenario from a TOML file: place and time, regions and their households, companies,
-tariffs, the clearing rule, strategies and the seed.
+"""A city scenario from a TOML file: place (with holidays) and time, the weather, regions and
+their households (load profile families, EV sessions), companies, tariffs, the clearing rule,
+strategies and the seed.
 
 :func:`load_scenario` reads and validates a file once, at the edge: every problem raises
 :class:`~gridledger.errors.ScenarioError` naming the field (``regions[1].battery.share``) and the
-fix. docs/scenario.md documents every field. :func:`region_households` turns one region's
+fix; a weather file is read once here to check it covers the period. docs/scenario.md documents
+every field. :func:`~gridledger.sim.households.region_households` turns one region's
 distributions and explicit homes into numpy columns (one entry per household), seeded per
-(scenario seed, region, field).
+(scenario seed, region, field); :mod:`gridledger.sim.field_profiles` turns them into profiles.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,57 +26,36 @@ import numpy.typing as npt
 from gridledger.control.strategy import STRATEGY_NAMES
 from gridledger.errors import ScenarioError
 from gridledger.market.rules import CLEARING_RULE_NAMES
-from gridledger.sim.distributions import Distribution, parse_distribution
+from gridledger.sim.distributions import Distribution
+from gridledger.sim.scenario_fields import read_dates as _dates
+from gridledger.sim.scenario_fields import read_dist as _dist
+from gridledger.sim.scenario_fields import read_float as _float
+from gridledger.sim.scenario_fields import read_int as _int
+from gridledger.sim.scenario_fields import read_list as _list
+from gridledger.sim.scenario_fields import read_str as _str
+from gridledger.sim.scenario_fields import read_table as _table
+from gridledger.sim.scenario_fields import read_time as _time
 from gridledger.slots import validate_slot_minutes
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
-LOAD_FAMILIES = ("H0", "flat")
+#: The constant-load profile; every other profile name is a demandlib family of
+#: :data:`gridledger.sim.load.FAMILIES` (lower case; ``H0`` is read as ``h0``).
+FLAT_PROFILE = "flat"
+DEFAULT_LOAD_FAMILY = "h0_dyn"
+WEATHER_SOURCES = ("stochastic", "file")
+WEATHER_FORMATS = ("epw", "tmy3", "csv")
+#: How far [deg of latitude or longitude] a region may lie from a weather file's own site.
+WEATHER_SITE_TOLERANCE_DEG = 2.0
 
 
-def _table(value: object, field: str, known: tuple[str, ...]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ScenarioError(f"{field}: expected a table, got {value!r}")
-    unknown = sorted(set(value) - set(known))
-    if unknown:
-        raise ScenarioError(
-            f"{field}: unknown field {unknown[0]!r}; known fields: {', '.join(known)}"
-        )
-    return value
+def load_families() -> tuple[str, ...]:
+    """The demandlib load profile families a scenario may name (imported on first use: demandlib
+    is heavy and only the profile sources need it)."""
+    from gridledger.sim.load import FAMILIES
 
-
-def _int(table: Mapping[str, Any], key: str, field: str, default: int | None, low: int = 0) -> int:
-    value = table.get(key, default)
-    if value is None:
-        raise ScenarioError(f"{field}.{key} is required (an integer >= {low})")
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ScenarioError(f"{field}.{key}: expected an integer >= {low}, got {value!r}")
-    return value
-
-
-def _float(
-    table: Mapping[str, Any], key: str, field: str, default: float, low: float, high: float
-) -> float:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise ScenarioError(
-            f"{field}.{key}: expected a number in [{low:g}, {high:g}], got {value!r}"
-        )
-    return float(value)
-
-
-def _str(table: Mapping[str, Any], key: str, field: str, default: str | None) -> str:
-    value = table.get(key, default)
-    if not isinstance(value, str) or not value:
-        raise ScenarioError(f"{field}.{key}: expected a non-empty string, got {value!r}")
-    return value
-
-
-def _dist(
-    table: Mapping[str, Any], key: str, field: str, default: object, low: float, high: float
-) -> Distribution:
-    return parse_distribution(table.get(key, default), f"{field}.{key}", low, high)
+    return FAMILIES
 
 
 @dataclass(frozen=True)
@@ -150,6 +131,18 @@ class Home:
     strategy: str | None
     load_file: Path | None
     pv_file: Path | None
+    profile: str | None = None
+
+
+@dataclass(frozen=True)
+class WeatherSpec:
+    """Where a scenario's weather comes from: ``stochastic`` (pvlib's clear sky x a seeded cloud
+    process per region) or ``file`` (``path`` in ``format`` epw, tmy3 or csv; None: from the
+    extension), read with :func:`gridledger.sim.weather.read_weather_file`."""
+
+    source: str = "stochastic"
+    path: Path | None = None
+    format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +171,15 @@ class RegionSpec:
     ev_power_kw: float
     strategies: tuple[StrategyShare, ...]
     homes: tuple[Home, ...]
+    altitude_m: float = 0.0
+    load_families: tuple[str, ...] = (DEFAULT_LOAD_FAMILY,)
+    load_family_weights: tuple[float, ...] = ()
+    load_slot_sigma: float = 0.3
+    load_day_sigma: float = 0.15
+    ev_plug_probability: float = 0.8
+    ev_usable_kwh: float = 50.0
+    ev_arrival_hour: float = 18.0
+    ev_departure_hour: float = 7.5
 
     @property
     def total_households(self) -> int:
@@ -198,6 +200,8 @@ class Scenario:
     tariffs: Tariffs
     companies: tuple[CompanySpec, ...]
     regions: tuple[RegionSpec, ...]
+    holidays: tuple[date, ...] = ()
+    weather: WeatherSpec = WeatherSpec()
 
     @property
     def slots(self) -> int:
@@ -211,7 +215,8 @@ class Scenario:
         return next((c for c in self.companies if c.region == region), None)
 
 
-_TOP = ("name", "seed", "place", "time", "market", "tariff", "companies", "regions")
+_TOP = ("name", "seed", "place", "time", "market", "tariff", "companies", "regions", "weather")
+_PLACE = ("lat", "lon", "timezone", "altitude_m", "holidays")
 
 
 def load_scenario(path: Path | str) -> Scenario:
@@ -235,9 +240,10 @@ def parse_scenario(data: Mapping[str, Any], base_dir: Path | str = ".") -> Scena
     top = _table(data, "scenario", _TOP)
     name = _str(top, "name", "scenario", "scenario")
     seed = _int(top, "seed", "scenario", 1)
-    place = _table(top.get("place", {}), "place", ("lat", "lon", "timezone"))
+    place = _table(top.get("place", {}), "place", _PLACE)
     lat = _float(place, "lat", "place", 48.14, -90, 90)
     lon = _float(place, "lon", "place", 11.58, -180, 180)
+    altitude = _float(place, "altitude_m", "place", 0.0, -500, 9000)
     tz_name = _str(place, "timezone", "place", "UTC")
     try:
         tz = ZoneInfo(tz_name)
@@ -270,7 +276,8 @@ def parse_scenario(data: Mapping[str, Any], base_dir: Path | str = ".") -> Scena
         )
     tariffs = _tariffs(top.get("tariff", {}))
     regions = tuple(
-        _region(r, f"regions[{i}]", lat, lon, base) for i, r in enumerate(_list(top, "regions"))
+        _region(r, f"regions[{i}]", lat, lon, altitude, base)
+        for i, r in enumerate(_list(top, "regions"))
     )
     if not regions:
         raise ScenarioError("regions: a scenario needs at least one [[regions]] table")
@@ -285,33 +292,84 @@ def parse_scenario(data: Mapping[str, Any], base_dir: Path | str = ".") -> Scena
             )
         if sum(o.region == c.region for o in companies) > 1:
             raise ScenarioError(f"companies[{i}].region: one company per region ({c.region!r})")
+    holidays = _dates(place.get("holidays", []), "place.holidays")
+    weather = _weather(top.get("weather", {}), base, regions, (start, end, slot_minutes))
     return Scenario(
         name, seed, tz_name, start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC")),
-        slot_minutes, rule, tariffs, companies, regions,
+        slot_minutes, rule, tariffs, companies, regions, holidays, weather,
     )  # fmt: skip
 
 
-def _list(top: Mapping[str, Any], key: str) -> list[Any]:
-    value = top.get(key, [])
-    if not isinstance(value, list):
-        raise ScenarioError(f"{key}: expected an array of tables ([[{key}]]), got {value!r}")
-    return value
-
-
-def _time(value: object, field: str, tz: ZoneInfo) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=tz)
-    if isinstance(value, date):
-        return datetime.combine(value, time(0), tz)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
+def _weather(
+    value: object,
+    base: Path,
+    regions: tuple[RegionSpec, ...],
+    period: tuple[datetime, datetime, int],
+) -> WeatherSpec:
+    w = _table(value, "weather", ("source", "file", "format"))
+    source = _str(w, "source", "weather", "file" if "file" in w else "stochastic")
+    if source not in WEATHER_SOURCES:
+        raise ScenarioError(
+            f"weather.source: unknown source {source!r}; use one of {', '.join(WEATHER_SOURCES)}"
+        )
+    if source == "stochastic":
+        if "file" in w or "format" in w:
             raise ScenarioError(
-                f"{field}: {value!r} is not a date or ISO 8601 time; write e.g. 2026-06-01"
-            ) from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
-    raise ScenarioError(f"{field}: expected a date like 2026-06-01, got {value!r}")
+                "weather.file: a stochastic weather reads no file; drop file and format, or set "
+                'source = "file"'
+            )
+        return WeatherSpec()
+    if "file" not in w:
+        raise ScenarioError('weather.file is required with source = "file" (an EPW, TMY3 or CSV)')
+    path = base / _str(w, "file", "weather", None)
+    start, end, slot_minutes = period
+    fmt = w.get("format")
+    if fmt is not None and fmt not in WEATHER_FORMATS:
+        raise ScenarioError(
+            f"weather.format: unknown format {fmt!r}; use one of {', '.join(WEATHER_FORMATS)}"
+        )
+    if not path.is_file():
+        raise ScenarioError(
+            f"weather.file: file {path} not found; paths are relative to the scenario file"
+        )
+    # Read it once here, so a bad file is reported before any region runs.
+    import pandas as pd
+
+    from gridledger.errors import ConfigError, ValidationError
+    from gridledger.sim.weather import read_weather_file
+
+    region = regions[0]
+    try:
+        site = read_weather_file(path, fmt, latitude=None, longitude=None)
+        has_site = True
+    except ConfigError as exc:
+        if "gives no site" not in str(exc):
+            raise ScenarioError(f"weather.file: {exc}") from None
+        has_site = False
+        try:
+            site = read_weather_file(path, fmt, latitude=region.lat_deg, longitude=region.lon_deg)
+        except ConfigError as again:
+            raise ScenarioError(f"weather.file: {again}") from None
+    # The file is a typical year: every slot of the period's first year must have a record, over
+    # whole UTC days (the PV model rounds energy per UTC day).
+    first = pd.Timestamp(start).tz_convert("UTC").floor("D")
+    until = min(pd.Timestamp(end).tz_convert("UTC").ceil("D"), first + pd.Timedelta(days=366))
+    try:
+        site.at(pd.date_range(first, until, freq=f"{slot_minutes}min", inclusive="left"))
+    except ValidationError as exc:
+        raise ScenarioError(f"weather.file: {exc}") from None
+    if has_site:
+        for i, r in enumerate(regions):
+            if (
+                abs(r.lat_deg - site.latitude) > WEATHER_SITE_TOLERANCE_DEG
+                or abs(r.lon_deg - site.longitude) > WEATHER_SITE_TOLERANCE_DEG
+            ):
+                raise ScenarioError(
+                    f"weather.file: the file's site ({site.latitude:g}, {site.longitude:g}) is "
+                    f"far from regions[{i}] ({r.lat_deg:g}, {r.lon_deg:g}); set [place] lat and "
+                    "lon to the file's site, or use a weather file of your place"
+                )
+    return WeatherSpec("file", path, fmt)
 
 
 def _tariffs(value: object) -> Tariffs:
@@ -354,26 +412,27 @@ def _company(value: object, field: str) -> CompanySpec:
 
 
 _REGION = ("name", "lat", "lon", "households", "pv", "battery", "load", "ev", "strategies", "homes")
+_LOAD = ("profile", "annual_kwh", "power_w", "slot_sigma", "day_sigma")
+_EV = ("share", "kwh_per_day", "power_kw", "plug_probability", "usable_kwh", "arrival_hour",
+       "departure_hour")  # fmt: skip
 _BATTERY_KWH = {"choices": [5, 7.5, 10, 13.5]}
 _BATTERY = ("share", "capacity_kwh", "c_rate", "efficiency", "initial_soc", "reserve_soc")
 _HOME = ("count", "pv_kwp", "tilt_deg", "azimuth_deg", "battery_kwh", "battery_kw", "annual_kwh",
-         "load_w", "strategy", "load_file", "pv_file")  # fmt: skip
+         "load_w", "strategy", "load_file", "pv_file", "profile")  # fmt: skip
 
 
-def _region(value: object, field: str, lat: float, lon: float, base: Path) -> RegionSpec:
+def _region(
+    value: object, field: str, lat: float, lon: float, altitude: float, base: Path
+) -> RegionSpec:
     r = _table(value, field, _REGION)
     name = _str(r, "name", field, None)
     pv = _table(r.get("pv", {}), f"{field}.pv", ("share", "kwp", "tilt_deg", "azimuth_deg"))
     bat = _table(r.get("battery", {}), f"{field}.battery",
                  _BATTERY)  # fmt: skip
-    load = _table(r.get("load", {}), f"{field}.load", ("profile", "annual_kwh", "power_w"))
-    ev = _table(r.get("ev", {}), f"{field}.ev", ("share", "kwh_per_day", "power_kw"))
-    profile = _str(load, "profile", f"{field}.load", "H0")
-    if profile not in LOAD_FAMILIES:
-        raise ScenarioError(
-            f"{field}.load.profile: unknown profile {profile!r}; use one of "
-            f"{', '.join(LOAD_FAMILIES)}"
-        )
+    load = _table(r.get("load", {}), f"{field}.load", _LOAD)
+    ev = _table(r.get("ev", {}), f"{field}.ev", _EV)
+    families, weights = _profiles(load.get("profile", DEFAULT_LOAD_FAMILY), f"{field}.load")
+    profile = families[0]
     initial = _float(bat, "initial_soc", f"{field}.battery", 0.5, 0, 1)
     reserve = _float(bat, "reserve_soc", f"{field}.battery", 0.1, 0, 1)
     if reserve > initial:
@@ -411,10 +470,54 @@ def _region(value: object, field: str, lat: float, lon: float, base: Path) -> Re
         ev_power_kw=_float(ev, "power_kw", f"{field}.ev", 11, 0.1, 350),
         strategies=strategies,
         homes=homes,
+        altitude_m=altitude,
+        load_families=families,
+        load_family_weights=weights,
+        load_slot_sigma=_float(load, "slot_sigma", f"{field}.load", 0.3, 0, 2),
+        load_day_sigma=_float(load, "day_sigma", f"{field}.load", 0.15, 0, 2),
+        ev_plug_probability=_float(ev, "plug_probability", f"{field}.ev", 0.8, 0, 1),
+        ev_usable_kwh=_float(ev, "usable_kwh", f"{field}.ev", 50, 1, 500),
+        ev_arrival_hour=_float(ev, "arrival_hour", f"{field}.ev", 18, 14, 23.5),
+        ev_departure_hour=_float(ev, "departure_hour", f"{field}.ev", 7.5, 5, 11),
     )
     if spec.total_households == 0:
         raise ScenarioError(f"{field}: the region has no households; set households or add homes")
     return spec
+
+
+def _family(value: object, field: str, flat_ok: bool) -> str:
+    """A profile name, lower-cased; ``flat`` only where ``flat_ok``."""
+    names = load_families()
+    name = value.lower() if isinstance(value, str) else None
+    if name is None or (name not in names and not (flat_ok and name == FLAT_PROFILE)):
+        allowed = (*names, FLAT_PROFILE) if flat_ok else names
+        raise ScenarioError(
+            f"{field}: unknown load profile {value!r}; use one of {', '.join(allowed)}"
+        )
+    return name
+
+
+def _profiles(value: object, field: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """``profile``: one name, or ``{choices = [...], weights = [...]}`` of demandlib families."""
+    if not isinstance(value, Mapping):
+        return (_family(value, f"{field}.profile", True),), ()
+    choices, weights = value.get("choices"), value.get("weights", [])
+    if set(value) - {"choices", "weights"} or not isinstance(choices, list) or not choices:
+        raise ScenarioError(
+            f'{field}.profile: a mix is {{choices = ["h0_dyn", "g0"], weights = [3, 1]}}, '
+            f"got {dict(value)!r}"
+        )
+    families = tuple(_family(c, f"{field}.profile", False) for c in choices)
+    if not isinstance(weights, list) or (weights and len(weights) != len(families)):
+        raise ScenarioError(f"{field}.profile.weights: give one weight per choice, or none")
+    w = []
+    for x in weights:
+        if isinstance(x, bool) or not isinstance(x, int | float) or x < 0:
+            raise ScenarioError(f"{field}.profile.weights: weights are numbers >= 0, got {x!r}")
+        w.append(float(x))
+    if w and sum(w) <= 0:
+        raise ScenarioError(f"{field}.profile.weights: the weights need a positive sum")
+    return families, tuple(w)
 
 
 def _strategy(value: object, field: str) -> StrategyShare:
@@ -460,4 +563,5 @@ def _home(value: object, field: str, base: Path) -> Home:
         battery_kw=opt("battery_kw", 0, 1000), annual_kwh=opt("annual_kwh", 0, 1_000_000),
         load_w=opt("load_w", 0, 1_000_000), strategy=strategy,
         load_file=file("load_file"), pv_file=file("pv_file"),
+        profile=_family(h["profile"], f"{field}.profile", False) if "profile" in h else None,
     )  # fmt: skip
