@@ -93,17 +93,20 @@ class FlexPlanner:
         signals: Signals,
         inflexible_net_wh: I64,
         feed_in_micro: int,
+        horizon: int | None = None,
     ) -> list[I64]:
         """This slot's energy per device [Wh per household], planned over ``horizon`` slots.
 
         ``signals`` must cover ``slot .. slot + horizon``; ``inflexible_net_wh`` (households,
-        horizon) is the forecast of load minus PV without the flexible devices [Wh]."""
-        n, spd = self.tie_hash.shape
-        sig = signals.window(slot, self.horizon)
+        horizon) is the forecast of load minus PV without the flexible devices [Wh]; a
+        ``horizon`` shorter than the planner's (the run's last slots) may be given."""
+        spd = self.tie_hash.shape[1]
+        h = self.horizon if horizon is None else horizon
+        sig = signals.window(slot, h)
         deficit = inflexible_net_wh > 0
         unit_cost = np.where(deficit, sig.price_micro[None, :], feed_in_micro)
         unit_cost = unit_cost + np.where(sig.shed, SHED_PENALTY_MICRO, 0)
-        ties = self.tie_hash[:, (slot_of_day + np.arange(self.horizon)) % spd]
+        ties = self.tie_hash[:, (slot_of_day + np.arange(h)) % spd]
         cost = unit_cost * TIE + ties
         # headroom under an import limit for flexible energy, shared by the devices in order
         headroom = np.where(
@@ -114,7 +117,7 @@ class FlexPlanner:
         out = []
         for dev in self.devices:
             must, may = dev.bounds(slot)
-            avail = dev.available(slot, self.horizon)
+            avail = dev.available(slot, h)
             limit = np.where(avail, dev.limit_wh[:, None], 0)
             capped = np.minimum(limit, headroom)
             remaining = dev.remaining_wh()
