@@ -60,9 +60,7 @@ def main() -> None:
         rng = np.random.default_rng(scenario.seed + index)
         opted = tuple(
             int(i)
-            for i in np.sort(
-                rng.choice(households, int(households * args.opt_out), replace=False)
-            )
+            for i in np.sort(rng.choice(households, int(households * args.opt_out), replace=False))
         )
         setup = DrSetup(
             days=days, transformer_kva=args.kva_per_household * households, opt_out=opted

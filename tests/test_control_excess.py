@@ -10,7 +10,7 @@ from gridledger.errors import ValidationError
 
 
 def test_a_household_well_above_its_own_usual_is_alerted() -> None:
-    spd, days, n = 4, 5, 3
+    spd, days = 4, 5
     c = np.tile(np.array([[200, 150, 1000]]), (spd * days, 1)).astype(np.int64)
     c[spd * 4 + 2, 0] = 600  # household 0: three times its usual in one slot of day 5
     c[spd * 4 + 2, 2] = 1200  # household 2: 20 % above its (high) usual: no alert

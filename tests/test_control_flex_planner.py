@@ -77,5 +77,7 @@ def test_ties_spread_households_over_equally_cheap_slots() -> None:
     ev.open(np.arange(n), np.zeros(n, np.int64), np.full(n, slots), np.full(n, 1000))
     ties = np.random.default_rng(1).integers(0, 1024, (n, slots))
     planner = FlexPlanner([ev], ties, slots)
-    first = planner.step(0, 0, signals(n, slots, [300000] * slots), np.ones((n, slots)), 80000)
+    first = planner.step(
+        0, 0, signals(n, slots, [300000] * slots), np.ones((n, slots), np.int64), 80000
+    )
     assert 0 < int((first[0] > 0).sum()) < n // 2  # not everyone at once

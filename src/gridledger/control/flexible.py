@@ -102,11 +102,12 @@ class DeadlineLoads:
 
     def remaining_wh(self) -> I64:
         """Energy still needed by each open session [Wh] (0 without one)."""
-        return np.maximum(self.needed_wh - self.delivered_wh, 0)
+        return np.asarray(np.maximum(self.needed_wh - self.delivered_wh, 0), np.int64)
 
     def active(self, slot: int) -> BoolArray:
         """Households whose session is open in ``slot``."""
-        return (self.arrival != NO_SESSION) & (self.arrival <= slot) & (slot < self.departure)
+        open_ = (self.arrival != NO_SESSION) & (self.arrival <= slot) & (slot < self.departure)
+        return np.asarray(open_, bool)
 
     def bounds(self, slot: int) -> tuple[I64, I64]:
         """``(must_wh, may_wh)`` of every household in ``slot`` (see the module docstring)."""
@@ -120,11 +121,12 @@ class DeadlineLoads:
     def available(self, first: int, count: int) -> BoolArray:
         """``(households, count)``: whether the session is open in each of slots ``first..``."""
         slots = np.arange(first, first + count, dtype=np.int64)[None, :]
-        return (
+        open_ = (
             (self.arrival[:, None] != NO_SESSION)
             & (self.arrival[:, None] <= slots)
             & (slots < self.departure[:, None])
         )
+        return np.asarray(open_, bool)
 
     def deliver(self, slot: int, energy_wh: I64) -> None:
         """Record this slot's energy [Wh]; it must lie within :meth:`bounds`."""

@@ -73,7 +73,9 @@ class VenFleet:
         b = -(-(int(window.end.timestamp()) - self.start_s) // self.slot_s)
         return a, b
 
-    def signals(self, events: Sequence[Event], first: int, count: int, default_price: I64) -> Signals:
+    def signals(
+        self, events: Sequence[Event], first: int, count: int, default_price: I64
+    ) -> Signals:
         """The signals of slots ``first .. first + count`` from ``events``.
 
         ``default_price`` (count,) [micro-units/kWh] is the price a household assumes where no
@@ -105,8 +107,8 @@ class VenFleet:
     ) -> Report:
         """A household's report on ``event``: per event slot its baseline (what it would have
         drawn without the event) and its usage [Wh]."""
-        a, b = self._slots(event, 0)
-        a2, b2 = self._slots(event, len(event.intervals) - 1)
+        a = self._slots(event, 0)[0]
+        b2 = self._slots(event, len(event.intervals) - 1)[1]
         if len(baseline_wh) != b2 - a or len(usage_wh) != b2 - a:
             raise ValidationError(f"report needs {b2 - a} values per series, one per slot")
         start = datetime.fromtimestamp(self.start_s + a * self.slot_s, UTC)

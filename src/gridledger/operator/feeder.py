@@ -34,7 +34,7 @@ from power_grid_model import (
 )
 
 from gridledger.errors import ValidationError
-from gridledger.operator.openadr import Event, Interval, IntervalPeriod, IMPORT_CAPACITY_LIMIT
+from gridledger.operator.openadr import IMPORT_CAPACITY_LIMIT, Event, Interval, IntervalPeriod
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -148,10 +148,12 @@ class Feeder:
         load["p_specified"], load["q_specified"] = 0.0, 0.0
         self.model = PowerGridModel(
             {
-                ComponentType.node: node, ComponentType.source: source,
-                ComponentType.transformer: trafo, ComponentType.line: line,
+                ComponentType.node: node,
+                ComponentType.source: source,
+                ComponentType.transformer: trafo,
+                ComponentType.line: line,
                 ComponentType.sym_load: load,
-            }  # fmt: skip
+            }
         )
         self.downstream = self._downstream()
 
@@ -241,9 +243,14 @@ def limit_events(
             )
             events.append(
                 Event(
-                    f"{id_prefix}-{element}-{int(a)}", program_id, "feeder import limit",
-                    IMPORT_CAPACITY_LIMIT, IntervalPeriod(start, slot_s), intervals,
-                    tuple(str(int(h)) for h in members), units="KW",
-                )  # fmt: skip
+                    f"{id_prefix}-{element}-{int(a)}",
+                    program_id,
+                    "feeder import limit",
+                    IMPORT_CAPACITY_LIMIT,
+                    IntervalPeriod(start, slot_s),
+                    intervals,
+                    tuple(str(int(h)) for h in members),
+                    units="KW",
+                )
             )
     return events

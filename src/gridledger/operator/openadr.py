@@ -59,7 +59,9 @@ def parse_time(text: str) -> datetime:
     try:
         t = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ValidationError(f"{text!r} is not an RFC 3339 time; write 2026-01-01T17:00:00Z") from exc
+        raise ValidationError(
+            f"{text!r} is not an RFC 3339 time; write 2026-01-01T17:00:00Z"
+        ) from exc
     if t.tzinfo is None:
         raise ValidationError(f"time {text!r} has no offset; end it with Z")
     return t.astimezone(UTC)
@@ -164,11 +166,18 @@ class Program:
             "createdDateTime": stamp,
             "modificationDateTime": stamp,
             "payloadDescriptors": [
-                {"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": PRICE,
-                 "units": "KWH", "currency": "EUR"},
-                {"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": IMPORT_CAPACITY_LIMIT,
-                 "units": "KW"},
-            ],  # fmt: skip
+                {
+                    "objectType": "EVENT_PAYLOAD_DESCRIPTOR",
+                    "payloadType": PRICE,
+                    "units": "KWH",
+                    "currency": "EUR",
+                },
+                {
+                    "objectType": "EVENT_PAYLOAD_DESCRIPTOR",
+                    "payloadType": IMPORT_CAPACITY_LIMIT,
+                    "units": "KW",
+                },
+            ],
         }
         return {k: v for k, v in doc.items() if v is not None}
 
@@ -249,7 +258,9 @@ class Event:
         kind = (
             str(descriptors[0]["payloadType"])
             if descriptors
-            else next(iter(intervals[0].payloads)) if intervals else ""
+            else next(iter(intervals[0].payloads))
+            if intervals
+            else ""
         )
         units = descriptors[0].get("units") if descriptors else None
         if "intervalPeriod" not in doc:
@@ -290,9 +301,7 @@ def shed_event(
     return Event(id, program_id, "load shed", SIMPLE, window, (interval,), tuple(targets))
 
 
-def excess_notice(
-    id: str, program_id: str, window: IntervalPeriod, ven: str, text: str
-) -> Event:
+def excess_notice(id: str, program_id: str, window: IntervalPeriod, ven: str, text: str) -> Event:
     """An "excess consumption" notice to one VEN (``ALERT_OTHER`` with ``text``)."""
     interval = Interval(0, {ALERT_OTHER: [text]})
     return Event(id, program_id, "excess consumption", ALERT_OTHER, window, (interval,), (ven,))
@@ -333,10 +342,14 @@ class Report:
             "clientName": self.client_name,
             "reportName": f"response to {self.event_id}",
             "payloadDescriptors": [
-                {"objectType": "REPORT_PAYLOAD_DESCRIPTOR", "payloadType": t,
-                 "readingType": "DIRECT_READ", "units": "WH"}
+                {
+                    "objectType": "REPORT_PAYLOAD_DESCRIPTOR",
+                    "payloadType": t,
+                    "readingType": "DIRECT_READ",
+                    "units": "WH",
+                }
                 for t in REPORT_PAYLOAD_TYPES
-            ],  # fmt: skip
+            ],
             "resources": [
                 {
                     "resourceName": self.resource or self.client_name,

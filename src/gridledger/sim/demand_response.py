@@ -99,7 +99,7 @@ class DrRun:
     def region_import_w(self) -> I64:
         """The region's net import at the transformer per slot [W]."""
         net = (self.import_wh - self.export_wh).sum(axis=1)
-        return np.maximum(net, 0) * 3600 // self.slot_s
+        return np.asarray(np.maximum(net, 0) * 3600 // self.slot_s, np.int64)
 
     @property
     def net_import_w(self) -> I64:
@@ -131,9 +131,7 @@ class _Region:
     bank_args: dict[str, I64] = field(default_factory=dict)
 
 
-def _prepare(
-    scenario: Scenario, index: int, setup: DrSetup, profiles: ProfileFactory
-) -> _Region:
+def _prepare(scenario: Scenario, index: int, setup: DrSetup, profiles: ProfileFactory) -> _Region:
     h = region_households(scenario, index)
     spd = 1440 // scenario.slot_minutes
     measured = scenario.slots if setup.days is None else min(scenario.slots, setup.days * spd)
@@ -232,10 +230,10 @@ def run_region_dr(
         for dev in devices:
             dev.close_due(k)
         for o in opening.get(k, ()):
+            m = len(o.households)
             devices[o.device].open(
-                o.households, np.full(len(o.households), k), np.full(len(o.households), o.departure),
-                o.needed_wh,
-            )  # fmt: skip
+                o.households, np.full(m, k), np.full(m, o.departure), o.needed_wh
+            )
         flex = FlexPlanner.asap(devices, k)
         if planner is not None:
             horizon = min(setup.horizon_slots, slots - k)
@@ -367,6 +365,12 @@ def study(
 
 
 __all__ = [
-    "DrRun", "DrSetup", "DrStudy", "PROGRAM_ID", "event_slots", "program_events",
-    "run_region_dr", "study",
+    "PROGRAM_ID",
+    "DrRun",
+    "DrSetup",
+    "DrStudy",
+    "event_slots",
+    "program_events",
+    "run_region_dr",
+    "study",
 ]  # fmt: skip
