@@ -86,3 +86,15 @@ def test_the_feeder_limits_remove_overloads(result: DrStudy) -> None:
 def test_runs_are_deterministic(scenario: Scenario, result: DrStudy) -> None:
     again = run_region_dr(scenario, 0, DrSetup(days=2, opt_out=OPTED_OUT), result.events)
     assert np.array_equal(again.import_wh, result.final.import_wh)
+
+
+def test_households_report_baseline_and_usage_of_a_shed_event(result: DrStudy) -> None:
+    shed = next(e for e in result.events if e.payload_type == "SIMPLE")
+    reports = result.reports(shed, OPTED_OUT)
+    assert len(reports) == 60 - len(OPTED_OUT)
+    assert {int(r.client_name) for r in reports}.isdisjoint(OPTED_OUT)
+    baseline = sum(sum(r.baseline_wh) for r in reports)
+    usage = sum(sum(r.usage_wh) for r in reports)
+    assert len(reports[0].usage_wh) == 16  # 17:00 to 21:00 in 15-minute slots
+    assert usage < baseline  # the households shed in the window
+    assert reports[0].to_json()["objectType"] == "REPORT"

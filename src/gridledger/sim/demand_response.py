@@ -41,7 +41,7 @@ from gridledger.control.flexible import DeadlineLoads, ev_charging, shiftable_lo
 from gridledger.control.ven import VenFleet
 from gridledger.errors import ScenarioError
 from gridledger.operator.feeder import Feeder, FeederSpec, limit_events, radial_feeder
-from gridledger.operator.openadr import Event, IntervalPeriod, price_event, shed_event
+from gridledger.operator.openadr import Event, IntervalPeriod, Report, price_event, shed_event
 from gridledger.sim import counter_rng
 from gridledger.sim.households import region_households
 from gridledger.sim.scenario import Scenario
@@ -313,6 +313,7 @@ class DrStudy:
     overload_final: BoolArray
     limit_rounds: int
     slot_s: int
+    fleet: VenFleet
     feeder: FeederSpec | None = None
 
     @property
@@ -329,6 +330,28 @@ class DrStudy:
 
     def overload_hours(self, mask: BoolArray) -> float:
         return float(mask.sum()) * self.slot_s / 3600
+
+    def reports(self, event: Event, opt_out: Sequence[int] = ()) -> list[Report]:
+        """Each following household's OpenADR report on ``event``: its import per event slot
+        without events (the baseline) and with them (the usage) [Wh]."""
+        fleet = VenFleet(self.fleet.n, PROGRAM_ID, self.fleet.start_s, self.slot_s)
+        for h in opt_out:
+            fleet.opt_out(h)
+        slots = len(self.final.import_wh)
+        window = np.flatnonzero(event_slots([event], fleet.start_s, self.slot_s, slots))
+        if len(window) == 0:
+            return []
+        created = datetime.fromtimestamp(fleet.start_s + int(window[-1] + 1) * self.slot_s, UTC)
+        return [
+            fleet.report(
+                event,
+                int(h),
+                self.without.import_wh[window, h],
+                self.final.import_wh[window, h],
+                created,
+            )  # fmt: skip
+            for h in np.flatnonzero(fleet.following(event))
+        ]
 
 
 def study(
@@ -360,7 +383,8 @@ def study(
             over_final = flow.overloaded()
     return DrStudy(
         without, program, final, events, event_slots(events, r.start_s, r.slot_s, r.measured),
-        over_without, over_program, over_final, rounds, r.slot_s, spec,
+        over_without, over_program, over_final, rounds, r.slot_s,
+        VenFleet(r.households, PROGRAM_ID, r.start_s, r.slot_s), spec,
     )  # fmt: skip
 
 
