@@ -349,7 +349,7 @@ class DrStudy:
                 self.without.import_wh[window, h],
                 self.final.import_wh[window, h],
                 created,
-            )  # fmt: skip
+            )
             for h in np.flatnonzero(fleet.following(event))
         ]
 
