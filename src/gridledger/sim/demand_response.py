@@ -22,7 +22,8 @@ is left out of this study, so bills compare like with like between runs.
 :func:`study` runs the comparison the benchmark prints: the run without events, the run with
 price and load-shed events (an evening window each day), and, with a feeder, rounds in which the
 operator solves the power flow on the forecast (the previous round's outcome: a perfect
-forecast) and adds import-limit events where the transformer or a line would overload.
+forecast) and adds import-limit events where the transformer or a line would overload, until
+none would or a round changes nothing (what remains is inflexible or opted-out load).
 Everything is vectorised over households; the only loop is over slots.
 """
 
@@ -378,9 +379,12 @@ def study(
             events = events + limit_events(
                 feeder, flow, final.net_import_w, r.start_s, r.slot_s, PROGRAM_ID, f"limit{rounds}"
             )
+            previous = final
             final = run_region_dr(scenario, index, setup, events, region=r)
             flow = feeder.flow(final.net_import_w)
             over_final = flow.overloaded()
+            if np.array_equal(final.net_import_w, previous.net_import_w):
+                break  # the followers have no flexible energy left there (opt-outs, base load)
     return DrStudy(
         without, program, final, events, event_slots(events, r.start_s, r.slot_s, r.measured),
         over_without, over_program, over_final, rounds, r.slot_s,
