@@ -129,6 +129,7 @@ class _Region:
     households: int
     capacity_wh: I64
     power_w: I64
+    ev_power_w: I64
     bank_args: dict[str, I64] = field(default_factory=dict)
 
 
@@ -150,7 +151,7 @@ def _prepare(scenario: Scenario, index: int, setup: DrSetup, profiles: ProfileFa
         source.pv_wh(0, slots), source.load_wh(0, slots), source.ev_wh(0, slots),
         scenario.tariffs.retail_at(hour).astype(np.int64),
         (hour * 60 + minute) // scenario.slot_minutes, hour, minute, len(h), h.capacity_wh,
-        h.power_w,
+        h.power_w, h.ev_power_w,
         {"initial_soc_permille": h.initial_soc_permille, "reserve_permille": h.reserve_permille,
          "efficiency_permille": h.efficiency_permille},
     )  # fmt: skip
@@ -175,9 +176,7 @@ def _devices(r: _Region) -> tuple[list[DeadlineLoads], dict[int, list[_Opening]]
     s = r.setup
     hours = r.slot_s / 3600
     spd = 86400 // r.slot_s
-    # the source charges at full power: its largest slot is the charger's power limit
-    ev_limit_wh = r.ev.max(axis=0, initial=0)
-    ev_dev = ev_charging(ev_limit_wh * 3600 // r.slot_s, hours)
+    ev_dev = ev_charging(np.where(r.ev.any(axis=0), r.ev_power_w, 0).astype(np.int64), hours)
     pick = counter_rng.uniform(r.scenario.seed, r.index, 41, np.arange(r.households))
     has_heater = pick < s.heater_share
     heater = shiftable_load(np.where(has_heater, s.heater_power_w, 0).astype(np.int64), hours)
