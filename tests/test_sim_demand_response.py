@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from gridledger.sim.demand_response import DrSetup, DrStudy, run_region_dr, study
+from gridledger.sim.fast_profiles import hand_rolled
 from gridledger.sim.households import region_households
 from gridledger.sim.scenario import Scenario, parse_scenario
-from gridledger.sim.sources import hand_rolled
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 OPTED_OUT = (0, 5, 11, 17, 23)

@@ -6,7 +6,7 @@ profile source (the same the region runner uses), its batteries as a
 :class:`~gridledger.control.battery.BatteryBank`, and adds flexible devices:
 
 * every EV household's daily charge becomes a session (:func:`~gridledger.control.flexible.
-  ev_charging`) from its arrival (the source's :data:`~gridledger.sim.sources.EV_ARRIVAL_HOUR`)
+  ev_charging`) from its arrival (:data:`~gridledger.sim.fast_profiles.EV_ARRIVAL_HOUR`)
   to its departure next morning, needing the energy the source's uncontrolled charging draws;
 * a share of households has a water heater (:func:`~gridledger.control.flexible.shiftable_load`)
   that must reheat its tank between the evening and the next morning.
@@ -44,9 +44,10 @@ from gridledger.errors import ScenarioError
 from gridledger.operator.feeder import Feeder, FeederSpec, limit_events, radial_feeder
 from gridledger.operator.openadr import Event, IntervalPeriod, Report, price_event, shed_event
 from gridledger.sim import counter_rng
+from gridledger.sim.fast_profiles import EV_ARRIVAL_HOUR, hand_rolled
 from gridledger.sim.households import region_households
 from gridledger.sim.scenario import Scenario
-from gridledger.sim.sources import EV_ARRIVAL_HOUR, ProfileFactory, SlotTimes, hand_rolled
+from gridledger.sim.sources import ProfileFactory, SlotTimes
 
 I64 = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
