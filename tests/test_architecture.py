@@ -114,3 +114,19 @@ def test_one_class_per_concept() -> None:
     assert "ExpectedTrade" not in classes
     for concept in ("Order", "Trade", "Region", "Reading", "DeviceKind"):
         assert len(classes.get(concept, [])) == 1, f"{concept}: {classes.get(concept)}"
+
+
+def test_no_import_cycle_between_modules() -> None:
+    """No module imports, directly or through others, a module that imports it back.
+
+    Imports under ``if TYPE_CHECKING:`` are left out: they never run.
+    """
+    import grimp
+
+    graph = grimp.build_graph("gridledger", exclude_type_checking_imports=True)
+    cycles = []
+    for module in sorted(graph.modules):
+        for imported in graph.find_modules_directly_imported_by(module):
+            if graph.chain_exists(importer=imported, imported=module):
+                cycles.append((module, imported))
+    assert cycles == [], f"import cycles: {cycles[:5]}"
