@@ -43,7 +43,7 @@
       GL.rows(tbody, page.items, entryRow, "Nothing in this period.");
     }
     cursor = page.next_cursor;
-    $("more").hidden = !cursor;
+    $("more").hidden = !cursor || page.items.length < 100;
     const tq = query();
     tq.set("by", $("f-by").value);
     tq.delete("counterparty");

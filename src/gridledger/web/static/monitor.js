@@ -73,10 +73,12 @@
   }
 
   let chart = null;
+  let chartDay0 = 0; // the chart's day (local midnight, Unix s)
   let platformMs = null; // the newest reading's time: the platform clock may run ahead (--speed)
   async function loadChart() {
     const now = new Date(platformMs || Date.now());
     const start = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+    chartDay0 = start.getTime() / 1000;
     const rowsIn = await GL.api(`/sites/${site}/energy?resolution=slot&start=${encodeURIComponent(start.toISOString())}&end=${encodeURIComponent(new Date(now.getTime() + 1000).toISOString())}`);
     const trades = await loadTrades(slotSeconds).catch(() => new Map());
     const xs = rowsIn.map((r) => r.start_ms / 1000);
@@ -94,6 +96,7 @@
     if (chart) { chart.setData(data); chart.setSize({ width, height: 260 }); return; }
     chart = new uPlot({
       width, height: 260,
+      scales: { x: { time: true, range: () => [chartDay0, chartDay0 + 86400] } },
       series: [
         {},
         { label: "Solar", stroke: "#b8860b", width: 2 },
@@ -105,6 +108,10 @@
       axes: [{}, { label: "kWh" }],
     }, data, box);
   }
+
+  window.addEventListener("resize", () => {
+    if (chart) chart.setSize({ width: Math.max(280, Math.min(document.getElementById("chart").clientWidth || 600, 1100)), height: 260 });
+  });
 
   let chartPending = null;
   const refreshSoon = () => {

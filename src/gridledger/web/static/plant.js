@@ -34,11 +34,15 @@
     });
   }
 
+  // the accumulator reports its device mode; "auto" is what self-consumption and backup reserve run
+  const MODE_NAMES = { auto: "self-consumption", charge: "charge", discharge: "discharge", hold: "hold", off: "off" };
+  const ACTION_NAMES = { set_mode: "mode", set_reserve_soc: "reserve", set_max_charge_w: "charge limit", set_max_discharge_w: "discharge limit" };
+  const DEVICE_MODES = ["self-consumption", "charge", "discharge", "hold", "off"]; // AccumulatorMode
   let reported = null;
   async function loadBattery() {
     const b = await GL.api(`/sites/${site}/battery`);
     reported = b;
-    $("rep-mode").textContent = (b.mode || "–").replaceAll("_", " ");
+    $("rep-mode").textContent = b.mode ? MODE_NAMES[b.mode] || b.mode : "–";
     $("rep-reserve").textContent = GL.pct(b.reserve_soc_permille);
     $("rep-reserve").dataset.permille = String(b.reserve_soc_permille);
     $("rep-charge").textContent = GL.kw(b.max_charge_w);
@@ -48,7 +52,7 @@
   }
 
   function initForm(b) {
-    if (b.mode) $("mode").value = b.mode;
+    if (b.mode) $("mode").value = b.mode === "auto" ? "self_consumption" : b.mode;
     if (b.reserve_soc_permille !== null) $("reserve").value = String(Math.round(b.reserve_soc_permille / 10));
     $("reserve-out").textContent = `${$("reserve").value} %`;
     if (b.max_charge_w !== null) $("max-charge").value = String(b.max_charge_w / 1000);
@@ -59,8 +63,9 @@
   function renderCommands() {
     const items = [...commands.values()].sort((a, b) => b.created_ms - a.created_ms).slice(0, 20);
     GL.rows("#commands tbody", items, (c) => {
-      const value = c.action.includes("soc") ? GL.pct(c.value) : c.action.endsWith("_w") ? GL.kw(c.value) : String(c.value);
-      return [GL.time(c.created_ms), c.action.replaceAll("_", " "), value,
+      const value = c.action === "set_mode" ? DEVICE_MODES[c.value] || String(c.value)
+        : c.action.includes("soc") ? GL.pct(c.value) : c.action.endsWith("_w") ? GL.kw(c.value) : String(c.value);
+      return [GL.time(c.created_ms), ACTION_NAMES[c.action] || c.action.replaceAll("_", " "), value,
         GL.el("span", { class: "state " + c.status, "data-id": c.id, text: c.status }), c.detail || ""];
     }, "No commands sent.");
   }
@@ -75,7 +80,7 @@
       const c = await GL.api(`/sites/${site}/battery/commands`, { json: { setting, value } });
       commands.set(c.id, c);
       renderCommands();
-      GL.toast(`Sent ${setting.replaceAll("_", " ")}: pending until the battery acknowledges`);
+      GL.toast("Sent to the battery: pending until it acknowledges");
     } catch (e) { GL.toast(e.message, true); }
   }
 
