@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 import pytest
+from eth_account import Account as EthAccount
+from eth_account.messages import encode_defunct
 
 pytestmark = pytest.mark.browser
 
@@ -43,6 +45,8 @@ CHROMIUM_ARGS = [
 ]
 SPEED = "120"  # a 15-minute slot every 7.5 s
 A, B = "central-0000", "central-0001"
+WALLET_KEY = EthAccount.from_key(b"\x5a" * 32)  # a household registered by the operator below
+WALLET_SITE = "wallet-home"
 
 if not Path(CHROMIUM).is_file():  # pragma: no cover - scripts/setup.sh --services installs it
     pytest.skip(
@@ -324,7 +328,9 @@ def test_another_household_cannot_open_the_first_ones_pages(
     other.context.close()
 
 
-def test_operator_sees_the_regions_slots(browser: Browser, base_url: str) -> None:
+def test_operator_sees_the_regions_slots_and_registers_a_household(
+    browser: Browser, base_url: str
+) -> None:
     op = _sign_in(browser, base_url, role="operator")
     page = op.page
     assert page.url.endswith("/app/operator/central")
@@ -335,7 +341,46 @@ def test_operator_sees_the_regions_slots(browser: Browser, base_url: str) -> Non
     assert set(statuses) <= {s["status"] for s in status["recent"]} | {"settled", "delivered"}
     assert page.inner_text("#o-households") == str(status["households"])
     check_page(op, "operator")
+    # the operator registers a household whose key sits in a browser wallet (next test)
+    page.fill("#h-address", WALLET_KEY.address)
+    page.fill("#h-site", WALLET_SITE)
+    page.click("#household-form button[type=submit]")
+    page.wait_for_function(
+        "([n]) => document.getElementById('o-households').textContent === String(n)",
+        arg=[status["households"] + 1],
+        timeout=20_000,
+    )
     op.context.close()
+
+
+def test_wallet_sign_in_then_the_session_ends(browser: Browser, base_url: str) -> None:
+    """EIP-4361 through ``window.ethereum``: a stand-in wallet whose key signs in Python gives
+    the lowercase address (as wallets do); the page checksums it, signs and lands on the site."""
+    acc = Account(browser, base_url)
+    acc.context.expose_function("walletAddress", lambda: WALLET_KEY.address.lower())
+    acc.context.expose_function(
+        "walletSign",
+        lambda text: (
+            "0x" + bytes(WALLET_KEY.sign_message(encode_defunct(text=text)).signature).hex()
+        ),
+    )
+    acc.context.add_init_script(
+        "window.ethereum = {request: async ({method, params}) => method === 'eth_requestAccounts'"
+        " ? [await window.walletAddress()] : await window.walletSign(params[0])};"
+    )
+    acc.goto("/app/signin")
+    acc.page.click("#wallet-signin")
+    acc.page.wait_for_url(f"**/app/sites/{WALLET_SITE}/monitor")
+    me = acc.api("/me")
+    assert me["address"] == WALLET_KEY.address and me["sites"] == [WALLET_SITE]
+    # the session's end: the page leaves for the sign-in page by itself
+    acc.page.evaluate(
+        "sessionStorage.setItem('gl-expires', new Date(Date.now() + 1500).toISOString())"
+    )
+    acc.page.reload()
+    acc.page.wait_for_url("**/app/signin?expired=1*", timeout=10_000)
+    assert acc.page.is_visible("#expired")
+    acc.context.close()
 
 
 def test_company_sees_its_offers_and_purchases(browser: Browser, base_url: str) -> None:

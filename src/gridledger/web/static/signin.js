@@ -37,6 +37,15 @@
     }
   })();
 
+  /* EIP-55: a hex letter is upper case where the keccak-256 of the lowercase address has a nibble >= 8. */
+  function eip55(address) {
+    const lower = address.toLowerCase().replace(/^0x/, "");
+    const hash = keccak256(lower);
+    let out = "0x";
+    for (let i = 0; i < lower.length; i++) out += parseInt(hash[i], 16) >= 8 ? lower[i].toUpperCase() : lower[i];
+    return out;
+  }
+
   const walletButton = document.getElementById("wallet-signin");
   if (!window.ethereum) {
     walletButton.disabled = true;
@@ -46,7 +55,7 @@
     try {
       const [address] = await window.ethereum.request({ method: "eth_requestAccounts" });
       const n = await GL.api("/auth/nonce");
-      const checksummed = address; // the server checks the EIP-55 form the wallet gives
+      const checksummed = eip55(address); // EIP-4361 wants the EIP-55 form; wallets often give lowercase
       const message = n.message_template.replace("ADDRESS", checksummed);
       const signature = await window.ethereum.request({ method: "personal_sign", params: [message, address] });
       signedIn(await GL.api("/auth/login", { json: { message, signature } }));
