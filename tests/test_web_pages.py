@@ -350,6 +350,23 @@ def test_operator_sees_the_regions_slots_and_registers_a_household(
         arg=[status["households"] + 1],
         timeout=20_000,
     )
+    # and a tariff from a slot some clock hours ahead (local time in the form)
+    market = op.api("/regions/central/market")
+    start = market["open_slot_start_s"] + 40 * market["slot_seconds"]
+    local = page.evaluate(
+        "([s]) => { const d = new Date(s * 1000); d.setMinutes(d.getMinutes() - "
+        "d.getTimezoneOffset()); return d.toISOString().slice(0, 16); }",
+        arg=[start],
+    )
+    page.fill("#t-from", local)
+    page.fill("#t-retail", "0.31")
+    page.fill("#t-feedin", "0.07")
+    page.fill("#t-fee", "0.02")
+    page.click("#tariff-form button[type=submit]")
+    page.wait_for_selector(f"#tariffs li[data-from='{start}']")
+    tariffs = {t["from_slot_start_s"]: t for t in op.api("/regions/central/status")["tariffs"]}
+    assert tariffs[start]["retail_price_micro_per_kwh"] == 310_000
+    assert tariffs[start]["feed_in_price_micro_per_kwh"] == 70_000
     op.context.close()
 
 

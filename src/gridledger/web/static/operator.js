@@ -27,14 +27,14 @@
     GL.rows("#slots tbody", st.recent, (s) => {
       const p = priced.get(s.slot_start_s);
       return [GL.slotTime(s.slot_start_s),
-        p && p.clearing_price_micro_per_kwh !== null ? GL.perKwh(p.clearing_price_micro_per_kwh) : "–",
-        p ? GL.kwh(p.volume_wh) : "–", String(s.trades),
+        p && p.clearing_price_micro_per_kwh !== null ? GL.perKwh(p.clearing_price_micro_per_kwh) : "no peer trade",
+        p ? GL.kwh(p.volume_wh) : "–", p ? GL.kwh(p.company_wh) : "–", String(s.trades),
         GL.el("span", { class: "slot-status", text: s.status }), s.block_number ? String(s.block_number) : "–"];
     }, "No slot yet.");
     const tl = $("tariffs");
     tl.replaceChildren();
     for (const t of st.tariffs) {
-      tl.append(GL.el("li", { text: `from ${GL.slotTime(t.from_slot_start_s)}: grid ${GL.perKwh(t.retail_price_micro_per_kwh)}, feed-in ${GL.perKwh(t.feed_in_price_micro_per_kwh)}, fee ${GL.perKwh(t.grid_fee_micro_per_kwh)}` }));
+      tl.append(GL.el("li", { class: "tariff", "data-from": String(t.from_slot_start_s), text: `${t.from_slot_start_s ? "from " + GL.slotTime(t.from_slot_start_s) : "from the start"}: grid ${GL.perKwh(t.retail_price_micro_per_kwh)}, feed-in ${GL.perKwh(t.feed_in_price_micro_per_kwh)}, fee ${GL.perKwh(t.grid_fee_micro_per_kwh)}` }));
     }
   }
 

@@ -25,7 +25,7 @@
     $("fee").textContent = GL.perKwh(m.tariff.grid_fee_micro_per_kwh);
     GL.rows("#recent tbody", m.recent, (s) => [
       GL.slotTime(s.slot_start_s),
-      s.clearing_price_micro_per_kwh === null ? "no trade" : GL.perKwh(s.clearing_price_micro_per_kwh),
+      s.clearing_price_micro_per_kwh === null ? "no peer trade" : GL.perKwh(s.clearing_price_micro_per_kwh),
       GL.kwh(s.volume_wh), GL.kwh(s.company_wh), String(s.trades), s.status,
     ], "No slot cleared yet.");
     tick();
