@@ -275,6 +275,33 @@ def test_sell_stored_energy_to_a_company_fills_and_settles(household: Account) -
     check_page(household, "trading")
 
 
+def test_place_and_cancel_an_order(household: Account) -> None:
+    page = household.page
+    assert page.url.endswith(f"/app/sites/{A}/trading")
+    page.wait_for_selector("#order-slot option", state="attached")
+    slot = page.eval_on_selector("#order-slot", "s => s.options[s.options.length - 1].value")
+    page.select_option("#order-slot", slot)  # a later slot: its gate stays open meanwhile
+    page.select_option("#side", "bid")
+    page.fill("#order-kwh", "0.25")
+    page.fill("#order-price", "0.11")
+    page.click("#order-form button[type=submit]")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#orders tbody tr')].some("
+        "r => r.textContent.includes('0.25 kWh') && r.textContent.includes('open'))"
+    )
+    order = next(
+        o
+        for o in household.api("/orders?limit=100")["items"]
+        if o["slot_start_s"] == int(slot) and o["energy_wh"] == 250
+    )
+    assert order["side"] == "bid" and order["price_micro_per_kwh"] == 110_000
+    row = page.locator("#orders tbody tr", has=page.locator(f"[data-order='{order['order_id']}']"))
+    row.get_by_role("button", name="Cancel").click()
+    page.wait_for_selector(f"#orders [data-order='{order['order_id']}']:text('cancelled')")
+    mine = {o["order_id"]: o for o in household.api("/orders?limit=100")["items"]}
+    assert mine[order["order_id"]]["status"] == "cancelled"
+
+
 def test_archive_trade_proof_and_csv(household: Account) -> None:
     fills = household.api("/fills?limit=100")["items"]
     assert fills, "the previous test sold to a company"

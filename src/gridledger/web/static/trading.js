@@ -20,6 +20,18 @@
     clockOffsetMs = platformNow - wall;
     market = m;
     $("slot").textContent = GL.slotTime(m.open_slot_start_s);
+    const choice = $("order-slot");
+    if (choice.dataset.open !== String(m.open_slot_start_s)) {
+      // the open slot and the next ones: an order may wait for a later slot
+      const keep = choice.value;
+      choice.replaceChildren();
+      for (let i = 0; i < 8; i++) {
+        const start = m.open_slot_start_s + i * m.slot_seconds;
+        choice.append(GL.el("option", { value: String(start), text: (i ? "" : "open: ") + GL.slotTime(start) }));
+      }
+      if (keep && Number(keep) >= m.open_slot_start_s) choice.value = keep;
+      choice.dataset.open = String(m.open_slot_start_s);
+    }
     $("retail").textContent = GL.perKwh(m.tariff.retail_price_micro_per_kwh);
     $("feedin").textContent = GL.perKwh(m.tariff.feed_in_price_micro_per_kwh);
     $("fee").textContent = GL.perKwh(m.tariff.grid_fee_micro_per_kwh);
@@ -68,7 +80,7 @@
   $("order-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const body = {
-      region, side: $("side").value,
+      region, side: $("side").value, slot_start_s: Number($("order-slot").value),
       energy_wh: Math.round(Number($("order-kwh").value) * 1000),
       price_micro_per_kwh: Math.round(Number($("order-price").value) * 1e6),
     };
