@@ -193,6 +193,12 @@ def test_signin_page(browser: Browser, base_url: str) -> None:
     acc.page.wait_for_selector("#demo-site option", state="attached")
     assert acc.page.locator("#demo-site option").count() == 6
     assert acc.page.is_disabled("#wallet-signin")  # no window.ethereum in this browser
+    # keyboard: the first Tab reaches the skip link, the picker is reached and works by keys
+    acc.page.keyboard.press("Tab")
+    assert acc.page.evaluate("document.activeElement.className") == "skip"
+    acc.page.focus("#demo-site")
+    acc.page.keyboard.press("ArrowDown")
+    assert acc.page.input_value("#demo-site") == B
     check_page(acc, "signin")
     acc.context.close()
 
@@ -221,6 +227,13 @@ def test_monitor_figures_change_from_the_stream(household: Account) -> None:
     assert page.inner_text("#t-load").endswith(" kWh")
     page.wait_for_selector("#chart canvas")
     check_page(household, "monitor")
+    # without the stream (refused here) the page says its figures are stale
+    cut = household.context.new_page()
+    cut.route("**/api/v1/stream*", lambda route: route.abort())
+    cut.goto(household.base + f"/app/sites/{A}/monitor")
+    cut.wait_for_function("document.getElementById('stream-state').textContent === 'stale'")
+    assert cut.inner_text("#pv-w").endswith(" kW")  # the figures of the last read stay shown
+    cut.close()
 
 
 def test_reserve_slider_reaches_the_accumulator(household: Account) -> None:
