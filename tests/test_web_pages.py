@@ -264,6 +264,8 @@ def test_sell_stored_energy_to_a_company_fills_and_settles(household: Account) -
     company = page.get_attribute("#companies button.sell", "data-company")
     page.fill("#sell-kwh", "0.3")
     page.click("#companies button.sell")
+    page.wait_for_selector("#toast.show")
+    assert "error" not in (page.get_attribute("#toast", "class") or ""), page.inner_text("#toast")
     row = page.locator(f"#orders .order-status[data-target='{company}']")
     row.first.wait_for()
     order_id = row.first.get_attribute("data-order")
@@ -440,14 +442,31 @@ def test_wallet_sign_in_then_the_session_ends(browser: Browser, base_url: str) -
     acc.context.close()
 
 
-def test_company_sees_its_offers_and_purchases(browser: Browser, base_url: str) -> None:
+def test_company_posts_and_withdraws_an_offer_and_sees_its_purchases(
+    browser: Browser, base_url: str
+) -> None:
     co = _sign_in(browser, base_url, role="company")
     page = co.page
     assert page.url.endswith("/app/company")
-    page.wait_for_selector("#offers tbody td")
     page.wait_for_selector("#purchases tbody td")
     bought = co.api("/company/purchases?limit=50")["items"]
-    rows = page.locator("#purchases tbody tr").count()
-    assert rows == max(1, len(bought))
+    assert bought, "the household sold to this company earlier in the module"
+    assert page.locator("#purchases tbody tr").count() == len(bought)
+    page.wait_for_selector("#of-slot option", state="attached")
+    slot = page.eval_on_selector("#of-slot", "s => s.options[s.options.length - 1].value")
+    page.select_option("#of-slot", slot)
+    page.fill("#of-kwh", "2.5")
+    page.fill("#of-price", "0.13")
+    page.click("#offer-form button[type=submit]")
+    mark = f".offer-status[data-slot='{slot}']"
+    status = page.locator("#offers " + mark)
+    status.wait_for()
+    offer = next(o for o in co.api("/company/offers") if o["slot_start_s"] == int(slot))
+    assert (offer["energy_wh"], offer["price_micro_per_kwh"]) == (2500, 130_000)
     check_page(co, "company")
+    page.locator("#offers tbody tr", has=page.locator(mark)).get_by_role(
+        "button", name="Withdraw"
+    ).click()
+    status.wait_for(state="detached")
+    assert all(o["slot_start_s"] != int(slot) for o in co.api("/company/offers"))
     co.context.close()
