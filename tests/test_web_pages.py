@@ -412,6 +412,14 @@ def test_operator_sees_the_regions_slots_and_registers_a_household(
     op.context.close()
 
 
+def test_admin_opens_every_regions_view(browser: Browser, base_url: str) -> None:
+    admin = _sign_in(browser, base_url, role="admin")
+    assert admin.page.url.endswith("/app/operator/central")
+    admin.page.wait_for_selector("#slots .slot-status")
+    assert admin.page.get_by_role("link", name="Region central").count() == 1
+    admin.context.close()
+
+
 def test_wallet_sign_in_then_the_session_ends(browser: Browser, base_url: str) -> None:
     """EIP-4361 through ``window.ethereum``: a stand-in wallet whose key signs in Python gives
     the lowercase address (as wallets do); the page checksums it, signs and lands on the site."""

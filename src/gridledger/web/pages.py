@@ -49,7 +49,17 @@ def mount(app: FastAPI) -> FastAPI:
 def _render(
     request: Request, name: str, caller: Principal | None, status: int = 200, **ctx: Any
 ) -> HTMLResponse:
-    context = {"me": caller, "currency": CURRENCY, "site_pages": SITE_PAGES, **ctx}
+    # the regions whose operator view the caller opens: its own, every region for the admin
+    regions = set(caller.operator_regions) if caller is not None else set()
+    if caller is not None and caller.is_admin:
+        regions |= set(request.app.state.platform.regions)
+    context = {
+        "me": caller,
+        "regions": sorted(regions),
+        "currency": CURRENCY,
+        "site_pages": SITE_PAGES,
+        **ctx,
+    }
     return templates.TemplateResponse(request, name, context, status_code=status)
 
 
@@ -62,12 +72,14 @@ def _not_found(request: Request, caller: Principal | None, what: str) -> HTMLRes
     return _render(request, "notfound.html", caller, status=404, what=what, page="notfound")
 
 
-def home_of(p: Principal) -> str:
-    """Where an account lands after signing in: its first site, its region, or its company."""
-    if p.sites and p.primary_role in (Role.HOUSEHOLD,):
+def home_of(p: Principal, regions: list[str]) -> str:
+    """Where an account lands after signing in: its site, its region (any region for the admin),
+    or its company; ``regions`` are the platform's."""
+    if p.primary_role is Role.HOUSEHOLD and p.sites:
         return f"/app/sites/{sorted(p.sites)[0]}/monitor"
-    if p.operator_regions:
-        return f"/app/operator/{sorted(p.operator_regions)[0]}"
+    operated = sorted(p.operator_regions) or (sorted(regions) if p.is_admin else [])
+    if operated:
+        return f"/app/operator/{operated[0]}"
     if p.company_regions:
         return "/app/company"
     if p.sites:
@@ -76,8 +88,10 @@ def home_of(p: Principal) -> str:
 
 
 @router.get("")
-async def index(caller: Caller) -> RedirectResponse:
-    return RedirectResponse("/app/signin" if caller is None else home_of(caller), status_code=303)
+async def index(caller: Caller, platform: PlatformDep) -> RedirectResponse:
+    if caller is None:
+        return RedirectResponse("/app/signin", status_code=303)
+    return RedirectResponse(home_of(caller, list(platform.regions)), status_code=303)
 
 
 @router.get("/signin")
