@@ -226,6 +226,12 @@ def test_monitor_figures_change_from_the_stream(household: Account) -> None:
     assert page.inner_text("#pv-w").endswith(" kW")
     assert page.inner_text("#t-load").endswith(" kWh")
     page.wait_for_selector("#chart canvas")
+    page.wait_for_selector("#history tbody td")
+    day = household.api(f"/sites/{A}/energy?resolution=day")[-1]
+    cells = page.locator("#history tbody tr").first.locator("td").all_inner_texts()
+    assert cells[0] == time.strftime("%Y-%m-%d", time.gmtime(day["start_ms"] / 1000))
+    page.select_option("#history-span", "365")  # by month
+    page.wait_for_function("document.querySelector('#history tbody td').textContent.length === 7")
     check_page(household, "monitor")
     # without the stream (refused here) the page says its figures are stale
     cut = household.context.new_page()

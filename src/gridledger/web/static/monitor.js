@@ -113,6 +113,25 @@
     if (chart) chart.setSize({ width: Math.max(280, Math.min(document.getElementById("chart").clientWidth || 600, 1100)), height: 260 });
   });
 
+  /* History by day (UTC days from the API) or by month (those days summed). */
+  async function loadHistory() {
+    const days = Number(document.getElementById("history-span").value);
+    const end = new Date(platformMs || Date.now());
+    const start = new Date(end.getTime() - days * 86400000);
+    const rowsIn = await GL.api(`/sites/${site}/energy?resolution=day&start=${encodeURIComponent(start.toISOString())}&end=${encodeURIComponent(end.toISOString())}`);
+    const groups = new Map();
+    for (const r of rowsIn) {
+      const key = new Date(r.start_ms).toISOString().slice(0, days > 31 ? 7 : 10);
+      const g = groups.get(key) || { pv: 0, load: 0, gi: 0, ge: 0 };
+      g.pv += r.pv_wh; g.load += r.load_wh; g.gi += r.grid_import_wh; g.ge += r.grid_export_wh;
+      groups.set(key, g);
+    }
+    const items = [...groups.entries()].reverse();
+    GL.rows("#history tbody", items, ([k, g]) => [k, GL.kwh(g.pv), GL.kwh(g.load), GL.kwh(g.gi), GL.kwh(g.ge),
+      g.load ? `${Math.round((1 - Math.min(g.gi, g.load) / g.load) * 100)} %` : "–"], "No readings in this period.");
+  }
+  document.getElementById("history-span").addEventListener("change", () => loadHistory().catch((e) => GL.toast(e.message, true)));
+
   let chartPending = null;
   const refreshSoon = () => {
     if (chartPending) return;
@@ -142,5 +161,6 @@
       }
     });
     loadChart().catch((e) => GL.toast("Chart: " + e.message, true));
+    loadHistory().catch((e) => GL.toast("History: " + e.message, true));
   })().catch((e) => GL.toast(e.message, true));
 })();
