@@ -2,7 +2,8 @@
 # Sets up everything gridledger needs on a bare machine, idempotently:
 #   - .venv with the package and its dev extras (reinstalled only when pyproject.toml changes);
 #   - with --services: Mosquitto and PostgreSQL from Debian packages, anvil from the npm registry
-#     (into .tools/), which the test suite starts and stops itself on 127.0.0.1.
+#     (into .tools/), which the test suite starts and stops itself on 127.0.0.1; Chromium and
+#     chromedriver from Debian packages for the browser tests (Playwright's download is not used).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,9 @@ if [ "${1:-}" = "--services" ]; then
     need_apt=()
     command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+    # the browser tests (marker `browser`) drive Debian's Chromium through Playwright
+    [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+    [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
     if [ ${#need_apt[@]} -gt 0 ]; then
         $SUDO apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null

@@ -72,6 +72,7 @@ def serve(
 
     from gridledger.api.app import create_app
     from gridledger.service.platform import Platform, ServeOptions
+    from gridledger.web import mount as mount_web
 
     cfg = settings_of(ctx)
     start_ts = None
@@ -114,7 +115,7 @@ def serve(
     )
     server = _Server(
         uvicorn.Config(
-            create_app(platform),
+            mount_web(create_app(platform)),  # the household app's pages (gridledger.web)
             host=host,
             port=port,
             log_level=level.lower(),
