@@ -121,3 +121,32 @@ def test_the_docs_example_imports_the_operator_key(runner: CliRunner, tmp_path: 
     result = runner.invoke(main, shlex.split(import_line)[1:])
     assert result.exit_code == 0, result.output
     assert result.stdout.split() == ["operator", demo_keys()[1].address]
+
+
+def test_the_docs_example_delivers_with_an_imported_key(tmp_path: Path) -> None:
+    """The whole example of docs/cli.md runs in a shell as written, deliver and verify included."""
+    import os
+    import subprocess
+    import sys
+
+    block = DOCS.read_text().split("### gridledger keys import", 1)[1].split("```", 2)[1]
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
+        "GRIDLEDGER_DATA_DIR": str(tmp_path / "var"),
+    }
+    env.pop("GRIDLEDGER_CONFIG", None)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "delivered region north slot 1782036000" in result.stdout
+    assert "(1 delivered," in result.stdout and "verified" in result.stdout
+    assert not (tmp_path / "operator.key").exists()

@@ -70,6 +70,12 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Settle every cleared slot on the ledger (ledger_url) and record it in the store.",
 )
+@click.option(
+    "--no-deliver",
+    is_flag=True,
+    help="With --settle: meter every household but leave each slot's delivery settlement to "
+    "gridledger deliver.",
+)
 @click.pass_context
 def simulate(
     ctx: click.Context,
@@ -87,6 +93,7 @@ def simulate(
     rule: str,
     as_json: bool,
     settle: bool,
+    no_deliver: bool,
 ) -> None:
     """Simulate SCENARIO_FILE (TOML, see docs/scenario.md), or the built-in example city.
 
@@ -118,7 +125,7 @@ def simulate(
         run = {"seed": seed, "households": households, "start": start_ts.isoformat(),
                "hours": hours, "slot_minutes": rules.slot_minutes,
                "clearing_rule": rules.clearing_rule, "tariff": rules.tariff.to_dict()}  # fmt: skip
-        settler = _city_settler(cfg, rules, stack, run) if settle else None
+        settler = _city_settler(cfg, rules, stack, run, deliver=not no_deliver) if settle else None
         report = simulate_city(
             example_city(seed, households), start_ts, hours, rules, cfg["chain_id"], seed,
             on_cleared=None if settler is None else settler.on_cleared,
@@ -179,6 +186,8 @@ def _city_settler(
     stack: ExitStack,
     run: dict[str, object],
     ledger_url: str | None = None,
+    *,
+    deliver: bool = True,
 ) -> CitySettler:
     """A CitySettler on the configured (or the given) ledger and store (closed by ``stack``).
 
@@ -198,7 +207,8 @@ def _city_settler(
     return CitySettler(
         backend, store, cfg.data_path, admin=admin, operator=operator,
         tariffs=market_tariffs(rules.tariff), slot_seconds=rules.slot_minutes * 60, meter=True,
-        clearing_rule=rules.clearing_rule, gate_closure_s=rules.gate_closure_s, run=run,
+        deliver=deliver, clearing_rule=rules.clearing_rule, gate_closure_s=rules.gate_closure_s,
+        run=run,
     )  # fmt: skip
 
 

@@ -110,6 +110,7 @@ class CitySettler:
         slot_seconds: int = 900,
         deposit_micro: int = DEFAULT_DEPOSIT_MICRO,
         meter: bool = False,
+        deliver: bool = True,
         clearing_rule: str = "pay_as_clear",
         gate_closure_s: int = 60,
         run: Mapping[str, object] | None = None,
@@ -128,6 +129,7 @@ class CitySettler:
         self.slot_seconds = slot_seconds
         self.deposit_micro = deposit_micro
         self.meter = meter
+        self.deliver = deliver
         self.clearing_rule = clearing_rule
         self.gate_closure_s = gate_closure_s
         self.operators: dict[str, RegionOperator] = {}
@@ -231,8 +233,9 @@ class CitySettler:
             )
         self.totals.readings += result.accepted
         recorded = self.store.get_settlement(region.name, slot.start_s)
-        if recorded is None or recorded.state == "delivered":
-            return None  # nothing traded, or delivered before a restart
+        if recorded is None or recorded.state == "delivered" or not self.deliver:
+            # nothing traded, delivered before a restart, or left to `gridledger deliver`
+            return None
         # a half-delivered slot (a crash, a locked store) is completed from the chain here
         done = op.settle_delivery(slot.start_s)
         self.totals.delivered_slots += 1
