@@ -1,6 +1,6 @@
 """Live fault detection: an outage injected into the simulated neighbourhood becomes an open fault
 within 2 daylight hours, reaches its owner on the stream (and not another household), and is
-listed by the plant faults API for the owner only."""
+listed by the plant faults API for the owner only; once the PV produces again it closes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from serve_platform import MORNING, TestClient, bearer, login, make_platform
 
 from gridledger.api.app import create_app
 from gridledger.api.stream import event_filter
-from gridledger.service.events import Event
+from gridledger.service.events import Event, Subscription
 from gridledger.store import to_ms
 
 OUTAGE_SITE = "central-0002"
@@ -28,29 +28,36 @@ def test_injected_outage_opens_a_fault_for_its_owner_only(tmp_path: Path) -> Non
         owner = platform.principal_of(hood.owners[OUTAGE_SITE].address)
         other = platform.principal_of(hood.owners[OTHER_SITE].address)
 
-        async def run() -> tuple[list[Event], list[Event], int | None]:
-            mine = platform.bus.subscribe(event_filter(owner, {"fault"}))
-            theirs = platform.bus.subscribe(event_filter(other, {"fault"}))
-            got_mine: list[Event] = []
-            got_theirs: list[Event] = []
-            opened_at: int | None = None
-            for _ in range(10 + 120):  # the outage starts, then 2 hours of daylight
+        loop = asyncio.new_event_loop()
+
+        async def subscribe() -> tuple[Subscription, Subscription]:
+            return (
+                platform.bus.subscribe(event_filter(owner, {"fault"})),
+                platform.bus.subscribe(event_filter(other, {"fault"})),
+            )
+
+        mine, theirs = loop.run_until_complete(subscribe())
+        got_mine: list[Event] = []
+        got_theirs: list[Event] = []
+
+        def run_until(change: str, minutes: int) -> int | None:
+            """Step minute by minute until the owner's stream carries an outage ``change``;
+            return the clock then [ms] (``None`` if it did not come within ``minutes``)."""
+            for _ in range(minutes):
                 clock.advance(60)
                 platform.run_once()
                 while platform.ingest_pending(0.0):
                     pass
-                await asyncio.sleep(0)  # the bus delivers on this loop
+                loop.run_until_complete(asyncio.sleep(0))  # the bus delivers on this loop
                 while not mine.queue.empty():
                     got_mine.append(mine.queue.get_nowait())
                 while not theirs.queue.empty():
                     got_theirs.append(theirs.queue.get_nowait())
-                if opened_at is None and any(
-                    e.data["kind"] == "outage" and e.data["change"] == "opened" for e in got_mine
-                ):
-                    opened_at = clock.now_ms()
-            return got_mine, got_theirs, opened_at
+                if any(e.data["kind"] == "outage" and e.data["change"] == change for e in got_mine):
+                    return clock.now_ms()
+            return None
 
-        got_mine, got_theirs, opened_at = asyncio.run(run())
+        opened_at = run_until("opened", 10 + 120)  # the outage starts, then 2 daylight hours
         assert opened_at is not None, [e.data for e in got_mine]
         print(f"\noutage open {(opened_at - outage_ms) / 60_000:.0f} min after it began")
         assert opened_at - outage_ms <= 2 * 3_600_000
@@ -71,15 +78,28 @@ def test_injected_outage_opens_a_fault_for_its_owner_only(tmp_path: Path) -> Non
         own = login(client, platform, hood.owners[OUTAGE_SITE])
         foreign = login(client, platform, hood.owners[OTHER_SITE])
         client.cookies.clear()
-        page: dict[str, Any] = client.get(
-            f"/api/v1/sites/{OUTAGE_SITE}/faults", headers=bearer(own)
-        ).json()
-        listed = [f for f in page["items"] if f["kind"] == "outage"]
+        url = f"/api/v1/sites/{OUTAGE_SITE}/faults"
+
+        def listed_outages() -> list[dict[str, Any]]:
+            page: dict[str, Any] = client.get(url, headers=bearer(own)).json()
+            return [f for f in page["items"] if f["kind"] == "outage"]
+
+        listed = listed_outages()
         assert len(listed) == 1 and listed[0]["closed_ms"] is None
         assert listed[0]["status"] == "open" and "measured_w" in listed[0]["evidence"]
         assert listed[0]["detail"] == outage.data["explanation"]
-        refused = client.get(f"/api/v1/sites/{OUTAGE_SITE}/faults", headers=bearer(foreign))
+        refused = client.get(url, headers=bearer(foreign))
         assert refused.status_code in (403, 404), refused.text
+
+        # the inverter is back: the fault closes, on the stream and in the list
+        hood.outages.clear()
+        closed_at = run_until("closed", 90)
+        assert closed_at is not None, [e.data for e in got_mine]
+        listed = listed_outages()
+        assert len(listed) == 1 and listed[0]["status"] == "closed"
+        assert listed[0]["closed_ms"] is not None and listed[0]["closed_ms"] <= closed_at
+        assert all(e.site != OUTAGE_SITE for e in got_theirs)
         client.close()
+        loop.close()
     finally:
         platform.stop()
