@@ -24,6 +24,8 @@ from gridledger.api.schemas import (
 from gridledger.api.session import Caller, PlatformDep
 from gridledger.service import battery, monitor
 from gridledger.service.access import Action, AuthenticationError
+from gridledger.service.plant_faults import fault_id
+from gridledger.store import to_ms
 
 router = APIRouter(prefix="/api/v1/sites", tags=["monitor and plant"], responses=PROBLEM_RESPONSES)
 
@@ -109,8 +111,25 @@ async def faults(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[FaultOut]:
-    """Faults found by the monitor (the fault detection of a later issue fills this list)."""
+    """Faults the live service found (open, acknowledged and closed), oldest first."""
     monitor.site_for(platform, caller, site_id, Action.READ_SITE)
-    found: list[FaultOut] = []  # the fault detection (a later issue) fills this
+    live = platform.faults.faults_of(site_id) if platform.faults is not None else []
+    found = [
+        FaultOut(
+            id=fault_id(f),
+            site_id=f.site,
+            kind=str(f.kind),
+            opened_ms=to_ms(f.raised_at),
+            closed_ms=None if f.closed_at is None else to_ms(f.closed_at),
+            detail=f.explanation,
+            device=f.device,
+            severity=str(f.severity),
+            status=str(f.status),
+            first_seen_ms=to_ms(f.first_seen),
+            last_seen_ms=to_ms(f.last_seen),
+            evidence=dict(f.evidence),
+        )
+        for f in live
+    ]
     items, nxt = paginate(found, lambda f: (f.opened_ms, f.id), cursor, limit)
     return Page[FaultOut](items=items, next_cursor=nxt)

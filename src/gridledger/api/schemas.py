@@ -308,12 +308,21 @@ class CommandOut(BaseModel):
 
 
 class FaultOut(BaseModel):
+    """A fault of the site's installation (docs/faults.md): ``opened_ms`` when the rule fired,
+    ``detail`` the plain-language explanation, ``evidence`` the numbers (units in their names)."""
+
     id: str
     site_id: str
     kind: str
     opened_ms: int
     closed_ms: int | None
     detail: str
+    device: str = ""
+    severity: str = ""
+    status: str = ""
+    first_seen_ms: int | None = None
+    last_seen_ms: int | None = None
+    evidence: dict[str, float] = Field(default_factory=dict)
 
 
 # --- trading -----------------------------------------------------------------------------------

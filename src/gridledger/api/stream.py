@@ -1,10 +1,11 @@
 """The live stream (Server-Sent Events, sse-starlette): power per device, slot cleared, trade
 settled, delivery settled, command state, fault.
 
-A subscriber sees only what it may: ``power`` and ``command`` events of its own sites (all sites
-of its regions for an operator, everything for the admin), ``trade_settled`` where its account is
-a party, region-wide events (``slot_cleared``, ``delivery_settled``) of any region. Each event's
-``data`` is JSON with its kind, region and ``published_ms`` (so a client measures the lag).
+A subscriber sees only what it may: ``power``, ``command`` and ``fault`` events of its own sites
+(all sites of its regions for an operator, everything for the admin), ``trade_settled`` where its
+account is a party, region-wide events (``slot_cleared``, ``delivery_settled``) of any region.
+Each event's ``data`` is JSON with its kind, region and ``published_ms`` (so a client measures
+the lag).
 """
 
 from __future__ import annotations

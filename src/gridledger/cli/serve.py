@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -53,6 +54,14 @@ from gridledger.config import Config
     "a data dir that ran later resumes from there.",
 )
 @click.option("--no-demo", is_flag=True, help="Refuse demo sign-ins with server-held keys.")
+@click.option(
+    "--inject-outage",
+    "outages",
+    multiple=True,
+    metavar="SITE@TIME",
+    help="Testing: the simulated PV of SITE produces nothing from TIME (ISO 8601 with a UTC "
+    "offset) on, e.g. central-0002@2026-06-21T10:00:00Z. Repeatable.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -66,6 +75,7 @@ def serve(
     public_url: str | None,
     start: str | None,
     no_demo: bool,
+    outages: tuple[str, ...],
 ) -> None:
     """Run the live platform: a simulated neighbourhood, markets, settlement and the HTTP API."""
     import uvicorn
@@ -77,8 +87,6 @@ def serve(
     cfg = settings_of(ctx)
     start_ts = None
     if start is not None:
-        from datetime import datetime
-
         try:
             start_ts = datetime.fromisoformat(start.replace("Z", "+00:00"))
         except ValueError:
@@ -100,6 +108,7 @@ def serve(
         public_url=public_url or f"http://{host}:{port}",
         demo=not no_demo,
         start=start_ts,
+        outages=tuple(_outage(o) for o in outages),
     )
     level = str(cfg["log_level"]).upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -160,3 +169,18 @@ class _Server:
 
         self.server.capture_signals = handled  # type: ignore[method-assign]
         asyncio.run(self.server.serve())
+
+
+def _outage(text: str) -> tuple[str, datetime]:
+    """``SITE@TIME`` of ``--inject-outage`` as ``(site, aware UTC time)``."""
+    site, _, when = text.partition("@")
+    try:
+        at = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        at = None
+    if not site or at is None or at.tzinfo is None:
+        raise click.BadParameter(
+            f"{text!r} is not SITE@TIME, e.g. central-0002@2026-06-21T10:00:00Z",
+            param_hint="--inject-outage",
+        )
+    return site, at

@@ -106,6 +106,8 @@ class Neighbourhood:
             d.device_id: (s, d) for s in self.sites for d in s.devices
         }
         self._last_ms: int | None = None
+        #: injected PV outages (tests, ``serve --inject-outage``): site index -> from [ms]
+        self.outages: dict[int, int] = {}
         self._lock = threading.Lock()
         self.on_ack: Callable[[str, dict[str, object]], None] | None = None
 
@@ -141,6 +143,17 @@ class Neighbourhood:
             self._last_ms = newest
         return newest
 
+    def inject_outage(self, site_id: str, from_ms: int) -> None:
+        """From ``from_ms`` on, the PV of ``site_id`` produces nothing (an inverter that tripped);
+        its meter keeps reporting, so the fault detection sees zero production."""
+        index = next((i for i, s in enumerate(self.sites) if s.site_id == site_id), None)
+        if index is None:
+            raise GridLedgerError(
+                f"no site {site_id!r} in region {self.region}; sites are named "
+                f"{self.region}-0000 to {self.region}-{len(self.sites) - 1:04d}"
+            )
+        self.outages[index] = from_ms
+
     def listen_for_commands(self) -> None:
         """Subscribe every accumulator to its commands topic."""
         for site in self.sites:
@@ -174,6 +187,9 @@ class Neighbourhood:
                 return 0
             self._last_ms = now_ms
             pv, load = self.power_w(now_ms)
+            for index, from_ms in self.outages.items():
+                if now_ms >= from_ms:
+                    pv[index] = 0
             sent = 0
             for i, site in enumerate(self.sites):
                 site.step(int(pv[i]), int(load[i]), dt_ms)

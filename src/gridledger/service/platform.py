@@ -48,6 +48,7 @@ from gridledger.service.journal import Journal
 from gridledger.service.metrics import Metrics
 from gridledger.service.neighbourhood import ACK_SUFFIX, Neighbourhood
 from gridledger.service.plant import CommandLog
+from gridledger.service.plant_faults import PlantFaults
 from gridledger.service.queries import Queries
 from gridledger.service.reconnect import ReconnectingStore
 from gridledger.service.region import RegionService
@@ -83,6 +84,8 @@ class ServeOptions:
     tick_s: float = 0.2
     ingest_batch: int = 500
     start: datetime | None = None
+    #: injected PV outages for tests: ``(site_id, from)`` (aware UTC); empty in normal use
+    outages: tuple[tuple[str, datetime], ...] = ()
 
     @property
     def domain(self) -> str:
@@ -129,6 +132,7 @@ class Platform:
         self.transport: Transport | None = None
         self.command_transport: Transport | None = None
         self.device_transport: Transport | None = None
+        self.faults: PlantFaults | None = None
 
     @property
     def clock(self) -> Clock:
@@ -185,12 +189,46 @@ class Platform:
             self.demo_keys.install("demo-operator", self.operator_key)
         for name in self.options.regions:
             self._open_region(name, queries)
+        self._open_faults()
         self.ingestor = Ingestor(self.store, self.reading_domain, clock_ms=self.clock.now_ms)
         self.transport.subscribe(readings_filter(), self._inbox.put)
         self.command_transport.subscribe("gridledger/+/+/+/commands" + ACK_SUFFIX, self._on_ack)
         for hood in self.neighbourhoods.values():
             hood.listen_for_commands()
         self.health.started = True
+
+    def _open_faults(self) -> None:
+        """The live fault detection of every region with simulated households
+        (:mod:`gridledger.service.plant_faults`), and the outages injected for tests."""
+        assert self.store is not None
+        for site_id, at in self.options.outages:
+            region = site_id.rsplit("-", 1)[0]
+            hood = self.neighbourhoods.get(region)
+            if hood is None:
+                raise ConfigError(
+                    f"cannot inject an outage at {site_id!r}: no simulated region {region!r}"
+                )
+            hood.inject_outage(site_id, int(at.timestamp() * 1000))
+        first = next(iter(self.neighbourhoods.values()), None)
+        if first is None:
+            return
+        self.faults = PlantFaults(
+            self.store,
+            self.bus,
+            slot_s=self.rules.clock.length_s,
+            grace_s=2 * self.options.reading_interval_s,
+            latitude=first.lat_deg,
+            longitude=first.lon_deg,
+        )
+        now_ms = self.clock.now_ms()
+        for name in self.neighbourhoods:
+            self.faults.watch(name, now_ms)
+
+    def check_faults(self) -> int:
+        """Run the fault detectors over the slots whose readings are in; slots judged."""
+        if self.faults is None:
+            return 0
+        return self.faults.tick(self.clock.now_ms())
 
     def _resume_time(self, queries: Queries) -> datetime:
         """Where the clock starts: ``options.start`` (or now), but never before what the data
@@ -324,6 +362,7 @@ class Platform:
         self.ingest_pending(0.05)
         self.place_demo_orders()
         self.tick_regions()
+        self.check_faults()
 
     def _region_loop(self) -> None:
         last_save = 0.0
@@ -333,6 +372,7 @@ class Platform:
                 self.step_devices()
                 self.place_demo_orders()
                 self.tick_regions()
+                self.check_faults()
             except GridLedgerError as exc:
                 self.health.errors["regions"] += 1
                 log.error("region loop: %s", exc)
