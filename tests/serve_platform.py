@@ -12,7 +12,8 @@ from eth_account.messages import encode_defunct
 from gridledger.config import load_config
 from gridledger.identity import Signer, address_bytes
 from gridledger.service.clock import ManualClock
-from gridledger.service.platform import Platform, ServeOptions
+from gridledger.service.options import ServeOptions
+from gridledger.service.platform import Platform
 
 with warnings.catch_warnings():
     # starlette asks for httpx2 (not installed here); its test client works on httpx as is

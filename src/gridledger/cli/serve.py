@@ -81,7 +81,8 @@ def serve(
     import uvicorn
 
     from gridledger.api.app import create_app
-    from gridledger.service.platform import Platform, ServeOptions
+    from gridledger.service.options import ServeOptions
+    from gridledger.service.platform import Platform
     from gridledger.web import mount as mount_web
 
     cfg = settings_of(ctx)

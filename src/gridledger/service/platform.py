@@ -27,8 +27,6 @@ import logging
 import queue
 import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from gridledger.chain import open_ledger
@@ -47,6 +45,7 @@ from gridledger.service.events import Event, EventBus
 from gridledger.service.journal import Journal
 from gridledger.service.metrics import Metrics
 from gridledger.service.neighbourhood import ACK_SUFFIX, Neighbourhood
+from gridledger.service.options import Health, ServeOptions
 from gridledger.service.plant import CommandLog
 from gridledger.service.plant_faults import PlantFaults
 from gridledger.service.queries import Queries
@@ -65,40 +64,6 @@ OPERATOR_DEPOSIT_MICRO = 10**12
 CLOCK_FILE = "serve-clock.json"
 #: How long a looked-up principal (roles, sites) is reused [wall s].
 PRINCIPAL_TTL_S = 2.0
-
-
-@dataclass(frozen=True)
-class ServeOptions:
-    """How ``gridledger serve`` runs: simulated households per region, regions, clock speed,
-    the seconds between device readings [clock s], the public URL (its host is the EIP-4361
-    domain), whether demo sign-ins (server-held keys) are allowed, and where the clock starts
-    (``start``, aware UTC; default now)."""
-
-    households: int = 10
-    regions: tuple[str, ...] = ("central",)
-    speed: float = 1.0
-    seed: int = 7
-    reading_interval_s: int = 60
-    public_url: str = "http://127.0.0.1:8000"
-    demo: bool = True
-    tick_s: float = 0.2
-    ingest_batch: int = 500
-    start: datetime | None = None
-    #: injected PV outages for tests: ``(site_id, from)`` (aware UTC); empty in normal use
-    outages: tuple[tuple[str, datetime], ...] = ()
-
-    @property
-    def domain(self) -> str:
-        return self.public_url.split("://", 1)[-1].rstrip("/")
-
-
-@dataclass
-class Health:
-    started: bool = False
-    ready: bool = False
-    stopping: bool = False
-    errors: Counter[str] = field(default_factory=Counter)
-    last_loop_ms: int = 0
 
 
 class Platform:
