@@ -9,7 +9,7 @@ and where it sits (region, slot, index), not a second model of a trade.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from gridledger.identity import checksum
@@ -132,29 +132,6 @@ class Queries:
 
     def settlement(self, region: str, slot_start_s: int) -> Settlement | None:
         return self.store.get_settlement(region, slot_start_s)
-
-    def record_delivery(
-        self,
-        region: str,
-        slot_start_s: int,
-        readings_root: bytes,
-        tx_hashes: tuple[bytes, ...],
-        block_number: int,
-    ) -> None:
-        """Write a delivery the chain settled into the slot's stored settlement (its receipt)."""
-        s = self.store.get_settlement(region, slot_start_s)
-        if s is None:
-            return
-        extra = tuple(h for h in tx_hashes if h not in s.tx_hashes)
-        self.store.update_settlement(
-            replace(
-                s,
-                readings_root=readings_root,
-                tx_hashes=tuple(s.tx_hashes) + extra,
-                block_number=max(block_number, s.block_number),
-                state="delivered",
-            )
-        )
 
     def trades(self, region: str, slot_start_s: int | None = None) -> list[PlacedTrade]:
         slots = (

@@ -29,7 +29,6 @@ from datetime import datetime, timedelta
 from gridledger.errors import GridLedgerError, LedgerError, OrderError, SlotError
 from gridledger.identity import Signer, address_bytes, checksum
 from gridledger.ledger.registry import Role as ChainRole
-from gridledger.ledger.settlement import SlotStatus
 from gridledger.market import (
     Cancel,
     ClearingResult,
@@ -496,11 +495,11 @@ class RegionService:
             if now < end + timedelta(seconds=DELIVERY_DELAY_S):
                 break
             try:
-                state = self.operator.market.slot(start)
-                if state.status < SlotStatus.DELIVERED:
+                recorded = self.queries.settlement(self.name, start)
+                if recorded is None or recorded.state != "delivered":
+                    # the protocol sends what the chain lacks, or records the receipt the store
+                    # missed (the chain settled, the store write failed) from the chain's events
                     self.operator.settle_delivery(start)
-                else:
-                    self._record_delivery(start, state.readings_root)
                 del self._pending_delivery[start]
                 self.metrics.deliveries_settled.labels(self.name).inc()
                 self._set_status(start, "delivered")
@@ -524,30 +523,8 @@ class RegionService:
         """Queue the delivery of settled slots whose delivery is not on chain, or is on chain
         but not recorded in the store (after a restart)."""
         for record in self.queries.settlements(self.name)[-RECENT_SLOTS:]:
-            state = self.operator.market.slot(record.slot_start_s)
-            if state.status < SlotStatus.DELIVERED or record.readings_root != state.readings_root:
+            if record.state != "delivered":
                 self._pending_delivery.setdefault(record.slot_start_s, 0)
-
-    def _record_delivery(self, slot_start_s: int, readings_root: bytes) -> None:
-        """The chain settled the slot's delivery but the store missed the receipt (it failed
-        after the chain answered): record it from the chain's ``SlotDelivered`` and
-        ``DeliverySettled`` events."""
-        recorded = self.queries.settlement(self.name, slot_start_s)
-        if recorded is None or recorded.readings_root == readings_root:
-            return
-        events = [
-            e
-            for name in ("DeliverySettled", "SlotDelivered")
-            for e in self.operator.market.events(name)
-            if int(e.args["slot"]) == slot_start_s
-        ]
-        self.queries.record_delivery(
-            self.name,
-            slot_start_s,
-            readings_root,
-            tuple(dict.fromkeys(e.tx_hash for e in events)),
-            max((e.block_number for e in events), default=0),
-        )
 
     def _set_status(self, slot_start_s: int, status: str) -> None:
         for s in self.recent:
