@@ -8,16 +8,10 @@ flags and the sign-in helper are those of ``tests/test_web_pages.py``.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
-from test_web_pages import CHROMIUM, CHROMIUM_ARGS, ROOT, _free_port, _sign_in
+from test_web_pages import CHROMIUM, CHROMIUM_ARGS, _sign_in, running_serve
 
 pytestmark = pytest.mark.browser
 
@@ -32,57 +26,10 @@ SITE = "central-0001"
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("web-faults")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-        "GRIDLEDGER_TELEMETRY_URL": "memory://",
-    }
-    log = open(data / "serve.log", "wb")  # noqa: SIM115 - closed after the process
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from gridledger.cli import main; main()",
-            "serve",
-            "--data-dir",
-            str(data),
-            "--port",
-            str(port),
-            "--speed",
-            SPEED,
-            "--households",
-            "5",
-            "--start",
-            START,
-            "--inject-outage",
-            f"{SITE}@{OUTAGE}",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (data / "serve.log").read_text()[-3000:]
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "gridledger serve not ready in 60 s"
-            time.sleep(0.2)
+    options = ["--speed", SPEED, "--households", "5", "--start", START,
+               "--inject-outage", f"{SITE}@{OUTAGE}"]  # fmt: skip
+    with running_serve(data, *options) as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
 
 
 def test_injected_outage_appears_as_an_open_fault_on_the_plant_page(base_url: str) -> None:

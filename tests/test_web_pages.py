@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,37 +66,28 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("web-serve")
+@contextmanager
+def running_serve(data: Path, *options: str) -> Iterator[str]:
+    """A real ``gridledger serve`` in a child process on a free 127.0.0.1 port; its URL.
+
+    In-process telemetry, ``data`` as its data dir; stopped with SIGTERM afterwards.
+    """
     port = _free_port()
     env = {
         **os.environ,
         "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "GRIDLEDGER_TELEMETRY_URL": "memory://",
     }
-    env["GRIDLEDGER_TELEMETRY_URL"] = "memory://"
     log = open(data / "serve.log", "wb")  # noqa: SIM115 - closed after the process
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-c",
-            "from gridledger.cli import main; main()",
-            "serve",
-            "--data-dir",
-            str(data),
-            "--port",
-            str(port),
-            "--speed",
-            SPEED,
-            "--households",
-            "6",
-            "--start",
-            "2026-06-21T09:00:00Z",
+            sys.executable, "-c", "from gridledger.cli import main; main()", "serve",
+            "--data-dir", str(data), "--port", str(port), *options,
         ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=log,
-    )
+    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -117,6 +109,14 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
             proc.wait(10)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("web-serve")
+    options = ["--speed", SPEED, "--households", "6", "--start", "2026-06-21T09:00:00Z"]
+    with running_serve(data, *options) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
