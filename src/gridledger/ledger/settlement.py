@@ -24,9 +24,14 @@ from gridledger.identity import Signer, checksum
 from gridledger.ledger import merkle
 from gridledger.ledger.abi import ContractABI
 from gridledger.ledger.contract import ContractClient
-from gridledger.ledger.trades import Delivery, SignedTrade, trade_hash, trade_leaf
+from gridledger.ledger.trades import (
+    Delivery,
+    SignedTrade,
+    contract_charges,
+    trade_hash,
+    trade_leaf,
+)
 from gridledger.market import Trade
-from gridledger.units import cost_micro
 
 #: The contract's largest batches (``MAX_TRADES`` / ``MAX_ENTRIES`` in RegionMarket.vy). Vyper
 #: reserves memory for a batch's bound and memory costs gas quadratically (about 700k gas per
@@ -379,9 +384,7 @@ class MarketClient(ContractClient):
         )
         for i, t in enumerate(trades):
             tr = t.trade
-            if tr.fee_micro != cost_micro(tr.energy_wh, fee_rate) or tr.amount_micro != cost_micro(
-                tr.energy_wh, tr.price_micro_per_kwh
-            ):
+            if (tr.amount_micro, tr.fee_micro) != contract_charges(tr, fee_rate):
                 raise LedgerError(
                     f"slot {slot} trade {i}: amount {tr.amount_micro} and fee {tr.fee_micro} are "
                     f"not what the contract charges at its fee rate {fee_rate}/kWh; clear the slot "

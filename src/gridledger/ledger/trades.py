@@ -109,6 +109,14 @@ class SignedTrade:
         )
 
 
+def contract_charges(trade: Trade, fee_micro_per_kwh: int) -> tuple[int, int]:
+    """What the contract charges for ``trade`` at a fee rate: ``(amount, fee)`` [micro-units]."""
+    return (
+        cost_micro(trade.energy_wh, trade.price_micro_per_kwh),
+        cost_micro(trade.energy_wh, fee_micro_per_kwh),
+    )
+
+
 def trade_hash(trade: Trade) -> bytes:
     """The hash the contract folds into the slot's ``trades_hash`` for this trade."""
     return merkle.trade_hash(

@@ -32,12 +32,11 @@ from gridledger.identity import ORDER, address_bytes, checksum
 from gridledger.ledger import merkle
 from gridledger.ledger.registry import Role
 from gridledger.ledger.settlement import MarketClient, SlotStatus
-from gridledger.ledger.trades import Delivery, SignedTrade, order_leaf
+from gridledger.ledger.trades import Delivery, SignedTrade, contract_charges, order_leaf
 from gridledger.market import ClearingResult, Order
 from gridledger.operator import faultpoints
 from gridledger.operator.delivery import delivery_positions
 from gridledger.store import Settlement
-from gridledger.units import cost_micro
 
 if TYPE_CHECKING:
     from gridledger.operator.region import RegionOperator
@@ -100,11 +99,8 @@ def _signed_trades(
                 f"slot {slot} trade {i} names an order that is not among the slot's signed "
                 "orders (company standing offers cannot be settled on chain)"
             )
-        amount, fee = (
-            cost_micro(t.energy_wh, t.price_micro_per_kwh),
-            cost_micro(t.energy_wh, fee_rate),
-        )
-        if t.amount_micro != amount or t.fee_micro != fee:
+        amount, fee = contract_charges(t, fee_rate)
+        if (t.amount_micro, t.fee_micro) != (amount, fee):
             raise LedgerError(
                 f"slot {slot} trade {i}: the market charged amount {t.amount_micro} and fee "
                 f"{t.fee_micro}, the contract would charge {amount} and {fee} (its fee rate is "
