@@ -20,8 +20,9 @@ from gridledger.service.signin import NONCE_TTL_S, SESSION_TTL_S, STATEMENT, Ses
 router = APIRouter(prefix="/api/v1", tags=["sign-in"], responses=PROBLEM_RESPONSES)
 
 
-def _me(p: Principal) -> MeOut:
+def _me(p: Principal, via: str) -> MeOut:
     return MeOut(
+        signs_with="server" if via == "server" else "wallet",
         address=p.address,
         roles=sorted(r.value for r in p.roles),
         sites=sorted(p.sites),
@@ -39,7 +40,7 @@ def _session_out(session: Session, response: Response) -> SessionOut:
         samesite="strict",
         path="/",
     )
-    me = _me(session.principal)
+    me = _me(session.principal, session.via)
     return SessionOut(
         **me.model_dump(), token=session.token, expires_at=session.expires_at.isoformat()
     )
@@ -106,10 +107,12 @@ def logout(platform: PlatformDep, session: SessionDep, response: Response) -> Re
 
 
 @router.get("/me", response_model=MeOut, summary="The signed-in account and its roles")
-async def me(caller: Caller) -> MeOut:
-    if caller is None:
+async def me(caller: Caller, session: SessionDep) -> MeOut:
+    """``signs_with`` says who signs this session's orders and battery commands: ``wallet`` (the
+    page asks the browser's wallet, EIP-712) or ``server`` (a demo key the server holds)."""
+    if caller is None or session is None:
         raise AuthenticationError("sign in first")
-    return _me(caller)
+    return _me(caller, session.via)
 
 
 _ = NONCE_TTL_S

@@ -15,9 +15,12 @@ from gridledger.api.schemas import (
     BatteryOut,
     CommandIn,
     CommandOut,
+    CommandPrepareIn,
     EnergyRow,
     FaultOut,
     LiveOut,
+    PreparedCommandOut,
+    SaleCompanyIn,
     SiteDetailOut,
     SiteOut,
 )
@@ -86,6 +89,32 @@ def post_command(
         platform, caller, site_id, payload=body.payload, setting=body.setting, value=body.value
     )
     return CommandOut(**asdict(record))
+
+
+@router.post(
+    "/{site_id}/battery/commands/prepare",
+    response_model=PreparedCommandOut,
+    summary="EIP-712 data of a battery command to sign in the wallet",
+)
+def prepare_command(
+    site_id: str, body: CommandPrepareIn, platform: PlatformDep, caller: Caller
+) -> PreparedCommandOut:
+    """The command ``setting = value`` with the next nonce: sign ``typed_data`` with
+    ``eth_signTypedData_v4`` and send ``body`` + signature as ``payload`` to ``.../commands``."""
+    out = battery.prepare_command(platform, caller, site_id, setting=body.setting, value=body.value)
+    return PreparedCommandOut(**out)
+
+
+@router.put(
+    "/{site_id}/battery/sale-company",
+    response_model=BatteryOut,
+    summary="Choose the company the sell-to-company mode sells stored energy to",
+)
+def sale_company(
+    site_id: str, body: SaleCompanyIn, platform: PlatformDep, caller: Caller
+) -> BatteryOut:
+    battery.choose_company(platform, caller, site_id, body.company)
+    return BatteryOut(**monitor.battery(platform, caller, site_id))
 
 
 @router.get(

@@ -49,6 +49,11 @@ class DemoLoginIn(Strict):
 
 
 class MeOut(BaseModel):
+    signs_with: Literal["wallet", "server"] = Field(
+        description="who signs this session's orders and battery commands: the browser's "
+        "wallet (EIP-712, see /orders/prepare and /sites/{id}/battery/commands/prepare) or the "
+        "server (demo keys)"
+    )
     address: str
     roles: list[str]
     sites: list[str]
@@ -277,22 +282,80 @@ class BatteryOut(BaseModel):
     max_charge_w: int | None
     max_discharge_w: int | None
     soc_permille: int | None
+    price_low_micro_per_kwh: int | None = Field(
+        description="price-based mode: charge at or below this price [micro-units/kWh]"
+    )
+    price_high_micro_per_kwh: int | None = Field(
+        description="price-based mode: discharge at or above this price [micro-units/kWh]"
+    )
+    region_price_micro_per_kwh: int | None = Field(
+        description="the region's price the accumulator was last told [micro-units/kWh]"
+    )
+    sale_w: int | None = Field(
+        description="sell-to-company mode: discharge setpoint of the sale being delivered [W]"
+    )
+    sale_company: str | None = Field(
+        description="the energy company the stored energy is sold to in the sell-to-company mode"
+    )
     next_nonce: int
 
 
+Setting = Literal[
+    "mode",
+    "reserve_soc_permille",
+    "max_charge_w",
+    "max_discharge_w",
+    "price_low_micro_per_kwh",
+    "price_high_micro_per_kwh",
+]
+BatteryMode = Literal[
+    "self_consumption",
+    "backup_reserve",
+    "price_based",
+    "sell_to_company",
+    "charge",
+    "discharge",
+    "hold",
+    "off",
+]
+_VALUE_DOC = (
+    "an integer (reserve [0.1 %] 0..1000, limits [W] >= 0, price thresholds [micro-units/kWh] "
+    "0..1e9), or for mode: self_consumption, backup_reserve, price_based, sell_to_company, "
+    "charge, discharge, hold, off"
+)
+
+
 class CommandIn(Strict):
-    """Either ``payload`` (the 163-byte signed wire command, hex, signed in the wallet) or a
-    ``setting`` and ``value`` for the server to sign (demo households)."""
+    """Either ``payload`` (the 163-byte signed wire command, hex, signed in the wallet: the
+    ``body`` from ``.../commands/prepare`` with the 65-byte signature appended) or a ``setting``
+    and ``value`` for the server to sign (demo households)."""
 
     payload: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{326}$")
-    setting: Literal["mode", "reserve_soc_permille", "max_charge_w", "max_discharge_w"] | None = (
-        None
-    )
-    value: int | str | None = Field(
-        default=None,
-        description="an integer, or for mode: self_consumption, backup_reserve, "
-        "charge, discharge, hold, off",
-    )
+    setting: Setting | None = None
+    value: int | BatteryMode | None = Field(default=None, description=_VALUE_DOC)
+
+
+class CommandPrepareIn(Strict):
+    """A setting change for the owner's wallet to sign."""
+
+    setting: Setting
+    value: int | BatteryMode = Field(description=_VALUE_DOC)
+
+
+class PreparedCommandOut(BaseModel):
+    """A command to sign in the wallet: ``typed_data`` for ``eth_signTypedData_v4``; send
+    ``body`` with the signature's 65 bytes appended as ``payload``."""
+
+    body: str
+    nonce: int
+    expires_s: int
+    typed_data: dict[str, Any]
+
+
+class SaleCompanyIn(Strict):
+    """The energy company the sell-to-company mode sells stored energy to (``null``: none)."""
+
+    company: str | None = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
 
 
 class CommandOut(BaseModel):

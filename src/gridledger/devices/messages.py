@@ -127,6 +127,8 @@ class Action(IntEnum):
     SET_RESERVE_SOC = 2  #: value: reserve state of charge [0.1 %], 0..1000
     SET_MAX_CHARGE_W = 3  #: value: charge power limit [W], 0..rated
     SET_MAX_DISCHARGE_W = 4  #: value: discharge power limit [W], 0..rated
+    SET_PRICE_LOW = 5  #: value: price-based mode charges at or below it [micro-units/kWh], >= 0
+    SET_PRICE_HIGH = 6  #: value: price-based mode discharges at or above it [micro-units/kWh]
 
 
 READING_TAG: Final = 0x52

@@ -8,8 +8,11 @@ integer watt-milliseconds internally and reported in whole Wh (see
 
 The accumulator (home battery) follows SunSpec model 802: state of charge and health [0.1 %],
 charge status ``ChaSt`` (:class:`ChargeStatus`) and the ``Evt1`` alarm bits (:class:`BatteryAlarm`).
-Its owner changes its mode, reserve state of charge and power limits remotely with signed commands
-(:meth:`Accumulator.apply_command`); the device refuses unsigned, foreign, expired or replayed ones.
+Its owner changes its mode, reserve state of charge, power limits and price thresholds remotely
+with signed commands (:meth:`Accumulator.apply_command`); the device refuses unsigned, foreign,
+expired or replayed ones. What it does in each mode is :meth:`Accumulator.setpoint_w` (the modes
+the field names: self-consumption, backup reserve, price-based, sell-to-company; and the manual
+charge, discharge, hold and off).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ def _integrate(power_w: int, dt_ms: int) -> int:
 
 
 _W_MS_PER_WH = 3_600_000
+#: The highest price threshold a command may set [micro-units/kWh] (1,000 currency units/kWh).
+MAX_PRICE_THRESHOLD = 1_000_000_000
 _PARAMS = (
     "peak_w",
     "max_w",
@@ -209,13 +214,23 @@ class BidirectionalCounter(Device):
 
 
 class AccumulatorMode(IntEnum):
-    """Operating mode the owner selects."""
+    """Operating mode the owner selects (see :meth:`Accumulator.setpoint_w`)."""
 
-    AUTO = 0  #: self-consumption: absorb surplus, cover deficit
+    AUTO = 0  #: self-consumption: absorb surplus, cover deficit down to the reserve
     CHARGE = 1  #: charge at the charge limit
     DISCHARGE = 2  #: discharge at the discharge limit, down to the reserve
     HOLD = 3  #: neither charge nor discharge
     OFF = 4
+    #: backup reserve: kept for a grid outage; absorbs surplus, refills from the grid up to the
+    #: reserve, never discharges for the home while the grid is up
+    BACKUP_RESERVE = 5
+    #: price-based: charges at the charge limit when the region's price is at or below the low
+    #: threshold, discharges at the discharge limit when at or above the high one; in between
+    #: self-consumption
+    PRICE_BASED = 6
+    #: sell-to-company: absorbs surplus and keeps it (covers no deficit); discharges at the sale
+    #: setpoint while a sale to the chosen company is being delivered
+    SELL_TO_COMPANY = 7
 
 
 class ChargeStatus(IntEnum):
@@ -247,7 +262,10 @@ class Accumulator(Device):
     [W]; ``max_charge_w``/``max_discharge_w`` the owner's limits [W] (at most the rated ones);
     ``round_trip_efficiency`` split evenly between charge and discharge; ``reserve_soc_permille``
     the state of charge [0.1 %] below which it will not discharge; ``owner`` the 20-byte address
-    allowed to command it.
+    allowed to command it. ``price_low_micro_per_kwh``/``price_high_micro_per_kwh`` are the
+    price-based mode's thresholds [micro-units/kWh]; ``price_micro_per_kwh`` is the region's
+    current price as the home controller last told it (``None``: no price known yet);
+    ``sale_w`` the discharge setpoint [W] of a sale being delivered (sell-to-company mode).
     """
 
     kind: ClassVar[DeviceKind] = DeviceKind.ACCUMULATOR
@@ -261,6 +279,10 @@ class Accumulator(Device):
     reserve_soc_permille: int = 100
     soh_permille: int = 1000
     mode: AccumulatorMode = AccumulatorMode.AUTO
+    price_low_micro_per_kwh: int = 100_000
+    price_high_micro_per_kwh: int = 250_000
+    price_micro_per_kwh: int | None = None
+    sale_w: int = 0
     alarms: BatteryAlarm = field(default_factory=lambda: BatteryAlarm(0))
     last_nonce: int = 0
     _stored_wms: int = field(default=0, repr=False)
@@ -302,18 +324,56 @@ class Accumulator(Device):
             return ChargeStatus.EMPTY
         return ChargeStatus.HOLDING
 
-    def dispatch(self, request_w: int, dt_ms: int) -> int:
-        """Run for ``dt_ms`` asked for ``request_w`` [W] (positive charge, negative discharge).
+    def setpoint_w(self, surplus_w: int) -> int:
+        """The power the mode asks for [W] (positive charge, negative discharge) when the
+        household bus has ``surplus_w`` [W] to spare (negative: a deficit), before the limits,
+        the capacity and the reserve (:meth:`dispatch` applies those).
 
-        The mode, the owner's limits, the capacity and the reserve SoC are enforced; returns the
-        power actually drawn (positive) or delivered (negative) at the terminals.
+        * self-consumption (``AUTO``): absorb the surplus, cover the deficit;
+        * backup reserve: absorb the surplus; below the reserve charge at the charge limit (from
+          the grid if need be) so the reserve is there for an outage; never cover the deficit;
+        * price-based: at or below the low threshold charge at the charge limit, at or above the
+          high one discharge at the discharge limit, in between self-consumption (no price known
+          yet: self-consumption); charging wins if the thresholds overlap;
+        * sell-to-company: absorb the surplus and keep it; while a sale is delivered, discharge
+          at its setpoint (``sale_w``);
+        * charge, discharge, hold, off: the manual modes.
         """
-        if self.mode is AccumulatorMode.OFF or self.mode is AccumulatorMode.HOLD:
-            request_w = 0
-        elif self.mode is AccumulatorMode.CHARGE:
-            request_w = self.max_charge_w
-        elif self.mode is AccumulatorMode.DISCHARGE:
-            request_w = -self.max_discharge_w
+        mode = self.mode
+        if mode is AccumulatorMode.OFF or mode is AccumulatorMode.HOLD:
+            return 0
+        if mode is AccumulatorMode.CHARGE:
+            return self.max_charge_w
+        if mode is AccumulatorMode.DISCHARGE:
+            return -self.max_discharge_w
+        if mode is AccumulatorMode.BACKUP_RESERVE:
+            if self.soc_permille < self.reserve_soc_permille:
+                return max(surplus_w, self.max_charge_w)
+            return max(surplus_w, 0)
+        if mode is AccumulatorMode.PRICE_BASED and self.price_micro_per_kwh is not None:
+            if self.price_micro_per_kwh <= self.price_low_micro_per_kwh:
+                return self.max_charge_w
+            if self.price_micro_per_kwh >= self.price_high_micro_per_kwh:
+                return -self.max_discharge_w
+        if mode is AccumulatorMode.SELL_TO_COMPANY:
+            return -self.sale_w if self.sale_w > 0 else max(surplus_w, 0)
+        return surplus_w
+
+    def sellable_wh(self) -> int:
+        """Energy [Wh] it can deliver at its terminals from above the reserve (after the
+        discharge half of the round-trip loss)."""
+        reserve = self._capacity_wms * self.reserve_soc_permille // 1000
+        above = max(0, self._stored_wms - reserve)
+        return int(above * math.sqrt(self.round_trip_efficiency)) // _W_MS_PER_WH
+
+    def dispatch(self, surplus_w: int, dt_ms: int) -> int:
+        """Run for ``dt_ms`` with ``surplus_w`` [W] spare on the household bus (negative: a
+        deficit); the mode (:meth:`setpoint_w`) decides what to ask for.
+
+        The owner's limits, the capacity and the reserve SoC are enforced; returns the power
+        actually drawn (positive) or delivered (negative) at the terminals.
+        """
+        request_w = self.setpoint_w(surplus_w)
         eff = math.sqrt(self.round_trip_efficiency)
         power = 0
         if request_w > 0 and dt_ms > 0:
@@ -389,3 +449,17 @@ class Accumulator(Device):
                     f"discharge limit must be 0..{self.rated_discharge_w} W, got {value}"
                 )
             self.max_discharge_w = value
+        elif action is Action.SET_PRICE_LOW:
+            if not 0 <= value <= MAX_PRICE_THRESHOLD:
+                raise CommandError(
+                    f"low price threshold must be 0..{MAX_PRICE_THRESHOLD} micro-units/kWh, "
+                    f"got {value}"
+                )
+            self.price_low_micro_per_kwh = value
+        elif action is Action.SET_PRICE_HIGH:
+            if not 0 <= value <= MAX_PRICE_THRESHOLD:
+                raise CommandError(
+                    f"high price threshold must be 0..{MAX_PRICE_THRESHOLD} micro-units/kWh, "
+                    f"got {value}"
+                )
+            self.price_high_micro_per_kwh = value

@@ -22,6 +22,7 @@ from gridledger.service.access import (
     authorize,
     require_aggregate,
 )
+from gridledger.service.plant import MODE_NAMES
 from gridledger.service.platform import Platform
 from gridledger.store import Site
 
@@ -253,20 +254,24 @@ def battery(platform: Platform, principal: Principal | None, site_id: str) -> di
     settings: dict[str, Any]
     if isinstance(acc, Accumulator):
         settings = {
-            "mode": acc.mode.name.lower(),
+            "mode": MODE_NAMES.get(acc.mode, acc.mode.name.lower()),
             "reserve_soc_permille": acc.reserve_soc_permille,
             "max_charge_w": acc.max_charge_w,
             "max_discharge_w": acc.max_discharge_w,
             "soc_permille": acc.soc_permille,
+            "price_low_micro_per_kwh": acc.price_low_micro_per_kwh,
+            "price_high_micro_per_kwh": acc.price_high_micro_per_kwh,
+            "region_price_micro_per_kwh": acc.price_micro_per_kwh,
+            "sale_w": acc.sale_w,
         }
     else:
-        settings = {
-            "mode": None,
-            "reserve_soc_permille": None,
-            "max_charge_w": None,
-            "max_discharge_w": None,
-            "soc_permille": None,
-        }
+        settings = dict.fromkeys(
+            (
+                "mode", "reserve_soc_permille", "max_charge_w", "max_discharge_w",
+                "soc_permille", "price_low_micro_per_kwh", "price_high_micro_per_kwh",
+                "region_price_micro_per_kwh", "sale_w",
+            )
+        )  # fmt: skip
     return {
         "site_id": site_id,
         "device_id": device.device_id,
@@ -275,5 +280,6 @@ def battery(platform: Platform, principal: Principal | None, site_id: str) -> di
         "rated_charge_w": params.get("rated_charge_w"),
         "rated_discharge_w": params.get("rated_discharge_w"),
         **settings,
+        "sale_company": platform.commands.sale_companies().get(site_id),
         "next_nonce": platform.commands.next_nonce(device.device_id),
     }

@@ -13,13 +13,18 @@ shape, both as arrays over all households (one numpy expression per step, not on
 household). The devices' registers and sequence numbers are restored from the store's latest
 readings on start, so a restarted service continues every meter where it stopped.
 
-The home controller is a simple self-consumption rule (the ``control`` package will replace it):
-before each slot's gate closure it forecasts the slot's PV and load, lets the battery absorb
-surplus or cover deficit down to its reserve, and offers the rest: surplus as an ask (to the
-region's energy company when the household chose it and the company's offer pays enough), deficit
-as a bid. Battery commands arrive over telemetry on the accumulator's ``commands`` topic; the
-accumulator checks the owner's signature, nonce, expiry and range and acknowledges on
-``.../acks`` (:data:`ACK_SUFFIX`) with ``applied`` or ``refused``.
+The home controller is a simple rule (the ``control`` package will replace it): before each
+slot's gate closure it forecasts the slot's PV and load, lets the battery do what its mode asks
+(:meth:`~gridledger.devices.models.Accumulator.setpoint_w`: in self-consumption absorb surplus or
+cover deficit down to its reserve) and offers the rest: surplus as an ask (to the region's energy
+company when the household chose it and the company's offer pays enough), deficit as a bid. It
+tells every accumulator the region's price (:meth:`Neighbourhood.set_price`, for the price-based
+mode) and, for a sale of stored energy placed for a slot (sell-to-company mode,
+:mod:`gridledger.service.controllers`), the discharge setpoint while that slot is delivered
+(:meth:`Neighbourhood.schedule_sale`). Battery commands arrive over telemetry on the
+accumulator's ``commands`` topic; the accumulator checks the owner's signature, nonce, expiry
+and range and acknowledges on ``.../acks`` (:data:`ACK_SUFFIX`) with ``applied`` or
+``refused``.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from gridledger.devices.models import Accumulator, Device, SolarMeter
+from gridledger.devices.models import Accumulator, AccumulatorMode, Device, SolarMeter
 from gridledger.devices.topics import topic
 from gridledger.errors import CommandError, GridLedgerError
 from gridledger.identity import Domain, Signer, keccak
@@ -110,6 +115,8 @@ class Neighbourhood:
         self.outages: dict[int, int] = {}
         self._lock = threading.Lock()
         self.on_ack: Callable[[str, dict[str, object]], None] | None = None
+        #: sales of stored energy being delivered: site id -> (from [ms], to [ms], power [W])
+        self.sales: dict[str, tuple[int, int, int]] = {}
 
     # --- setup ----------------------------------------------------------------------------------
 
@@ -142,6 +149,25 @@ class Neighbourhood:
         if newest is not None:
             self._last_ms = newest
         return newest
+
+    def set_price(self, price_micro_per_kwh: int) -> None:
+        """Tell every accumulator the region's current price [micro-units/kWh]."""
+        with self._lock:
+            for site in self.sites:
+                acc = site.find(Accumulator)
+                if isinstance(acc, Accumulator):
+                    acc.price_micro_per_kwh = price_micro_per_kwh
+
+    def schedule_sale(self, site_id: str, slot_start_s: int, slot_seconds: int, wh: int) -> None:
+        """A sale of ``wh`` [Wh] of stored energy for the slot: the accumulator of ``site_id``
+        discharges ``wh`` spread evenly over the slot (its ``sale_w`` while the slot runs)."""
+        power_w = wh * 3600 // slot_seconds
+        with self._lock:
+            self.sales[site_id] = (
+                slot_start_s * 1000,
+                (slot_start_s + slot_seconds) * 1000,
+                power_w,
+            )
 
     def inject_outage(self, site_id: str, from_ms: int) -> None:
         """From ``from_ms`` on, the PV of ``site_id`` produces nothing (an inverter that tripped);
@@ -192,11 +218,22 @@ class Neighbourhood:
                     pv[index] = 0
             sent = 0
             for i, site in enumerate(self.sites):
+                self._sale_setpoint(site, now_ms)
                 site.step(int(pv[i]), int(load[i]), dt_ms)
                 for name, payload in site.readings(now_ms, self.domain):
                     self.transport.publish(name, payload)
                     sent += 1
             return sent
+
+    def _sale_setpoint(self, site: Site, now_ms: int) -> None:
+        # the step integrates the interval ending at now_ms: a sale runs while that is in its slot
+        sale = self.sales.get(site.site_id)
+        acc = site.find(Accumulator)
+        if not isinstance(acc, Accumulator):
+            return
+        acc.sale_w = sale[2] if sale is not None and sale[0] < now_ms <= sale[1] else 0
+        if sale is not None and now_ms > sale[1]:
+            del self.sales[site.site_id]
 
     # --- commands -------------------------------------------------------------------------------
 
@@ -237,7 +274,7 @@ class Neighbourhood:
         retail: int,
         company_pays: int | None,
     ) -> list[PlannedOrder]:
-        """Each household's order for the slot under the self-consumption rule (module doc)."""
+        """Each household's order for the slot under its battery's mode (module docstring)."""
         mid_ms = (slot_start_s + slot_seconds // 2) * 1000
         pv_w, load_w = self.power_w(mid_ms)
         hours = slot_seconds / 3600
@@ -248,7 +285,9 @@ class Neighbourhood:
             for i, site in enumerate(self.sites):
                 acc = site.find(Accumulator)
                 r = int(residual[i])
-                if isinstance(acc, Accumulator):
+                if isinstance(acc, Accumulator) and acc.mode is not AccumulatorMode.AUTO:
+                    r -= _battery_wh(acc, int(pv_w[i] - load_w[i]), hours)
+                elif isinstance(acc, Accumulator):
                     # the battery takes up to half its power limit over the slot; the rest trades
                     if r > 0:
                         room = acc.capacity_wh * (1000 - acc.soc_permille) // 1000
@@ -272,6 +311,23 @@ class Neighbourhood:
                     price = retail - int(self.bid_markdown[i] * spread)
                     out.append(PlannedOrder(i, 0, -r, price, False))
         return out
+
+
+def _battery_wh(acc: Accumulator, surplus_w: int, hours: float) -> int:
+    """What the battery takes [Wh] (negative: gives) over a slot of ``hours`` at its mode's
+    setpoint, within its limits, room and energy above the reserve; a sale of stored energy is
+    an order of its own, not part of the household's plan."""
+    if acc.mode is AccumulatorMode.SELL_TO_COMPANY:
+        want = max(surplus_w, 0)
+    else:
+        want = acc.setpoint_w(surplus_w)
+    if want > 0:
+        room = acc.capacity_wh * (1000 - acc.soc_permille) // 1000
+        return min(room, int(min(want, acc.max_charge_w) * hours))
+    if want < 0:
+        spare = acc.capacity_wh * max(0, acc.soc_permille - acc.reserve_soc_permille) // 1000
+        return -min(spare, int(min(-want, acc.max_discharge_w) * hours))
+    return 0
 
 
 def _device(site: Site, model: type[Device]) -> Device:

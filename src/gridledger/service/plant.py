@@ -16,9 +16,10 @@ import json
 import threading
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
-from gridledger.devices.messages import Action, Command, command_digest, decode_command
-from gridledger.devices.models import AccumulatorMode
+from gridledger.devices.messages import COMMAND, Action, Command, command_digest, decode_command
+from gridledger.devices.models import MAX_PRICE_THRESHOLD, AccumulatorMode
 from gridledger.devices.topics import topic
 from gridledger.errors import CommandError, SignatureError
 from gridledger.identity import Domain, Signer, checksum, keccak, recover_digest
@@ -32,16 +33,22 @@ SETTINGS: dict[str, Action] = {
     "reserve_soc_permille": Action.SET_RESERVE_SOC,
     "max_charge_w": Action.SET_MAX_CHARGE_W,
     "max_discharge_w": Action.SET_MAX_DISCHARGE_W,
+    "price_low_micro_per_kwh": Action.SET_PRICE_LOW,
+    "price_high_micro_per_kwh": Action.SET_PRICE_HIGH,
 }
 #: Battery modes as the app names them, and the accumulator mode each runs.
 MODES: dict[str, AccumulatorMode] = {
     "self_consumption": AccumulatorMode.AUTO,
-    "backup_reserve": AccumulatorMode.AUTO,
+    "backup_reserve": AccumulatorMode.BACKUP_RESERVE,
+    "price_based": AccumulatorMode.PRICE_BASED,
+    "sell_to_company": AccumulatorMode.SELL_TO_COMPANY,
     "charge": AccumulatorMode.CHARGE,
     "discharge": AccumulatorMode.DISCHARGE,
     "hold": AccumulatorMode.HOLD,
     "off": AccumulatorMode.OFF,
 }
+#: The app's name of each accumulator mode (the inverse of :data:`MODES`).
+MODE_NAMES: dict[AccumulatorMode, str] = {m: name for name, m in MODES.items()}
 COMMAND_TTL_S = 600
 
 
@@ -69,9 +76,16 @@ class CommandLog:
         self.domain = domain
         self._records: dict[str, CommandRecord] = {}
         self._nonces: dict[str, int] = {}
+        #: the energy company each site sells its stored energy to (sell-to-company mode)
+        self._sale_companies: dict[str, str] = {}
         self._lock = threading.Lock()
         for entry in journal.entries():
-            if entry.get("op") == "command":
+            if entry.get("op") == "sale_company":
+                if entry.get("company"):
+                    self._sale_companies[str(entry["site_id"])] = str(entry["company"])
+                else:
+                    self._sale_companies.pop(str(entry["site_id"]), None)
+            elif entry.get("op") == "command":
                 rec = CommandRecord(**{k: entry[k] for k in CommandRecord.__dataclass_fields__})
                 self._records[rec.id] = rec
                 self._nonces[rec.device_id] = max(self._nonces.get(rec.device_id, 0), rec.nonce)
@@ -91,6 +105,28 @@ class CommandLog:
         with self._lock:
             return self._nonces.get(device_id, 0) + 1
 
+    def unsigned(
+        self,
+        owner: bytes,
+        region: str,
+        device_address: bytes,
+        setting: str,
+        value: int,
+        device_id: str,
+        now_s: int,
+    ) -> Command:
+        """The next command for ``device_id`` (nonce above every one sent, expiring
+        :data:`COMMAND_TTL_S` after ``now_s``), for ``owner`` to sign."""
+        return Command(
+            region,
+            device_address,
+            owner,
+            self.next_nonce(device_id),
+            SETTINGS[setting],
+            value,
+            now_s + COMMAND_TTL_S,
+        )
+
     def build(
         self,
         owner: Signer,
@@ -102,16 +138,15 @@ class CommandLog:
         now_s: int,
     ) -> bytes:
         """A command signed by ``owner`` (the server signs for demo households)."""
-        command = Command(
-            region,
-            device_address,
-            owner.address_bytes,
-            self.next_nonce(device_id),
-            SETTINGS[setting],
-            value,
-            now_s + COMMAND_TTL_S,
+        command = self.unsigned(
+            owner.address_bytes, region, device_address, setting, value, device_id, now_s
         )
         return command.sign(owner, self.domain)
+
+    def typed_data(self, command: Command) -> dict[str, Any]:
+        """The EIP-712 typed data of ``command`` for a wallet (``eth_signTypedData_v4``): its
+        signature appended to :meth:`Command.body` is the wire payload :meth:`send` takes."""
+        return self.domain.typed_data(COMMAND, command.message())
 
     def send(
         self,
@@ -155,7 +190,7 @@ class CommandLog:
                 command.value,
                 command.expires_s,
             ).body()
-            _check_range(command.action, command.value)
+            check_range(command.action, command.value)
         except CommandError:
             raise
         with self._lock:
@@ -202,6 +237,21 @@ class CommandLog:
         delivery.ack()
         return record
 
+    def set_sale_company(self, site_id: str, company: str | None) -> None:
+        """The company (checksummed address) ``site_id`` sells stored energy to in the
+        sell-to-company mode, or ``None``; journaled, so it survives restarts."""
+        self.journal.append({"op": "sale_company", "site_id": site_id, "company": company})
+        with self._lock:
+            if company is None:
+                self._sale_companies.pop(site_id, None)
+            else:
+                self._sale_companies[site_id] = company
+
+    def sale_companies(self) -> dict[str, str]:
+        """Site id -> chosen company, for every site that chose one."""
+        with self._lock:
+            return dict(self._sale_companies)
+
     def of_site(self, site_id: str) -> list[CommandRecord]:
         with self._lock:
             return sorted(
@@ -214,10 +264,16 @@ class CommandLog:
             return self._records.get(command_id)
 
 
-def _check_range(action: Action, value: int) -> None:
+def check_range(action: Action, value: int) -> None:
     if action is Action.SET_MODE and value not in {int(m) for m in AccumulatorMode}:
         raise CommandError(f"unknown accumulator mode {value}")
     if action is Action.SET_RESERVE_SOC and not 0 <= value <= 1000:
         raise CommandError(f"reserve SoC must be 0..1000 [0.1 %], got {value}")
     if action in (Action.SET_MAX_CHARGE_W, Action.SET_MAX_DISCHARGE_W) and value < 0:
         raise CommandError(f"a power limit must be >= 0 W, got {value}")
+    if action in (Action.SET_PRICE_LOW, Action.SET_PRICE_HIGH) and not (
+        0 <= value <= MAX_PRICE_THRESHOLD
+    ):
+        raise CommandError(
+            f"a price threshold must be 0..{MAX_PRICE_THRESHOLD} micro-units/kWh, got {value}"
+        )

@@ -476,7 +476,9 @@ class Platform:
                 # keep the set to the slots still open
                 self._planned = {k for k in self._planned if k[1] >= slot.start_s}
                 self._planned.add((name, slot.start_s))
-                placed += place_slot_orders(service, hood, self.metrics)
+                placed += place_slot_orders(
+                    service, hood, self.metrics, self.commands.sale_companies()
+                )
         return placed
 
     def tick_regions(self) -> None:

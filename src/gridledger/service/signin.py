@@ -16,7 +16,7 @@ import secrets
 import threading
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from gridledger.identity import Signer, checksum
@@ -37,9 +37,13 @@ STATEMENT = "Sign in to gridledger."
 
 @dataclass(frozen=True)
 class Session:
+    """A signed-in session; ``via`` says who signs the account's orders and commands: ``wallet``
+    (the browser's wallet, EIP-712) or ``server`` (a demo key the server holds)."""
+
     token: str
     principal: Principal
     expires_at: datetime
+    via: str = "wallet"
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,11 @@ class SignIn:
         nonce = self.issue_nonce().nonce
         message = self.message_for(signer.address, nonce)
         signed = Account.sign_message(encode_defunct(text=message), signer.private_key)
-        return self.login(message, "0x" + bytes(signed.signature).hex())
+        session = self.login(message, "0x" + bytes(signed.signature).hex())
+        server_signed = replace(session, via="server")
+        with self._lock:
+            self._sessions[session.token] = server_signed
+        return server_signed
 
     # --- sessions -------------------------------------------------------------------------------
 
@@ -199,7 +207,7 @@ class SignIn:
         with self._lock:
             old = self._sessions.get(token)
             if old is not None:
-                self._sessions[token] = Session(token, principal, old.expires_at)
+                self._sessions[token] = replace(old, principal=principal)
 
     def logout(self, token: str | None) -> bool:
         with self._lock:

@@ -71,7 +71,11 @@
   async function sell(company) {
     const wh = Math.round(Number($("sell-kwh").value) * 1000);
     try {
-      const o = await GL.api("/orders/sell-to-company", { json: { company: company.address, energy_wh: wh } });
+      const o = (await GLWallet.inWallet())
+        // at the company's offer less the network fee, as the server prices it for demo accounts
+        ? await GLWallet.placeOrder({ region, side: "ask", energy_wh: wh, target: company.address,
+          price_micro_per_kwh: company.offer.net_price_micro_per_kwh })
+        : await GL.api("/orders/sell-to-company", { json: { company: company.address, energy_wh: wh } });
       GL.toast(`Offered ${GL.kwh(o.energy_wh)} to ${company.name} for the slot at ${GL.slotTime(o.slot_start_s)}`);
       loadOrders();
     } catch (e) { GL.toast(e.message, true); }
@@ -85,7 +89,7 @@
       price_micro_per_kwh: Math.round(Number($("order-price").value) * 1e6),
     };
     try {
-      const o = await GL.api("/orders", { json: body });
+      const o = (await GLWallet.inWallet()) ? await GLWallet.placeOrder(body) : await GL.api("/orders", { json: body });
       GL.toast(`Order placed for the slot at ${GL.slotTime(o.slot_start_s)}`);
       loadOrders();
     } catch (e) { GL.toast(e.message, true); }
@@ -93,7 +97,8 @@
 
   async function cancel(o) {
     try {
-      await GL.api(`/orders/${o.order_id}/cancel`, { json: {} });
+      if (await GLWallet.inWallet()) await GLWallet.cancelOrder(o.order_id);
+      else await GL.api(`/orders/${o.order_id}/cancel`, { json: {} });
       GL.toast("Order cancelled");
       loadOrders();
     } catch (e) { GL.toast(e.message, true); }
