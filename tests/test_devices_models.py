@@ -164,3 +164,85 @@ def test_site_energy_balance_closes() -> None:
     topics = [t for t, _ in site.readings(1_000, DOMAIN)]
     assert topics[0] == "gridledger/north/s1/s1-pv/readings"
     assert len(topics) == 5
+
+
+# --- the battery modes the field names (Accumulator.setpoint_w) ---------------------------------
+
+
+def moded(mode: AccumulatorMode, soc: int, **params: object) -> Accumulator:
+    acc = battery(
+        capacity_wh=10_000, max_charge_w=3000, max_discharge_w=2000, round_trip_efficiency=1.0,
+        reserve_soc_permille=300, mode=mode, **params,
+    )  # fmt: skip
+    acc.soc_permille = soc
+    return acc
+
+
+def test_self_consumption_absorbs_surplus_and_covers_deficit_down_to_the_reserve() -> None:
+    acc = moded(AccumulatorMode.AUTO, 500)
+    assert acc.dispatch(1200, QUARTER_MS) == 1200
+    assert acc.dispatch(-800, QUARTER_MS) == -800
+    acc.soc_permille = 300
+    assert acc.dispatch(-800, QUARTER_MS) == 0  # at the reserve
+
+
+def test_backup_reserve_refills_from_the_grid_and_never_covers_the_home() -> None:
+    acc = moded(AccumulatorMode.BACKUP_RESERVE, 200)  # below its 30 % reserve
+    assert acc.dispatch(-1500, QUARTER_MS) == 3000  # charges at the limit despite the deficit
+    acc.soc_permille = 600
+    assert acc.dispatch(-1500, QUARTER_MS) == 0  # above the reserve: kept for an outage
+    assert acc.soc_permille == 600
+    assert acc.dispatch(700, QUARTER_MS) == 700  # surplus still goes in
+
+
+def test_price_based_charges_cheap_discharges_dear_and_follows_the_home_in_between() -> None:
+    acc = moded(AccumulatorMode.PRICE_BASED, 500,
+                price_low_micro_per_kwh=80_000, price_high_micro_per_kwh=200_000)  # fmt: skip
+    assert acc.dispatch(-600, QUARTER_MS) == -600  # no price told yet: self-consumption
+    acc.price_micro_per_kwh = 80_000
+    assert acc.dispatch(-600, QUARTER_MS) == 3000  # cheap: charge at the limit from the grid
+    acc.price_micro_per_kwh = 200_000
+    assert acc.dispatch(900, QUARTER_MS) == -2000  # dear: discharge at the limit despite PV
+    acc.price_micro_per_kwh = 150_000
+    assert acc.dispatch(900, QUARTER_MS) == 900  # in between: self-consumption
+    acc.price_micro_per_kwh = 500_000
+    acc.soc_permille = 300
+    assert acc.dispatch(0, QUARTER_MS) == 0  # never below the reserve
+
+
+def test_sell_to_company_keeps_its_energy_for_the_sale_and_delivers_it() -> None:
+    acc = moded(AccumulatorMode.SELL_TO_COMPANY, 700)
+    assert acc.dispatch(-900, QUARTER_MS) == 0  # covers no deficit: the energy is sold
+    assert acc.dispatch(400, QUARTER_MS) == 400  # absorbs surplus
+    assert acc.sellable_wh() == 10_000 * (acc.soc_permille - 300) // 1000
+    acc.sale_w = 1600
+    stored = acc.stored_wh
+    assert acc.dispatch(-900, QUARTER_MS) == -1600  # delivers the sale at its setpoint
+    assert acc.stored_wh == stored - 400  # 1.6 kW for a quarter hour
+    acc.soc_permille = 300
+    assert acc.sellable_wh() == 0 and acc.dispatch(0, QUARTER_MS) == 0
+
+
+def test_sellable_energy_counts_the_discharge_loss() -> None:
+    acc = battery(capacity_wh=10_000, round_trip_efficiency=0.81, reserve_soc_permille=200)
+    acc.soc_permille = 700
+    assert acc.sellable_wh() == 4500  # 5 kWh above the reserve, 0.9 of it at the terminals
+
+
+def test_mode_and_price_thresholds_by_signed_command() -> None:
+    acc = battery()
+    acc.apply_command(command(acc, Action.SET_PRICE_LOW, 60_000, 1), DOMAIN, now_s=0)
+    acc.apply_command(command(acc, Action.SET_PRICE_HIGH, 310_000, 2), DOMAIN, now_s=0)
+    acc.apply_command(
+        command(acc, Action.SET_MODE, AccumulatorMode.PRICE_BASED, 3), DOMAIN, now_s=0
+    )
+    assert (acc.price_low_micro_per_kwh, acc.price_high_micro_per_kwh, acc.mode) == (
+        60_000, 310_000, AccumulatorMode.PRICE_BASED,
+    )  # fmt: skip
+    for nonce, (action, value) in enumerate(
+        ((Action.SET_PRICE_LOW, -1), (Action.SET_PRICE_HIGH, 10**12), (Action.SET_MODE, 99)), 4
+    ):
+        with pytest.raises(CommandError):
+            acc.apply_command(command(acc, action, value, nonce), DOMAIN, now_s=0)
+    assert (acc.price_low_micro_per_kwh, acc.price_high_micro_per_kwh) == (60_000, 310_000)
+    assert acc.mode is AccumulatorMode.PRICE_BASED and acc.last_nonce == 3

@@ -9,14 +9,18 @@ telemetry; the returned record is ``pending`` until the accumulator acknowledges
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from gridledger.errors import CommandError
 from gridledger.identity import checksum
 from gridledger.service.access import Action, ForbiddenError, NotFoundError, Principal
 from gridledger.service.monitor import site_for
-from gridledger.service.plant import MODES, SETTINGS, CommandRecord, check_range
+from gridledger.service.plant import COMMAND_TTL_S, MODES, SETTINGS, CommandRecord, check_range
 from gridledger.service.platform import Platform
+
+#: Wall time [s] a wallet-signed command stays valid for at least (to confirm in the wallet).
+WALLET_SIGNING_WALL_S = 300
 
 
 def _value(setting: str | None, value: int | str | None) -> tuple[str, int]:
@@ -58,9 +62,15 @@ def prepare_command(
     site = site_for(platform, principal, site_id, Action.COMMAND_SITE)
     device = _accumulator(platform, site_id)
     name, number = _value(setting, value)
+    # a person confirms in the wallet: give them WALLET_SIGNING_WALL_S of wall time even when
+    # the clock runs --speed times faster (a command expiring mid-confirmation is refused)
+    wall_per_clock_s = platform.clock.wall_seconds(1.0)
+    ttl_s = COMMAND_TTL_S
+    if wall_per_clock_s > 0:
+        ttl_s = max(ttl_s, math.ceil(WALLET_SIGNING_WALL_S / wall_per_clock_s))
     command = platform.commands.unsigned(
         bytes(site.owner), site.region, bytes(device.address), name, number,
-        device.device_id, platform.clock.now_ms() // 1000,
+        device.device_id, platform.clock.now_ms() // 1000, ttl_s,
     )  # fmt: skip
     return {
         "body": "0x" + command.body().hex(),

@@ -114,9 +114,10 @@ class CommandLog:
         value: int,
         device_id: str,
         now_s: int,
+        ttl_s: int = COMMAND_TTL_S,
     ) -> Command:
-        """The next command for ``device_id`` (nonce above every one sent, expiring
-        :data:`COMMAND_TTL_S` after ``now_s``), for ``owner`` to sign."""
+        """The next command for ``device_id`` (nonce above every one sent, expiring ``ttl_s``
+        [clock s] after ``now_s``), for ``owner`` to sign."""
         return Command(
             region,
             device_address,
@@ -124,7 +125,7 @@ class CommandLog:
             self.next_nonce(device_id),
             SETTINGS[setting],
             value,
-            now_s + COMMAND_TTL_S,
+            now_s + ttl_s,
         )
 
     def build(
