@@ -56,13 +56,13 @@ def place_stored_sales(
     slot: Slot,
     sale_companies: Mapping[str, str],
     metrics: Metrics,
-) -> int:
+) -> set[str]:
     """Sales of stored energy for ``slot`` by households in the sell-to-company mode (module
-    docstring); returns how many were accepted."""
+    docstring); returns the sites whose sale was accepted."""
     fee = service.market.rules_for(slot).tariff.grid_fee_micro_per_kwh
     offers = {checksum(o.owner): o for o in service.offers(slot.start_s)}
     hours = slot.length_s / 3600
-    placed = 0
+    sold: set[str] = set()
     for site in hood.sites:
         acc = site.find(Accumulator)
         company = sale_companies.get(site.site_id)
@@ -71,7 +71,8 @@ def place_stored_sales(
         if acc.mode is not AccumulatorMode.SELL_TO_COMPANY or company not in offers:
             continue
         offer = offers[company]
-        wh = min(acc.sellable_wh(), offer.energy_wh, int(acc.max_discharge_w * hours))
+        free = acc.sellable_wh() - hood.committed_wh(site.site_id)  # not sold for earlier slots
+        wh = min(free, offer.energy_wh, int(acc.max_discharge_w * hours))
         if wh < MIN_SALE_WH:
             continue
         order = Order.create(
@@ -92,8 +93,8 @@ def place_stored_sales(
             log.warning("region %s: sale of stored energy refused: %s", service.name, exc)
             continue
         hood.schedule_sale(site.site_id, slot.start_s, slot.length_s, wh)
-        placed += 1
-    return placed
+        sold.add(site.site_id)
+    return sold
 
 
 def place_slot_orders(
@@ -127,7 +128,8 @@ def place_slot_orders(
             company_pays = COMPANY_PRICE_MICRO_PER_KWH - tariff.grid_fee_micro_per_kwh
         except GridLedgerError as exc:
             log.warning("region %s: company offer refused: %s", service.name, exc)
-    placed = place_stored_sales(service, hood, slot, sale_companies or {}, metrics)
+    sold = place_stored_sales(service, hood, slot, sale_companies or {}, metrics)
+    placed = len(sold)
     plans = hood.plan(
         slot.start_s,
         slot.length_s,
@@ -136,6 +138,10 @@ def place_slot_orders(
         company_pays,
     )
     for p in plans:
+        if p.side == Side.BID and hood.sites[p.site_index].site_id in sold:
+            # one side per owner and slot: a household selling its stored energy does not also
+            # buy in that slot (its deficit is settled as imbalance against its meter)
+            continue
         owner = hood.sites[p.site_index].owner
         order = Order.create(
             owner,

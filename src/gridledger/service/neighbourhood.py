@@ -115,8 +115,8 @@ class Neighbourhood:
         self.outages: dict[int, int] = {}
         self._lock = threading.Lock()
         self.on_ack: Callable[[str, dict[str, object]], None] | None = None
-        #: sales of stored energy being delivered: site id -> (from [ms], to [ms], power [W])
-        self.sales: dict[str, tuple[int, int, int]] = {}
+        #: sales of stored energy to deliver: site id -> [(from [ms], to [ms], power [W], Wh)]
+        self.sales: dict[str, list[tuple[int, int, int, int]]] = {}
 
     # --- setup ----------------------------------------------------------------------------------
 
@@ -163,11 +163,15 @@ class Neighbourhood:
         discharges ``wh`` spread evenly over the slot (its ``sale_w`` while the slot runs)."""
         power_w = wh * 3600 // slot_seconds
         with self._lock:
-            self.sales[site_id] = (
-                slot_start_s * 1000,
-                (slot_start_s + slot_seconds) * 1000,
-                power_w,
+            self.sales.setdefault(site_id, []).append(
+                (slot_start_s * 1000, (slot_start_s + slot_seconds) * 1000, power_w, wh)
             )
+
+    def committed_wh(self, site_id: str) -> int:
+        """Stored energy [Wh] of ``site_id`` sold already and not delivered yet (a sale being
+        delivered counts whole: the rest of it is still owed)."""
+        with self._lock:
+            return sum(sale[3] for sale in self.sales.get(site_id, []))
 
     def inject_outage(self, site_id: str, from_ms: int) -> None:
         """From ``from_ms`` on, the PV of ``site_id`` produces nothing (an inverter that tripped);
@@ -227,13 +231,15 @@ class Neighbourhood:
 
     def _sale_setpoint(self, site: Site, now_ms: int) -> None:
         # the step integrates the interval ending at now_ms: a sale runs while that is in its slot
-        sale = self.sales.get(site.site_id)
         acc = site.find(Accumulator)
         if not isinstance(acc, Accumulator):
             return
-        acc.sale_w = sale[2] if sale is not None and sale[0] < now_ms <= sale[1] else 0
-        if sale is not None and now_ms > sale[1]:
-            del self.sales[site.site_id]
+        pending = [sale for sale in self.sales.get(site.site_id, []) if now_ms <= sale[1]]
+        acc.sale_w = sum(sale[2] for sale in pending if sale[0] < now_ms)
+        if pending:
+            self.sales[site.site_id] = pending
+        else:
+            self.sales.pop(site.site_id, None)
 
     # --- commands -------------------------------------------------------------------------------
 
