@@ -85,6 +85,12 @@ def request(world: World, method: str, path: str) -> tuple[str, dict[str, Any] |
         ("post", "/api/v1/sites/{site_id}/battery/commands"): {
             "setting": "reserve_soc_permille", "value": 150,
         },
+        ("post", "/api/v1/sites/{site_id}/battery/commands/prepare"): {
+            "setting": "mode", "value": "price_based",
+        },
+        ("put", "/api/v1/sites/{site_id}/battery/sale-company"): {
+            "company": world.company.address,
+        },
         ("post", "/api/v1/regions/{region}/households"): {"address": Signer.generate().address},
         ("post", "/api/v1/regions/{region}/sites/{site_id}/devices"): {
             "device_id": "walk-device", "kind": "load", "address": Signer.generate().address,
