@@ -229,8 +229,15 @@ def test_battery_commands_signed_in_the_wallet_are_applied(wallet: tuple[Account
     page.fill("#price-low", "0.05")
     page.click("#send-low")
     _reported(acc, "() => document.getElementById('rep-low').textContent.startsWith('0.05')")
+    # the company the sell-to-company mode sells to: one of the region's
+    company = acc.api("/regions/central/companies")[0]
+    page.select_option("#sale-company", company["address"])
+    page.click("#send-company")
+    _reported(acc, "([n]) => document.getElementById('rep-company').textContent === n",
+              [company["name"]])  # fmt: skip
     battery = acc.api(f"/sites/{SITE}/battery")
     assert battery["mode"] == "price_based" and battery["price_low_micro_per_kwh"] == 50_000
+    assert battery["sale_company"] == company["address"]
     commands = acc.api(f"/sites/{SITE}/battery/commands")["items"]
     assert {c["action"] for c in commands if c["status"] == "applied"} >= {
         "set_reserve_soc",
@@ -243,7 +250,7 @@ def test_battery_commands_signed_in_the_wallet_are_applied(wallet: tuple[Account
 def test_a_wallet_signing_with_another_key_is_refused_on_the_page(
     wallet: tuple[Account, Signer],
 ) -> None:
-    acc, _ = wallet
+    acc, key = wallet
     page = acc.page
     acc.goto(f"/app/sites/{SITE}/plant")
     page.wait_for_function("document.getElementById('rep-reserve').dataset.permille")
@@ -264,6 +271,6 @@ def test_a_wallet_signing_with_another_key_is_refused_on_the_page(
     page.fill("#order-price", "0.2")
     page.click("#order-form button[type=submit]")
     error, text = _toast(acc)
-    assert error, text
+    assert error and f"signature was not made by {key.address}" in text, text
     assert set(_orders(acc)) == orders
     print(f"\nrefused on the page: {text}")

@@ -56,8 +56,12 @@
     $("rep-low").textContent = GL.perKwh(b.price_low_micro_per_kwh);
     $("rep-high").textContent = GL.perKwh(b.price_high_micro_per_kwh);
     $("rep-price").textContent = GL.perKwh(b.region_price_micro_per_kwh);
-    $("rep-company").textContent = b.sale_company ? companyNames[b.sale_company] || b.sale_company : "no company";
+    showCompany(b.sale_company);
     return b;
+  }
+
+  function showCompany(address) {
+    $("rep-company").textContent = address ? companyNames[address] || address : "no company";
   }
 
   async function loadCompanies() {
@@ -116,7 +120,7 @@
   $("send-company").addEventListener("click", async () => {
     try {
       const b = await GL.api(`/sites/${site}/battery/sale-company`, { method: "PUT", json: { company: $("sale-company").value || null } });
-      $("rep-company").textContent = b.sale_company ? companyNames[b.sale_company] || b.sale_company : "no company";
+      showCompany(b.sale_company);
       GL.toast(b.sale_company ? `Stored energy goes to ${companyNames[b.sale_company]} in the sell-to-company mode` : "No company chosen");
     } catch (e) { GL.toast(e.message, true); }
   });
@@ -138,8 +142,8 @@
   }
 
   (async () => {
-    await loadCompanies();
-    const [, b] = await Promise.all([loadSite(), loadBattery(), loadCommands(), loadFaults()]);
+    const [, b] = await Promise.all([loadSite(), loadBattery(), loadCommands(), loadFaults(), loadCompanies()]);
+    showCompany(b.sale_company); // the companies' names may have come after the battery
     initForm(b);
     GL.stream(["command", "fault", "power"], (ev) => {
       if (ev.site_id !== site) return;
