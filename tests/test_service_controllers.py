@@ -124,3 +124,34 @@ def test_price_based_is_told_the_regions_price_and_charges_when_it_is_low(tmp_pa
         assert acc.power_w == acc.max_discharge_w
     finally:
         platform.stop()
+
+
+def test_a_restart_keeps_the_battery_settings_and_the_sale_company(tmp_path: Path) -> None:
+    url = f"memory://{tmp_path.name}"
+    platform, clock = make_platform(tmp_path, households=5, telemetry_url=url)
+    site_id = platform.neighbourhoods["central"].sites[3].site_id
+    company = platform.regions["central"].company
+    assert company is not None
+    try:
+        run_minutes(platform, clock, 1)
+        owner = platform.principal_of(platform.neighbourhoods["central"].sites[3].owner.address)
+        for setting, value in (
+            ("mode", "backup_reserve"),
+            ("reserve_soc_permille", 350),
+            ("price_high_micro_per_kwh", 222_000),
+            ("mode", "sell_to_company"),  # the last mode applied wins
+        ):
+            battery.send_command(platform, owner, site_id, setting=setting, value=value)
+        battery.choose_company(platform, owner, site_id, company.address)
+        run_minutes(platform, clock, 1)
+    finally:
+        platform.close()  # a crash: the next process opens the same data dir
+    again, _ = make_platform(tmp_path, households=5, clock=clock, telemetry_url=url)
+    try:
+        acc = again.neighbourhoods["central"].accumulator(site_id)
+        assert acc is not None
+        assert acc.mode is AccumulatorMode.SELL_TO_COMPANY
+        assert (acc.reserve_soc_permille, acc.price_high_micro_per_kwh) == (350, 222_000)
+        assert again.commands.sale_companies()[site_id] == checksum(company.address)
+    finally:
+        again.stop()

@@ -425,11 +425,14 @@ class Accumulator(Device):
             )
         if command.expires_s and command.expires_s < now_s:
             raise CommandError(f"command expired at {command.expires_s} (now {now_s})")
-        self._apply(command.action, command.value)
+        self.apply_setting(command.action, command.value)
         self.last_nonce = command.nonce
         return command
 
-    def _apply(self, action: Action, value: int) -> None:
+    def apply_setting(self, action: Action, value: int) -> None:
+        """Set what ``action`` sets to ``value`` (range-checked, :class:`CommandError` if out of
+        range); no signature: for the device's own state, e.g. settings restored after a
+        restart. Remote changes go through :meth:`apply_command`."""
         if action is Action.SET_MODE:
             try:
                 self.mode = AccumulatorMode(value)

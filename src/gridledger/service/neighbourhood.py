@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from gridledger.devices.messages import Action
 from gridledger.devices.models import Accumulator, AccumulatorMode, Device, SolarMeter
 from gridledger.devices.topics import topic
 from gridledger.errors import CommandError, GridLedgerError
@@ -127,8 +128,15 @@ class Neighbourhood:
                 return acc if isinstance(acc, Accumulator) else None
         return None
 
-    def restore(self, latest: dict[str, LastReading], command_nonces: dict[str, int]) -> int | None:
-        """Continue every device from its last stored reading; return the newest time [ms]."""
+    def restore(
+        self,
+        latest: dict[str, LastReading],
+        command_nonces: dict[str, int],
+        settings: Mapping[str, Mapping[Action, int]] | None = None,
+    ) -> int | None:
+        """Continue every device from its last stored reading, and every accumulator with the
+        settings its owner's commands last applied (``settings``: device id -> action -> value);
+        return the newest time [ms]."""
         newest: int | None = None
         for device_id, reading in latest.items():
             found = self._by_device.get(device_id)
@@ -146,6 +154,14 @@ class Neighbourhood:
             found = self._by_device.get(device_id)
             if found is not None and isinstance(found[1], Accumulator):
                 found[1].last_nonce = max(found[1].last_nonce, nonce)
+        for device_id, applied in (settings or {}).items():
+            found = self._by_device.get(device_id)
+            if found is not None and isinstance(found[1], Accumulator):
+                for action, value in applied.items():
+                    try:
+                        found[1].apply_setting(action, value)
+                    except CommandError:
+                        continue  # applied once, so in range; a device model changed since
         if newest is not None:
             self._last_ms = newest
         return newest

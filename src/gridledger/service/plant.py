@@ -101,6 +101,15 @@ class CommandLog:
                 out[r.device_id] = max(out.get(r.device_id, 0), r.nonce)
         return out
 
+    def applied_settings(self) -> dict[str, dict[Action, int]]:
+        """The value of each setting as last applied per device (to restore simulated devices
+        after a restart: mode, reserve, limits, price thresholds)."""
+        out: dict[str, dict[Action, int]] = {}
+        for r in sorted(self._records.values(), key=lambda r: r.nonce):
+            if r.status == "applied":
+                out.setdefault(r.device_id, {})[Action[r.action.upper()]] = r.value
+        return out
+
     def next_nonce(self, device_id: str) -> int:
         with self._lock:
             return self._nonces.get(device_id, 0) + 1

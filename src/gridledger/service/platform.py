@@ -250,7 +250,11 @@ class Platform:
             now_ms = self.clock.now_ms()
             for site in hood.sites:
                 site.register(self.store, now_ms)
-            hood.restore(queries.last_readings(), self.commands.applied_nonces())
+            hood.restore(
+                queries.last_readings(),
+                self.commands.applied_nonces(),
+                self.commands.applied_settings(),
+            )
             if self.options.demo:
                 for site in hood.sites:
                     self.demo_keys.install(f"demo-{site.site_id}", site.owner)
