@@ -2,9 +2,9 @@
 
 The owner's wallet signs the command (``payload``: the signed wire command, its typed data from
 :func:`prepare_command`), or, for a demo household, the server signs ``setting = value`` with the
-owner's key it holds. Either way the
-:class:`~gridledger.service.plant.CommandLog` checks it as the accumulator will and sends it over
-telemetry; the returned record is ``pending`` until the accumulator acknowledges.
+owner's key it holds. Either way the :class:`~gridledger.service.plant.CommandLog` checks it as
+the accumulator will and sends it over telemetry; the returned record is ``pending`` until the
+accumulator acknowledges.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from gridledger.service.access import Action, ForbiddenError, NotFoundError, Pri
 from gridledger.service.monitor import site_for
 from gridledger.service.plant import COMMAND_TTL_S, MODES, SETTINGS, CommandRecord, check_range
 from gridledger.service.platform import Platform
+from gridledger.store import Device
 
 #: Wall time [s] a wallet-signed command stays valid for at least (to confirm in the wallet).
 WALLET_SIGNING_WALL_S = 300
@@ -44,7 +45,7 @@ def _value(setting: str | None, value: int | str | None) -> tuple[str, int]:
     return setting, number
 
 
-def _accumulator(platform: Platform, site_id: str) -> Any:
+def _accumulator(platform: Platform, site_id: str) -> Device:
     device = next((d for d in platform.queries.devices(site_id) if d.kind == "accumulator"), None)
     if device is None:
         raise NotFoundError(f"site {site_id!r} has no accumulator")
