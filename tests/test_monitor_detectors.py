@@ -104,6 +104,20 @@ def test_stuck_register_needs_energy_to_flow() -> None:
     assert impossible.symptom[0, :3].all()  # 850 W with registers standing still
 
 
+def test_stuck_since_keeps_the_first_hit_of_a_frozen_run_across_chunks() -> None:
+    frozen = np.array([[True, True, True, True, False, True, True, True]])
+    hit = np.array([[False, True, False, True, False, False, False, True]])
+    times = 900.0 * np.arange(8, dtype=np.float64)
+    whole, carry = registers.stuck_since(frozen, hit, times, np.full(1, np.nan))
+    nan = np.nan
+    expected = [nan, 900.0, 900.0, 900.0, nan, nan, nan, 6300.0]
+    np.testing.assert_array_equal(whole[0], expected)  # the run restarts after a moving slot
+    assert carry[0] == 6300.0
+    first, mid = registers.stuck_since(frozen[:, :3], hit[:, :3], times[:3], np.full(1, np.nan))
+    rest, _ = registers.stuck_since(frozen[:, 3:], hit[:, 3:], times[3:], mid)
+    np.testing.assert_array_equal(np.concatenate([first, rest], axis=1), whole)
+
+
 def test_clock_drift_against_the_site_median() -> None:
     offsets = np.zeros((4, 2, 3))
     offsets[1, 0] = 400.0

@@ -68,6 +68,7 @@ class FaultMonitor:
         self._last = {c: _Last(nan.copy(), nan.copy(), nan.copy(), nan.copy()) for c in CHANNELS}
         self._last_soc = nan.copy()
         self._frozen = {c: np.zeros(n) for c in CHANNELS}
+        self._stuck_since = {c: np.full(n, np.nan) for c in ("battery", "bec")}
         self._max_w = np.zeros(n)
         self._last_stored = nan.copy()
         self._next_s: float | None = None
@@ -228,11 +229,17 @@ class FaultMonitor:
         battery_could = mid_soc | (full & (devices_net > 0)) | (empty & (devices_net < 0))
         unexplained = {
             "pv": hidden_pv,
-            # a full battery may idle, but not while something unmetered supplies the house
+            # a full battery may idle, but not while something unmetered supplies the house; an
+            # empty one (at its reserve) may idle, but not while something unmetered takes the
+            # surplus
             "battery": np.where(
                 others_frozen,
                 np.nan,
-                np.where(mid_soc, np.abs(residual), np.where(full, -residual, np.nan)),
+                np.where(
+                    mid_soc,
+                    np.abs(residual),
+                    np.where(full, -residual, np.where(empty, residual, np.nan)),
+                ),
             ),
             "load": residual,
             "bec": np.where(
@@ -247,10 +254,38 @@ class FaultMonitor:
             "load": np.ones_like(daylight),
             "bec": np.zeros_like(daylight),
         }
+        raw = {
+            name: registers.stuck_register(
+                frozen[name],
+                chunk.channel(name).present,
+                chunk.channel(name).power_w,
+                must_move[name],
+                unexplained[name],
+            )
+            for name in CHANNELS
+        }
+        # a frozen battery and a frozen BEC at zero flow explain each other: the one shown stuck
+        # first in its frozen run keeps the blame (the other's slots then say nothing)
+        since = {}
+        for name in ("battery", "bec"):
+            since[name], self._stuck_since[name] = registers.stuck_since(
+                frozen[name], raw[name].symptom, times, self._stuck_since[name]
+            )
+        both = frozen["battery"] & frozen["bec"]
+        with np.errstate(invalid="ignore"):
+            battery_first = both & ~np.isnan(since["battery"]) & ~(since["bec"] < since["battery"])
+            bec_first = both & ~np.isnan(since["bec"]) & (since["bec"] < since["battery"])
+            bec_first |= both & ~np.isnan(since["bec"]) & np.isnan(since["battery"])
+        unexplained["bec"] = np.where(battery_first, np.nan, unexplained["bec"])
+        unexplained["battery"] = np.where(bec_first, np.nan, unexplained["battery"])
         for name in CHANNELS:
             series = chunk.channel(name)
-            out[(FaultKind.STUCK_REGISTER, name)] = registers.stuck_register(
-                frozen[name], series.present, series.power_w, must_move[name], unexplained[name]
+            out[(FaultKind.STUCK_REGISTER, name)] = (
+                registers.stuck_register(
+                    frozen[name], series.present, series.power_w, must_move[name], unexplained[name]
+                )
+                if name in since
+                else raw[name]
             )
         outage = pv.outage(measured_w, expected_w, clear_w, fleet.peak_w, hidden_pv, expected_wh)
         # a PV meter repeating zero is an outage only if the BEC does not see production; when
