@@ -26,7 +26,15 @@ from gridledger.monitor.expected import (
     sky_grid,
     sun_over,
 )
-from gridledger.monitor.faults import battery, meters, performance, pv, registers, shading
+from gridledger.monitor.faults import (
+    battery,
+    degradation,
+    meters,
+    performance,
+    pv,
+    registers,
+    shading,
+)
 from gridledger.monitor.faults.model import Fault, FaultBook, FaultKind
 from gridledger.monitor.faults.rules import Rule, RuleRunner, Symptom
 from gridledger.monitor.faults.runs import rolling_sum
@@ -82,6 +90,7 @@ class FaultMonitor:
         self._day_parts: list[dict[str, FloatArray]] = []
         self._soh_days = np.full((n, battery.FADE_WINDOW_DAYS), np.nan)
         self.performance = performance.PerformanceState(n)
+        self.degradation = degradation.DegradationState(fleet)
         self.shading = shading.ShadingState(n, self.slots_per_day)
         slot_rules: list[Rule] = [
             *registers.OFFLINE_RULES.values(),
@@ -97,7 +106,7 @@ class FaultMonitor:
         day_rules = [
             performance.UNDER_RULE,
             performance.SOILING_RULE,
-            performance.DEGRADATION_RULE,
+            degradation.DEGRADATION_RULE,
             shading.SHADING_RULE,
             battery.FADE_RULE,
         ]
@@ -433,6 +442,9 @@ class FaultMonitor:
         index, _ = performance.daily_index(full["ratio"], good)
         sky_day = performance.daily_sky(full["sky"], good)
         symptoms = self.performance.advance(index, sky_day)
+        symptoms[FaultKind.DEGRADATION] = self.degradation.advance(
+            index, sky_day, self.performance.slow_allowed
+        )
         symptoms[FaultKind.SHADING] = self.shading.advance(full["ratio"], index, judged)
         with np.errstate(invalid="ignore"):
             soh_min = np.where(
