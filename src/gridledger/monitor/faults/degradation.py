@@ -80,6 +80,9 @@ SIGMA_FLOOR = 0.003
 #: Usable days before and after the onset of the hinge.
 MIN_BEFORE = 8
 MIN_AFTER = 8
+#: Least days from the onset to today: a steep ramp over the last week or two is a few low days
+#: (or a step), and a 1 %/month loss is not visible that soon anyway.
+MIN_SPAN_DAYS = 14
 #: Least t of the hinge slope (the largest over every onset).
 T_MIN = 3.0
 #: Rates [%/year] called degradation: faster than ageing, slower than soiling.
@@ -143,10 +146,10 @@ def hinge_trend(x: FloatArray, weight: FloatArray) -> tuple[FloatArray, FloatArr
     """Weighted least-squares hinge ``x = a + b max(0, d - tau)`` over each row's days.
 
     ``x`` ``(sites, days)`` (NaN: unusable), ``weight`` ``1 / sigma^2`` per value. For every
-    onset ``tau`` with :data:`MIN_BEFORE` usable days up to it and :data:`MIN_AFTER` after,
-    the slope's t (divided by the square root of the reduced chi-square when above 1); returns
-    per site the largest t, its slope [per day] and onset [day index] (``-inf``, 0, -1 where no
-    onset qualifies).
+    onset ``tau`` with :data:`MIN_BEFORE` usable days up to it, :data:`MIN_AFTER` after and at
+    least :data:`MIN_SPAN_DAYS` days before the last, the slope's t (divided by the square root
+    of the reduced chi-square when above 1); returns per site the largest t, its slope [per
+    day] and onset [day index] (``-inf``, 0, -1 where no onset qualifies).
     """
     sites, days = x.shape
     valid = ~np.isnan(x) & (weight > 0)
@@ -178,7 +181,14 @@ def hinge_trend(x: FloatArray, weight: FloatArray) -> tuple[FloatArray, FloatArr
         )
         reduced = np.maximum(chi2 / np.maximum(count - 2, 1.0), 1.0)
         t = slope / np.sqrt(s_w / det) / np.sqrt(reduced)
-    ok = (before >= MIN_BEFORE) & (after >= MIN_AFTER) & np.isfinite(t) & (det > 0)
+    span = (days - 1 - d)[None, :]
+    ok = (
+        (before >= MIN_BEFORE)
+        & (after >= MIN_AFTER)
+        & (span >= MIN_SPAN_DAYS)
+        & np.isfinite(t)
+        & (det > 0)
+    )
     t = np.where(ok, t, -np.inf)
     best = np.argmax(t, axis=1)
     rows = np.arange(sites)

@@ -225,7 +225,8 @@ class FaultMonitor:
         devices_net = load_wh + charged - discharged - pv_wh
         battery_moved = (np.nan_to_num(charged) + np.nan_to_num(discharged)) > 0
         bec_power = chunk.bec.power_w
-        balancing = (np.nan_to_num(bec_power) == 0) & battery_moved
+        bec_still = np.nan_to_num(bec_power, nan=1.0) == 0
+        balancing = bec_still & battery_moved
         # a residual the load or PV meter explains (frozen while it must move) is theirs
         others_frozen = frozen["load"] | (frozen["pv"] & daylight)
         # a BEC at zero flow while a frozen battery could balance the house (it is neither full
@@ -239,15 +240,20 @@ class FaultMonitor:
         unexplained = {
             "pv": hidden_pv,
             # a full battery may idle, but not while something unmetered supplies the house; an
-            # empty one (at its reserve) may idle, but not while something unmetered takes the
-            # surplus
+            # empty one (at its reserve) may idle, but not while the BEC stands at zero flow
+            # although the devices say there is a surplus (something took it; a bypassed load
+            # rarely balances the grid flow to exactly zero, a battery does)
             "battery": np.where(
                 others_frozen,
                 np.nan,
                 np.where(
                     mid_soc,
                     np.abs(residual),
-                    np.where(full, -residual, np.where(empty, residual, np.nan)),
+                    np.where(
+                        full,
+                        -residual,
+                        np.where(empty & bec_still & (devices_net < 0), residual, np.nan),
+                    ),
                 ),
             ),
             "load": residual,
