@@ -48,7 +48,7 @@ Why not rdtools' ``degradation_year_on_year`` or ``degradation_ols``: year-on-ye
 years of data; the OLS estimator fits one line through a whole normalised series of one site
 (no onset, no neighbours, no per-day noise), and its confidence interval assumes the clear-sky
 or sensor normalisation it is given. The benchmark runs ``degradation_ols`` on the same daily
-ratios and prints both scores.
+indices (:attr:`DegradationState.daily_loss`) and prints both scores.
 """
 
 from __future__ import annotations
@@ -213,6 +213,9 @@ class DegradationState:
         self.level = np.full(n, np.nan)
         self.history = np.full((n, 0), np.nan)
         self.sigma = np.full((n, 0), np.nan)
+        #: the daily losses as measured, before the common-mode correction (what another
+        #: estimator, e.g. the benchmark's rdtools, can be given)
+        self.daily_loss = np.full((n, 0), np.nan)
 
     def advance(self, index: FloatArray, sky: FloatArray, allowed: BoolArray) -> Symptom:
         """Take a day's performance index and mean sky index per site; ``allowed`` is False
@@ -235,6 +238,7 @@ class DegradationState:
         keep = HISTORY_DAYS - 1
         self.history = np.concatenate([self.history[:, -keep:], corrected[:, None]], axis=1)
         self.sigma = np.concatenate([self.sigma[:, -keep:], sigma[:, None]], axis=1)
+        self.daily_loss = np.concatenate([self.daily_loss[:, -keep:], loss[:, None]], axis=1)
         weight = np.where(np.isnan(self.sigma), 0.0, 1.0 / np.fmax(self.sigma, SIGMA_FLOOR) ** 2)
         t, slope, onset = hinge_trend(self.history, weight)
         rate = 100.0 * 365.0 * slope
