@@ -13,8 +13,13 @@ pvanalytics side by side, on the same PV power series of a sample of sites (the 
 sites plus healthy ones; all sites in a full run): ``quality.gaps.stale_values_diff`` (daytime)
 against the stuck PV meter rule, ``quality.gaps.completeness_score`` (a day < 90 % complete)
 against the offline PV meter rule, ``features.clipping.geometric`` (a site clipped on >= 2 days)
-against the clipping rule. rdtools (degradation, soiling, availability) is not installed: its
-pins conflict with pandas 3.
+against the clipping rule. rdtools side by side (``pip install gridledger[bench]``): its
+``degradation_ols`` on the same daily performance indices the degradation rule judges (days with a
+regional sky index >= 0.5), every 7 days per site from day 14, on the degraded sites plus a
+sample of the others (all in a full run would take minutes: one call costs about 30 ms): a site
+is called degrading when the rate is <= -4 %/year and the upper bound of its 99.7 % interval is
+below zero (about the rule's one-sided t >= 3). ``degradation_year_on_year`` needs two years of
+data and cannot run on 60 days.
 
 Then a healthy district of the same size (nothing injected) measures false faults per 100 sites
 per month (informational clipping excluded; nothing clips there anyway).
@@ -39,7 +44,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gridledger.monitor.faults import Fault, FaultKind, Severity, detect_faults
+from gridledger.monitor.faults import Fault, FaultKind, FaultMonitor, Severity, detect_faults
+from gridledger.monitor.faults.degradation import RATE_MIN_PCT_PER_YEAR
 from gridledger.sim.fault_scores import KindScore, score
 from gridledger.sim.faults import (
     District,
@@ -166,6 +172,57 @@ def pvanalytics_side_by_side(
     return rows
 
 
+def rdtools_side_by_side(
+    district: District, ours: list[Fault], daily_loss: np.ndarray, sample: list[int]
+) -> tuple[KindScore, KindScore, int, int] | None:
+    """rdtools' ``degradation_ols`` and our degradation rule on the same daily indices of
+    ``sample`` sites: both scores and how many injected degradations each found within 30 days
+    (None if rdtools is not installed)."""
+    try:
+        import rdtools
+    except ImportError:
+        return None
+    fleet, tel = district.fleet, district.telemetry
+    kind = str(FaultKind.DEGRADATION)
+    devices = {fleet.device_ids["pv"][i] for i in sample}
+    truth = [t for t in district.truth if t.device in devices and t.kind == kind]
+    day0 = tel.start.replace(hour=0, minute=0, second=0, microsecond=0)
+    days = daily_loss.shape[1]
+    dates = pd.date_range(day0, periods=days, freq="D")
+    theirs: list[Fault] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rdtools 3.2 under pandas 3: Timedelta('1d')
+        for i in sample:
+            series = pd.Series(np.exp(-daily_loss[i]), index=dates)
+            for day in range(14, days, 7):
+                usable = series.iloc[: day + 1].dropna()
+                if usable.size < 10:
+                    continue
+                rate, interval, _ = rdtools.degradation_ols(usable.copy(), confidence_level=99.7)
+                if rate <= -RATE_MIN_PCT_PER_YEAR and interval[1] < 0:
+                    seen = day0 + timedelta(days=day + 1)
+                    theirs.append(
+                        Fault(
+                            fleet.site_ids[i],
+                            fleet.device_ids["pv"][i],
+                            FaultKind.DEGRADATION,
+                            Severity.MINOR,
+                            day0,
+                            seen,
+                            seen,
+                        )
+                    )
+                    break
+    mine = [f for f in ours if f.kind is FaultKind.DEGRADATION and f.device in devices]
+    empty = KindScore(kind, len(truth), 0, 0, 0, 0, None)
+    return (
+        score(mine, truth).get(kind, empty),
+        score(theirs, truth).get(kind, empty),
+        _found_within(mine, truth, timedelta(days=30)),
+        _found_within(theirs, truth, timedelta(days=30)),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="150 sites x 40 days (< 60 s)")
@@ -184,9 +241,10 @@ def main() -> None:
     truth_path = args.truth or Path(tempfile.mkdtemp(prefix="gridledger-faults-")) / "truth.json"
     write_ground_truth(truth_path, district.truth)
     t0 = time.perf_counter()
-    book = detect_faults(district.fleet, district.telemetry)
+    monitor = FaultMonitor(district.fleet, district.telemetry.slot_s)
+    monitor.advance(district.telemetry)  # what detect_faults does, keeping the monitor
     t_detect = time.perf_counter() - t0
-    detected = book.all()
+    detected = monitor.book.all()
     scores = score(detected, district.truth, district)
     print(
         f"district: {sites} sites x {days} days, 15-min slots, {len(district.truth)} injected "
@@ -250,6 +308,34 @@ def main() -> None:
             f"pvanalytics {theirs.detected})"
         )
 
+    degraded = sorted({district.fleet.site_ids.index(t.site) for t in degr})
+    others = [i for i in range(sites) if i not in degraded]
+    rd_sample = degraded + sorted(
+        int(i)
+        for i in rng.choice(others, size=min(20 if args.quick else 150, len(others)), replace=False)
+    )
+    t0 = time.perf_counter()
+    rd = rdtools_side_by_side(district, detected, monitor.degradation.daily_loss, rd_sample)
+    t_rd = time.perf_counter() - t0
+    if rd is None:
+        print("\nrdtools is not installed (pip install gridledger[bench]): no rdtools column")
+    else:
+        mine, theirs, mine_30, theirs_30 = rd
+        print(
+            f"\nrdtools side by side on the daily indices of {len(rd_sample)} sites "
+            f"({len(degraded)} degraded; {t_rd:.1f} s):"
+        )
+        print(f"{'':<34}{'P / R':>14}{'within 30 days':>16}")
+        for name, sc, w in (
+            ("ours (hinge trend, t >= 3)", mine, mine_30),
+            ("rdtools.degradation_ols", theirs, theirs_30),
+        ):
+            print(
+                f"{name:<34}{_fmt(sc.precision, 2) + ' / ' + _fmt(sc.recall, 2):>14}"
+                f"{f'{w}/{len(degraded)}':>16}   (detections {sc.detected}, mean delay "
+                f"{_fmt(None if sc.mean_delay_h is None else sc.mean_delay_h / 24, 1)} days)"
+            )
+
     t0 = time.perf_counter()
     calm = simulate_district(sites, 5, days, seed=args.seed + 1, plan=InjectionPlan.none())
     calm_faults = [
@@ -277,6 +363,16 @@ def main() -> None:
         "degradation_delay_days": _round(degradation_delay),
         "degradation_found_within_30_days": f"{within_30}/{len(degr)}",
         "false_per_100_site_months": round(false_rate, 3),
+        "rdtools_degradation": None
+        if rd is None
+        else {
+            "precision": _round(rd[1].precision),
+            "recall": _round(rd[1].recall),
+            "found_within_30_days": f"{rd[3]}/{len(degraded)}",
+            "ours_precision": _round(rd[0].precision),
+            "ours_recall": _round(rd[0].recall),
+            "ours_found_within_30_days": f"{rd[2]}/{len(degraded)}",
+        },
         "sites": sites,
         "days": days,
         "wall_s": round(wall, 1),

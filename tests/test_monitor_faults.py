@@ -181,3 +181,34 @@ def test_chunks_must_follow_each_other(healthy: District) -> None:
     monitor.advance(healthy.telemetry.slice(10, 20))
     with pytest.raises(ValidationError, match="sites"):
         FaultMonitor(district(1, sites=2).fleet).advance(healthy.telemetry.slice(20, 30))
+
+
+@pytest.mark.parametrize("level", ["full", "reserve"])
+def test_a_battery_frozen_while_idle_full_or_at_its_reserve_is_blamed_not_the_bec(
+    level: str,
+) -> None:
+    # an idle battery, full or at its reserve, looks frozen and may idle; frozen for 36 h it
+    # hides a night's discharge and a morning's charge behind a BEC at zero flow, and its stale
+    # SoC must not put the blame on the BEC
+    base = district(6).telemetry
+    soc, power = base.soc_permille, base.battery.power_w
+    idle = (soc >= 980) if level == "full" else (soc <= 110)
+    idle &= power == 0
+    idle[:, : SPD + 8] = False
+    idle[:, -48 * 4 :] = False
+    site, start = (int(x[0]) for x in np.nonzero(idle))
+    d = district(6, Placement("stuck_register", site, start, start + 36 * 4, "battery"))
+    stuck = [f for f in faults_of(d) if f.kind is FaultKind.STUCK_REGISTER]
+    assert stuck and {f.device for f in stuck} == {d.fleet.device_ids["battery"][site]}
+
+
+def test_bypassed_loads_are_not_stuck_batteries_at_their_reserve() -> None:
+    # a load behind the BEC that no device meters draws from the grid: the BEC sees more than the
+    # devices explain, which an empty battery must not be blamed for (it would have had to
+    # charge, and a charging battery balances the BEC to zero; a bypassed load does not)
+    d = district(8, *(Placement("bypassed_load", site, 2 * SPD) for site in range(8)))
+    soc = d.telemetry.soc_permille
+    assert (soc[:, 2 * SPD :] <= 130).any(axis=1).sum() >= 4  # batteries sit at their reserve
+    kinds = {f.kind for f in faults_of(d)}
+    assert FaultKind.STUCK_REGISTER not in kinds
+    assert FaultKind.BYPASSED_LOAD in kinds

@@ -26,7 +26,15 @@ from gridledger.monitor.expected import (
     sky_grid,
     sun_over,
 )
-from gridledger.monitor.faults import battery, meters, performance, pv, registers, shading
+from gridledger.monitor.faults import (
+    battery,
+    degradation,
+    meters,
+    performance,
+    pv,
+    registers,
+    shading,
+)
 from gridledger.monitor.faults.model import Fault, FaultBook, FaultKind
 from gridledger.monitor.faults.rules import Rule, RuleRunner, Symptom
 from gridledger.monitor.faults.runs import rolling_sum
@@ -68,6 +76,7 @@ class FaultMonitor:
         self._last = {c: _Last(nan.copy(), nan.copy(), nan.copy(), nan.copy()) for c in CHANNELS}
         self._last_soc = nan.copy()
         self._frozen = {c: np.zeros(n) for c in CHANNELS}
+        self._stuck_since = {c: np.full(n, np.nan) for c in ("battery", "bec")}
         self._max_w = np.zeros(n)
         self._last_stored = nan.copy()
         self._next_s: float | None = None
@@ -81,6 +90,7 @@ class FaultMonitor:
         self._day_parts: list[dict[str, FloatArray]] = []
         self._soh_days = np.full((n, battery.FADE_WINDOW_DAYS), np.nan)
         self.performance = performance.PerformanceState(n)
+        self.degradation = degradation.DegradationState(fleet)
         self.shading = shading.ShadingState(n, self.slots_per_day)
         slot_rules: list[Rule] = [
             *registers.OFFLINE_RULES.values(),
@@ -96,7 +106,7 @@ class FaultMonitor:
         day_rules = [
             performance.UNDER_RULE,
             performance.SOILING_RULE,
-            performance.DEGRADATION_RULE,
+            degradation.DEGRADATION_RULE,
             shading.SHADING_RULE,
             battery.FADE_RULE,
         ]
@@ -215,7 +225,8 @@ class FaultMonitor:
         devices_net = load_wh + charged - discharged - pv_wh
         battery_moved = (np.nan_to_num(charged) + np.nan_to_num(discharged)) > 0
         bec_power = chunk.bec.power_w
-        balancing = (np.nan_to_num(bec_power) == 0) & battery_moved
+        bec_still = np.nan_to_num(bec_power, nan=1.0) == 0
+        balancing = bec_still & battery_moved
         # a residual the load or PV meter explains (frozen while it must move) is theirs
         others_frozen = frozen["load"] | (frozen["pv"] & daylight)
         # a BEC at zero flow while a frozen battery could balance the house (it is neither full
@@ -228,11 +239,22 @@ class FaultMonitor:
         battery_could = mid_soc | (full & (devices_net > 0)) | (empty & (devices_net < 0))
         unexplained = {
             "pv": hidden_pv,
-            # a full battery may idle, but not while something unmetered supplies the house
+            # a full battery may idle, but not while something unmetered supplies the house; an
+            # empty one (at its reserve) may idle, but not while the BEC stands at zero flow
+            # although the devices say there is a surplus (something took it; a bypassed load
+            # rarely balances the grid flow to exactly zero, a battery does)
             "battery": np.where(
                 others_frozen,
                 np.nan,
-                np.where(mid_soc, np.abs(residual), np.where(full, -residual, np.nan)),
+                np.where(
+                    mid_soc,
+                    np.abs(residual),
+                    np.where(
+                        full,
+                        -residual,
+                        np.where(empty & bec_still & (devices_net < 0), residual, np.nan),
+                    ),
+                ),
             ),
             "load": residual,
             "bec": np.where(
@@ -247,10 +269,38 @@ class FaultMonitor:
             "load": np.ones_like(daylight),
             "bec": np.zeros_like(daylight),
         }
+        raw = {
+            name: registers.stuck_register(
+                frozen[name],
+                chunk.channel(name).present,
+                chunk.channel(name).power_w,
+                must_move[name],
+                unexplained[name],
+            )
+            for name in CHANNELS
+        }
+        # a frozen battery and a frozen BEC at zero flow explain each other: the one shown stuck
+        # first in its frozen run keeps the blame (the other's slots then say nothing)
+        since = {}
+        for name in ("battery", "bec"):
+            since[name], self._stuck_since[name] = registers.stuck_since(
+                frozen[name], raw[name].symptom, times, self._stuck_since[name]
+            )
+        both = frozen["battery"] & frozen["bec"]
+        with np.errstate(invalid="ignore"):
+            battery_first = both & ~np.isnan(since["battery"]) & ~(since["bec"] < since["battery"])
+            bec_first = both & ~np.isnan(since["bec"]) & (since["bec"] < since["battery"])
+            bec_first |= both & ~np.isnan(since["bec"]) & np.isnan(since["battery"])
+        unexplained["bec"] = np.where(battery_first, np.nan, unexplained["bec"])
+        unexplained["battery"] = np.where(bec_first, np.nan, unexplained["battery"])
         for name in CHANNELS:
             series = chunk.channel(name)
-            out[(FaultKind.STUCK_REGISTER, name)] = registers.stuck_register(
-                frozen[name], series.present, series.power_w, must_move[name], unexplained[name]
+            out[(FaultKind.STUCK_REGISTER, name)] = (
+                registers.stuck_register(
+                    frozen[name], series.present, series.power_w, must_move[name], unexplained[name]
+                )
+                if name in since
+                else raw[name]
             )
         outage = pv.outage(measured_w, expected_w, clear_w, fleet.peak_w, hidden_pv, expected_wh)
         # a PV meter repeating zero is an outage only if the BEC does not see production; when
@@ -398,6 +448,9 @@ class FaultMonitor:
         index, _ = performance.daily_index(full["ratio"], good)
         sky_day = performance.daily_sky(full["sky"], good)
         symptoms = self.performance.advance(index, sky_day)
+        symptoms[FaultKind.DEGRADATION] = self.degradation.advance(
+            index, sky_day, self.performance.slow_allowed
+        )
         symptoms[FaultKind.SHADING] = self.shading.advance(full["ratio"], index, judged)
         with np.errstate(invalid="ignore"):
             soh_min = np.where(

@@ -59,6 +59,39 @@ def stuck_register(
     return Symptom(symptom, evaluable, {"power_w": power_w, "unexplained_wh": unexplained_wh})
 
 
+def stuck_since(
+    frozen: BoolArray, hit: BoolArray, times_s: FloatArray, carry_s: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """When the device's current frozen run was first shown stuck [s], per ``(site, slot)``.
+
+    ``hit`` is the device's stuck symptom (only possible in a frozen slot); ``carry_s`` the first
+    hit of the run still frozen at the end of the previous chunk (NaN: none). The result is the
+    time of the run's first hit, NaN while the run has no hit yet or in a slot that moved. Also
+    returns the carry for the next chunk.
+
+    A frozen battery and a frozen BEC at zero flow explain each other (the battery may balance
+    the house, or the BEC may be the one hiding the flow); which of the two is stuck is told by
+    the first slot that only one of them explains. The frozen SoC of a stuck battery is stale, so
+    once the battery is shown stuck, the BEC must not be blamed later in the same frozen run
+    because that stale SoC reads "full" (and the other way round).
+    """
+    sites = frozen.shape[0]
+    has = ~np.isnan(carry_s)
+    t = np.concatenate(
+        [np.where(has, carry_s, -1e18)[:, None], np.broadcast_to(times_s, frozen.shape)], axis=1
+    )
+    still = np.concatenate([has[:, None], frozen], axis=1)
+    struck = np.concatenate([has[:, None], hit & frozen], axis=1)
+    none = np.full((sites, 1), -np.inf)
+    last_reset = np.maximum.accumulate(np.where(still, -np.inf, t), axis=1)
+    last_hit = np.maximum.accumulate(np.where(struck, t, -np.inf), axis=1)
+    prev_hit = np.concatenate([none, last_hit[:, :-1]], axis=1)
+    first_mark = struck & (prev_hit <= last_reset)
+    first_hit = np.maximum.accumulate(np.where(first_mark, t, -np.inf), axis=1)
+    since = np.where(still & (last_hit > last_reset), first_hit, np.nan)[:, 1:]
+    return since, since[:, -1].copy() if since.shape[1] else carry_s
+
+
 def _stuck_explain(channel: str, e: Evidence) -> str:
     return (
         f"The {channel} meter keeps sending the same values although energy flows "
