@@ -13,7 +13,7 @@ pvanalytics side by side, on the same PV power series of a sample of sites (the 
 sites plus healthy ones; all sites in a full run): ``quality.gaps.stale_values_diff`` (daytime)
 against the stuck PV meter rule, ``quality.gaps.completeness_score`` (a day < 90 % complete)
 against the offline PV meter rule, ``features.clipping.geometric`` (a site clipped on >= 2 days)
-against the clipping rule. rdtools side by side (``pip install gridledger[bench]``): its
+against the clipping rule. rdtools side by side (``scripts/setup.sh --bench`` installs it): its
 ``degradation_ols`` on the same daily performance indices the degradation rule judges (days with a
 regional sky index >= 0.5), every 7 days per site from day 14, on the degraded sites plus a
 sample of the others (all in a full run would take minutes: one call costs about 30 ms): a site
@@ -318,7 +318,7 @@ def main() -> None:
     rd = rdtools_side_by_side(district, detected, monitor.degradation.daily_loss, rd_sample)
     t_rd = time.perf_counter() - t0
     if rd is None:
-        print("\nrdtools is not installed (pip install gridledger[bench]): no rdtools column")
+        print("\nno rdtools column: rdtools is not installed (scripts/setup.sh --bench)")
     else:
         mine, theirs, mine_30, theirs_30 = rd
         print(

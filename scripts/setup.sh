@@ -3,22 +3,34 @@
 #   - .venv with the package and its dev extras (reinstalled only when pyproject.toml changes);
 #   - with --services: Mosquitto and PostgreSQL from Debian packages, anvil from the npm registry
 #     (into .tools/), which the test suite starts and stops itself on 127.0.0.1; Chromium and
-#     chromedriver from Debian packages for the browser tests (Playwright's download is not used).
+#     chromedriver from Debian packages for the browser tests (Playwright's download is not used);
+#   - with --bench: also the benchmarks' optional extras (rdtools, beside our degradation rule in
+#     bench_faults; large: it pulls xgboost and scikit-learn, so the test setup leaves it out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+services=0
+extras=dev
+for arg in "$@"; do
+    case "$arg" in
+        --services) services=1 ;;
+        --bench) extras=dev,bench ;;
+        *) echo "usage: scripts/setup.sh [--services] [--bench]" >&2; exit 2 ;;
+    esac
+done
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
-stamp=.venv/.gridledger-installed
+stamp=.venv/.gridledger-installed-${extras/,/-}
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".[dev]"
+    .venv/bin/python -m pip install -q -e ".[$extras]"
     touch "$stamp"
 fi
 
-if [ "${1:-}" = "--services" ]; then
+if [ "$services" = 1 ]; then
     SUDO=""
     if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
     need_apt=()
