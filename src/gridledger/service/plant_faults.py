@@ -4,14 +4,20 @@ advanced slot by slot as the readings of each slot are in the store.
 The region loop calls :meth:`PlantFaults.tick` on every step; once the clock has passed a slot's
 end by ``grace_s`` (so the slot's last readings are ingested), the slots not yet judged are read
 from the store (:func:`~gridledger.monitor.telemetry_from_store`) as one chunk and fed to the
-region's monitor. A fault that opens or closes is published on the event bus as a ``fault`` event
-of its site (the stream gives it to the site's owner, the region's operator and the admin), and
-:meth:`PlantFaults.faults_of` gives a site's open and closed faults to the API.
+region's monitor. Every fault that opens, extends or closes is written to the store's ``faults``
+table (:meth:`~gridledger.store.Store.save_faults`, keyed by site, device, kind and first slot),
+and one that opens or closes is published on the event bus as a ``fault`` event of its site (the
+stream gives it to the site's owner, the region's operator and the admin).
+:meth:`PlantFaults.faults_of` gives a site's faults from the store; :meth:`PlantFaults.acknowledge`
+records that the owner has seen an open one (authorisation is the caller's:
+:mod:`gridledger.service.site_faults`).
 
-The monitors start at the first whole slot after the platform opened and keep their faults in
-memory: a restart judges again from its own start (the store keeps the readings, so
-``gridledger faults --site S`` still sees the history). Sites registered after the start are not
-watched until the next start.
+The monitors start at the first whole slot after the platform opened. After a restart the store's
+open and acknowledged faults go back into the region's monitor before it judges its first slot:
+a symptom that persists extends the same fault (no second one, no second ``opened`` event), one
+that is gone closes it after the rule's clearing time; closed faults stay closed. The detectors'
+other memory (run lengths, baselines) starts afresh, as the store keeps the readings and not the
+detectors' state. Sites registered after the start are not watched until the next start.
 """
 
 from __future__ import annotations
@@ -20,9 +26,20 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from gridledger.monitor import Fault, FaultMonitor, fleet_from_store, telemetry_from_store
+from gridledger.monitor import (
+    Fault,
+    FaultMonitor,
+    FaultStatus,
+    fault_from_row,
+    fault_row,
+    fleet_from_store,
+    telemetry_from_store,
+)
 from gridledger.service.events import Event, EventBus
 from gridledger.store import Store, from_ms, to_ms
+
+#: The states of a fault the monitor still judges.
+ACTIVE_STATES = ("open", "acknowledged")
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +50,8 @@ def fault_id(fault: Fault) -> str:
 
 
 def fault_event_data(fault: Fault, change: str) -> dict[str, object]:
-    """The ``fault`` event's data: ``change`` (``opened``/``closed``), the fault's JSON, its id
-    and ``site_id`` (what the stream filter and the app match on)."""
+    """The ``fault`` event's data: ``change`` (``opened``/``acknowledged``/``closed``), the
+    fault's JSON, its id and ``site_id`` (what the stream filter and the app match on)."""
     return {"change": change, "id": fault_id(fault), "site_id": fault.site, **fault.to_json()}
 
 
@@ -83,7 +100,13 @@ class PlantFaults:
         )
         slot_ms = self.slot_s * 1000
         first = -(-start_ms // slot_ms) * slot_ms
-        self._regions[region] = _Region(FaultMonitor(fleet, self.slot_s), first)
+        monitor = FaultMonitor(fleet, self.slot_s)
+        watched = set(fleet.site_ids)
+        for row in self.store.list_faults(states=ACTIVE_STATES):
+            if row["site_id"] in watched:
+                # an empty book takes the stored fault as it is (status, first_seen, evidence)
+                monitor.book.raise_or_extend(fault_from_row(row))
+        self._regions[region] = _Region(monitor, first)
 
     def tick(self, now_ms: int) -> int:
         """Judge every slot that ended ``grace_s`` before ``now_ms``; publish what opened or
@@ -99,33 +122,69 @@ class PlantFaults:
             chunk = telemetry_from_store(
                 self.store, fleet, from_ms(state.next_ms), slots, self.slot_s
             )
+            chunk_start = end - slots * slot_ms
             with self._lock:
                 book = state.monitor.book
                 before = {f.key: f for f in book.active()}
                 state.monitor.advance(chunk)
                 after = {f.key: f for f in book.active()}
-                closed = [f for f in book.all() if f.key in before and f.key not in after]
+                closed = [
+                    f
+                    for f in book.all()
+                    if f.key in before
+                    and f.key not in after
+                    and f.closed_at is not None
+                    and to_ms(f.closed_at) >= chunk_start
+                ]
+                # the store holds every change before anyone hears of it
+                self.store.save_faults(fault_row(f) for f in [*after.values(), *closed])
             state.next_ms = end
             judged += slots
             for key, fault in after.items():
                 if key not in before:
                     self._publish(region, fault, "opened")
             for fault in closed:
-                if fault.closed_at is not None and to_ms(fault.closed_at) >= end - slots * slot_ms:
-                    self._publish(region, fault, "closed")
+                self._publish(region, fault, "closed")
         return judged
 
     def _publish(self, region: str, fault: Fault, change: str) -> None:
         log.info("fault %s: %s %s of %s", change, fault.kind, fault.device, fault.site)
         self.bus.publish(Event("fault", region, fault_event_data(fault, change), site=fault.site))
 
-    def faults_of(self, site_id: str) -> list[Fault]:
-        """The site's open, acknowledged and closed faults, oldest first."""
+    def faults_of(self, site_id: str, states: tuple[str, ...] | None = None) -> list[Fault]:
+        """The site's faults from the store (open, acknowledged and closed, or only ``states``),
+        oldest first."""
+        return [fault_from_row(r) for r in self.store.list_faults(site_id, states)]
+
+    def acknowledge(self, site_id: str, fault_id_: str, by: str, at_ms: int) -> Fault | None:
+        """The owner ``by`` (address) has seen the fault ``fault_id_`` of ``site_id`` at
+        ``at_ms``: it stays ``acknowledged`` until it closes, and a ``fault`` event with change
+        ``acknowledged`` goes to the stream. Returns the fault as it is now (unchanged if it was
+        acknowledged already or is closed: the caller refuses the closed one), ``None`` if the
+        site has no such fault."""
+        name, state = next(
+            ((n, r) for n, r in self._regions.items() if site_id in r.monitor.fleet.site_ids),
+            ("", None),
+        )
         with self._lock:
-            for state in self._regions.values():
-                if site_id in state.monitor.fleet.site_ids:
-                    return state.monitor.book.all(site_id)
-        return []
+            found = next((f for f in self.faults_of(site_id) if fault_id(f) == fault_id_), None)
+            if found is None or found.status is not FaultStatus.OPEN:
+                return found
+            at = from_ms(at_ms)
+            acked = found.acknowledge(at, by)
+            if state is not None:
+                book = state.monitor.book
+                current = next((f for f in book.active(site_id) if f.key == found.key), None)
+                if current is not None and current.first_seen == found.first_seen:
+                    acked = book.acknowledge(found.key, at, by)
+            self.store.save_faults([fault_row(acked)])
+        site = self.store.get_site(site_id)
+        region = name or (site.region if site is not None else "")
+        log.info("fault acknowledged: %s %s of %s", acked.kind, acked.device, site_id)
+        self.bus.publish(
+            Event("fault", region, fault_event_data(acked, "acknowledged"), site=site_id)
+        )
+        return acked
 
 
-__all__ = ["PlantFaults", "fault_event_data", "fault_id"]
+__all__ = ["ACTIVE_STATES", "PlantFaults", "fault_event_data", "fault_id"]
