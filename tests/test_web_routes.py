@@ -99,9 +99,9 @@ def test_a_faults_evidence_plot_is_shown_to_whoever_may_read_the_site(world: Wor
     refusals: list[tuple[str | None, int]] = [
         ("b", 404), ("outsider", 404), ("company", 404), (None, 401),
     ]  # fmt: skip
-    for role, status in refusals:
-        refused = world.client.get(url, headers=world.headers(role))
-        assert refused.status_code == status, role
+    for who, status in refusals:
+        refused = world.client.get(url, headers=world.headers(who))
+        assert refused.status_code == status, who
         assert not refused.content
     gone = f"/app/sites/{site}/faults/{site}-pv:outage:1/evidence.svg"
     assert world.client.get(gone, headers=world.headers("a")).status_code == 404
