@@ -7,19 +7,21 @@ monitor extends and closes them, a closed one stays closed; only the owner ackno
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from serve_platform import MORNING, TestClient, bearer, login, make_platform, run_minutes
 
 from gridledger.api.app import create_app
 from gridledger.api.stream import event_filter
-from gridledger.monitor import Fault
-from gridledger.service.events import Event, Subscription
-from gridledger.service.plant_faults import fault_id
+from gridledger.errors import StoreError
+from gridledger.monitor import Fault, FaultKind, FaultMonitor, Severity, fault_from_row
+from gridledger.service.events import Event, EventBus, Subscription
+from gridledger.service.plant_faults import PlantFaults, _Region, fault_id
 from gridledger.service.platform import Platform
-from gridledger.store import to_ms
+from gridledger.store import Store, open_store, to_ms
 
 OUTAGE_SITE = "central-0002"
 OTHER_SITE = "central-0003"
@@ -219,3 +221,36 @@ def test_faults_persist_across_a_restart_and_the_owner_acknowledges(tmp_path: Pa
         assert {"change": "closed", "site": RESTART_OPEN} in published
     finally:
         again_platform.stop()
+
+
+class _FlakyStore:
+    """A store whose fault writes fail while ``down`` (a PostgreSQL restart, say)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.down = True
+
+    def save_faults(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        if self.down:
+            raise StoreError("cannot reach the database")
+        return self.store.save_faults(rows)
+
+
+def test_faults_the_store_could_not_take_are_written_next_slot(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    flaky = _FlakyStore(store)
+    plant = PlantFaults(
+        cast(Store, flaky), EventBus(), slot_s=900, grace_s=120, latitude=48.1, longitude=11.6
+    )
+    state = _Region(monitor=cast(FaultMonitor, None), next_ms=0)
+    t = MORNING
+    fault = Fault(OUTAGE_SITE, f"{OUTAGE_SITE}-pv", FaultKind.OUTAGE, Severity.MAJOR, t, t, t)
+    later = fault.seen_again(t + timedelta(minutes=30), Severity.MAJOR, {"measured_w": 0.0})
+    plant._save(state, [fault])  # the store is down: kept, no error for the region loop
+    plant._save(state, [later])
+    assert store.list_faults() == [] and list(state.unsaved.values()) == [later]
+    flaky.down = False
+    plant._save(state, [])  # the next slot: what waited is written
+    assert [fault_from_row(r) for r in store.list_faults()] == [later]
+    assert state.unsaved == {}
+    store.close()

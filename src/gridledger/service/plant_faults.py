@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from gridledger.errors import StoreError
 from gridledger.monitor import (
     Fault,
     FaultMonitor,
@@ -59,6 +60,8 @@ def fault_event_data(fault: Fault, change: str) -> dict[str, object]:
 class _Region:
     monitor: FaultMonitor
     next_ms: int  # start of the first slot not judged yet [ms]
+    #: faults the store could not take yet (it was down), by key and first slot: saved next tick
+    unsaved: dict[tuple[str, str, str, int], Fault] = field(default_factory=dict)
 
 
 class PlantFaults:
@@ -136,9 +139,8 @@ class PlantFaults:
                     and f.closed_at is not None
                     and to_ms(f.closed_at) >= chunk_start
                 ]
-                # the store holds every change before anyone hears of it
-                self.store.save_faults(fault_row(f) for f in [*after.values(), *closed])
-            state.next_ms = end
+                state.next_ms = end  # judged: the monitor must not see these slots again
+                self._save(state, [*after.values(), *closed])
             judged += slots
             for key, fault in after.items():
                 if key not in before:
@@ -146,6 +148,20 @@ class PlantFaults:
             for fault in closed:
                 self._publish(region, fault, "closed")
         return judged
+
+    def _save(self, state: _Region, faults: list[Fault]) -> None:
+        """Write ``faults`` (and what an earlier tick could not) to the store; if the store is
+        down, keep them for the next tick (the store's upsert makes a late write harmless)."""
+        for f in faults:
+            state.unsaved[(f.site, f.device, str(f.kind), to_ms(f.first_seen))] = f
+        try:
+            self.store.save_faults(fault_row(f) for f in state.unsaved.values())
+        except StoreError as exc:
+            log.warning(
+                "faults not stored yet (%d, retried next slot): %s", len(state.unsaved), exc
+            )
+            return
+        state.unsaved.clear()
 
     def _publish(self, region: str, fault: Fault, change: str) -> None:
         log.info("fault %s: %s %s of %s", change, fault.kind, fault.device, fault.site)
