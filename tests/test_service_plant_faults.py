@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
 from serve_platform import MORNING, TestClient, bearer, login, make_platform, run_minutes
 
 from gridledger.api.app import create_app
@@ -117,9 +118,14 @@ RESTART_OPEN = "central-0001"  # its outage stays open across the restart
 RESTART_CLOSED = "central-0004"  # its outage closes before the restart
 
 
-def test_faults_persist_across_a_restart_and_the_owner_acknowledges(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_faults_persist_across_a_restart_and_the_owner_acknowledges(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     url = f"memory://{tmp_path.name}"
-    platform, clock = make_platform(tmp_path, households=6, telemetry_url=url)
+    # PostgreSQL: a real server (tests/servers.py), a fresh database the restart opens again
+    store_url = "" if backend == "sqlite" else str(request.getfixturevalue("postgres_url"))
+    platform, clock = make_platform(tmp_path, households=6, telemetry_url=url, store_url=store_url)
     outage_ms = to_ms(MORNING) + 10 * 60_000
 
     def outage_of(p: Platform, site: str) -> list[Fault]:
@@ -187,7 +193,9 @@ def test_faults_persist_across_a_restart_and_the_owner_acknowledges(tmp_path: Pa
     finally:
         platform.close()  # a crash: nothing stops in order
 
-    again_platform, _ = make_platform(tmp_path, households=6, clock=clock, telemetry_url=url)
+    again_platform, _ = make_platform(
+        tmp_path, households=6, clock=clock, telemetry_url=url, store_url=store_url
+    )
     try:
         assert {s: outage_of(again_platform, s) for s in before} == before
         hood = again_platform.neighbourhoods["central"]
