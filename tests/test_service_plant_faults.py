@@ -19,6 +19,7 @@ from gridledger.api.app import create_app
 from gridledger.api.stream import event_filter
 from gridledger.errors import StoreError
 from gridledger.monitor import Fault, FaultKind, FaultMonitor, Severity, fault_from_row
+from gridledger.service.access import NotFoundError
 from gridledger.service.events import Event, EventBus, Subscription
 from gridledger.service.plant_faults import PlantFaults, _Region, fault_id
 from gridledger.service.platform import Platform
@@ -262,3 +263,30 @@ def test_faults_the_store_could_not_take_are_written_next_slot(tmp_path: Path) -
     assert [fault_from_row(r) for r in store.list_faults()] == [later]
     assert state.unsaved == {}
     store.close()
+
+
+def test_a_stored_fault_is_acknowledged_where_no_region_is_watched(tmp_path: Path) -> None:
+    """Without live detection (no simulated households), the store's faults still list and
+    take the owner's acknowledgement."""
+    from gridledger.monitor import fault_row
+    from gridledger.service import site_faults
+
+    platform, clock = make_platform(tmp_path, households=6, telemetry_url="memory://unwatched")
+    try:
+        platform.faults = None
+        hood = platform.neighbourhoods["central"]
+        owner = platform.principal_of(hood.owners[OUTAGE_SITE].address)
+        other = platform.principal_of(hood.owners[OTHER_SITE].address)
+        t = clock.now()
+        fault = Fault(OUTAGE_SITE, f"{OUTAGE_SITE}-pv", FaultKind.OUTAGE, Severity.MAJOR, t, t, t)
+        assert platform.store is not None
+        platform.store.save_faults([fault_row(fault)])
+        with pytest.raises(NotFoundError):
+            site_faults.acknowledge(platform, other, OUTAGE_SITE, fault_id(fault))
+        acked = site_faults.acknowledge(platform, owner, OUTAGE_SITE, fault_id(fault))
+        assert acked.status.value == "acknowledged" and acked.acknowledged_by == owner.address
+        assert site_faults.faults_of(platform, owner, OUTAGE_SITE) == [acked]
+        with pytest.raises(NotFoundError, match="has no fault"):
+            site_faults.acknowledge(platform, owner, OUTAGE_SITE, "x:outage:0")
+    finally:
+        platform.stop()
