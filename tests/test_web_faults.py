@@ -95,6 +95,8 @@ def test_injected_outage_appears_as_an_open_fault_on_the_plant_page(base_url: st
             )
             acked.wait_for(timeout=10_000)
             assert "acknowledged" in acked.inner_text()
+            focused = page.evaluate("document.activeElement.closest('li')?.dataset.id || ''")
+            assert focused.split(":")[1] == "outage"  # the keyboard stays on the same fault
             listed = page.locator("#faults-open li", has_text="outage")
             assert listed.get_by_role("button", name="Acknowledge").count() == 0
             faults = acc.api(f"/sites/{SITE}/faults?state=acknowledged")["items"]

@@ -24,7 +24,7 @@
     try {
       await GL.api(`/sites/${site}/faults/${encodeURIComponent(f.id)}/acknowledge`, { method: "POST" });
       GL.toast(`${human(f.kind)} acknowledged`);
-      await loadFaults();
+      await loadFaults(f.id);
     } catch (e) {
       button.disabled = false;
       GL.toast(e.message, true);
@@ -39,7 +39,7 @@
     const evidence = Object.entries(f.evidence).filter(([k]) => k !== "persisted_steps")
       .map(([k, v]) => `${human(k)} ${v}`).join(", ");
     const li = GL.el("li", { class: `fault card ${f.severity}`, "data-id": f.id },
-      GL.el("h4", { id: head }, GL.el("span", { text: human(f.kind) }), " ",
+      GL.el("h4", { id: head, tabindex: "-1" }, GL.el("span", { text: human(f.kind) }), " ",
         GL.el("span", { class: `severity ${f.severity}`, text: f.severity })),
       GL.el("p", { class: "meta" }, `${f.device} · since ${when(f.first_seen_ms || f.opened_ms)} · last seen ${when(f.last_seen_ms)} · `, state),
       GL.el("p", { class: "explanation", text: f.detail }),
@@ -56,11 +56,17 @@
     return li;
   }
 
-  async function loadFaults() {
+  /* Re-render the lists; the keyboard stays on the fault it was on (``focusId``: the one just
+     acknowledged, whose button is gone), on its button while it has one, else on its heading. */
+  async function loadFaults(focusId = "") {
     const faults = await allFaults();
     const open = faults.filter((f) => f.status !== "closed");
     const ul = $("faults-open");
+    const active = document.activeElement && ul.contains(document.activeElement) ? document.activeElement.closest("li") : null;
+    const keep = focusId || (active ? active.dataset.id : "");
     ul.replaceChildren(...(open.length ? open.map(openFault) : [GL.el("li", { class: "muted", text: "No open faults." })]));
+    const item = keep ? [...ul.children].find((li) => li.dataset.id === keep) : null;
+    if (item) (item.querySelector("button.acknowledge") || item.querySelector("h4")).focus();
     const closed = faults.filter((f) => f.status === "closed").sort((a, b) => b.closed_ms - a.closed_ms);
     GL.rows("#faults-closed tbody", closed, (f) => [
       human(f.kind), f.device, f.severity, when(f.opened_ms), when(f.closed_ms),
