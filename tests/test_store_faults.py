@@ -8,12 +8,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_store_open import raw_execute
 
 from gridledger.errors import StoreError
 from gridledger.identity import Signer
 from gridledger.monitor import Fault, FaultKind, FaultStatus, Severity, fault_from_row, fault_row
-from gridledger.store import FAULT_COLUMNS, Store
+from gridledger.store import FAULT_COLUMNS, Store, open_store
 
 T0 = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
 OWNER = Signer(b"\x22" * 32).address
@@ -110,3 +112,48 @@ def test_bad_rows_are_refused(store: Store, column: str, value: str, match: str)
     with pytest.raises(StoreError, match="needs the columns evidence"):
         store.save_faults([row])
     assert store.list_faults() == []
+
+
+#: The versions of one fault the monitor and the owner write: extended, acknowledged, closed.
+VERSIONS = st.lists(
+    st.tuples(
+        st.integers(0, 40),  # last_seen [slots after first_seen]
+        st.sampled_from(["open", "acknowledged", "closed"]),
+        st.integers(0, 40),  # when acknowledged or closed [slots]
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=60)
+@given(versions=VERSIONS)
+def test_any_order_of_saves_keeps_the_furthest_life_cycle(
+    versions: list[tuple[int, str, int]],
+) -> None:
+    """Whatever order the versions of a fault are saved in, the row holds the latest last_seen
+    and that copy's evidence, the furthest state, and the first acknowledgement and closing it
+    was given."""
+    slot = timedelta(minutes=15)
+    saved = []
+    for seen, state, at in versions:
+        f = outage().seen_again(T0 + seen * slot, Severity.MAJOR, {"measured_w": float(seen)})
+        if state != "open":
+            f = f.acknowledge(T0 + at * slot, OWNER)
+        if state == "closed":
+            f = f.close(T0 + at * slot + timedelta(minutes=1))
+        saved.append(f)
+    with open_store("sqlite:///:memory:") as store:
+        for f in saved:
+            store.save_faults([fault_row(f)])
+        (row,) = store.list_faults()
+    back = fault_from_row(row)
+    assert back.last_seen == max(f.last_seen for f in saved)
+    states = {f.status for f in saved}
+    order = (FaultStatus.CLOSED, FaultStatus.ACKNOWLEDGED, FaultStatus.OPEN)
+    assert back.status is next(s for s in order if s in states)
+    first_ack = next((f.acknowledged_at for f in saved if f.acknowledged_at), None)
+    first_close = next((f.closed_at for f in saved if f.closed_at), None)
+    assert back.acknowledged_at == first_ack and back.closed_at == first_close
+    newest = [f for f in saved if f.last_seen == back.last_seen][-1]
+    assert back.evidence == newest.evidence  # of the copy seen last, never an older one

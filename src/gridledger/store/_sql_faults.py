@@ -4,9 +4,11 @@ A fault is the monitor's own value (:class:`gridledger.monitor.Fault`, a layer a
 the monitor maps it to a row of :data:`~gridledger.store.base.FAULT_COLUMNS` and back
 (:mod:`gridledger.monitor.faults.records`), so the store keeps no second fault class. A row is
 keyed by ``(site_id, device_id, kind, first_seen_ms)``: saving it again updates it in place, so
-running the detectors over the same slots twice keeps one row. The update never moves a fault
-back in its life cycle: a closed fault stays closed, an acknowledged one stays acknowledged (with
-its first acknowledgement) until it closes. Times are integer milliseconds since the Unix epoch.
+running the detectors over the same slots twice keeps one row. The copy seen last (the larger
+``last_seen_ms``) gives the severity, explanation and evidence, so an older copy saved late
+changes nothing of them. The update never moves a fault back in its life cycle: a closed fault
+stays closed, an acknowledged one stays acknowledged (with its first acknowledgement) until it
+closes. Times are integer milliseconds since the Unix epoch.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ _COLUMNS = ", ".join(FAULT_COLUMNS)
 _UPSERT = f"""
 INSERT INTO faults ({_COLUMNS}) VALUES ({", ".join("?" for _ in FAULT_COLUMNS)})
 ON CONFLICT (site_id, device_id, kind, first_seen_ms) DO UPDATE SET
-    severity = excluded.severity,
+    severity = CASE WHEN excluded.last_seen_ms >= faults.last_seen_ms
+        THEN excluded.severity ELSE faults.severity END,
+    explanation = CASE WHEN excluded.last_seen_ms >= faults.last_seen_ms
+        THEN excluded.explanation ELSE faults.explanation END,
+    evidence = CASE WHEN excluded.last_seen_ms >= faults.last_seen_ms
+        THEN excluded.evidence ELSE faults.evidence END,
     last_seen_ms = CASE WHEN excluded.last_seen_ms > faults.last_seen_ms
         THEN excluded.last_seen_ms ELSE faults.last_seen_ms END,
-    explanation = excluded.explanation,
-    evidence = excluded.evidence,
     state = CASE
         WHEN faults.state = 'closed' OR excluded.state = 'closed' THEN 'closed'
         WHEN faults.state = 'acknowledged' OR excluded.state = 'acknowledged'

@@ -403,10 +403,11 @@ class Store(Protocol):
     # -- faults --------------------------------------------------------------------------------
     def save_faults(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Insert or update faults (mappings of :data:`FAULT_COLUMNS`), keyed by ``(site_id,
-        device_id, kind, first_seen_ms)``; return how many rows were written. An update takes
-        the newer ``last_seen_ms``, severity, explanation and evidence, and never moves the life
-        cycle back: closed stays closed, acknowledged stays acknowledged until it closes, the
-        first acknowledgement and closing time are kept."""
+        device_id, kind, first_seen_ms)``; return how many rows were written. An update keeps
+        the severity, explanation and evidence of the copy with the latest ``last_seen_ms`` (a
+        tie: the one saved last), and never moves the life cycle back: closed stays closed,
+        acknowledged stays acknowledged until it closes, the first acknowledgement and closing
+        time are kept."""
         ...
 
     def list_faults(
