@@ -164,6 +164,14 @@ def test_faults_persist_across_a_restart_and_the_owner_acknowledges(
         operator = login(client, platform, platform.operator_key)
         client.cookies.clear()
         (open_fault,) = outage_of(platform, RESTART_OPEN)
+        loop = asyncio.new_event_loop()
+
+        async def subscribe(signer: Any) -> Subscription:
+            principal = platform.principal_of(signer.address)
+            return platform.bus.subscribe(event_filter(principal, {"fault"}))
+
+        owners_stream = loop.run_until_complete(subscribe(owner))
+        others_stream = loop.run_until_complete(subscribe(hood.owners[OTHER_SITE]))
         base = f"/api/v1/sites/{RESTART_OPEN}/faults"
         ack = f"{base}/{fault_id(open_fault)}/acknowledge"
         for token in (other, operator):
@@ -178,6 +186,14 @@ def test_faults_persist_across_a_restart_and_the_owner_acknowledges(
         assert body["acknowledged_ms"] == clock.now_ms()
         again = client.post(ack, headers=bearer(own))  # idempotent: the first one stays
         assert again.status_code == 200 and again.json() == body
+        loop.run_until_complete(asyncio.sleep(0))  # the bus delivers on this loop
+        heard = []
+        while not owners_stream.queue.empty():
+            heard.append(owners_stream.queue.get_nowait().data)
+        assert [(e["change"], e["id"]) for e in heard] == [("acknowledged", fault_id(open_fault))]
+        assert heard[0]["acknowledged_by"] == owner.address
+        assert others_stream.queue.empty()  # another household hears nothing of it
+        loop.close()
         wrong = client.post(f"{base}/nope:outage:1/acknowledge", headers=bearer(own))
         assert wrong.status_code == 404 and "has no fault" in wrong.json()["detail"]
         (closed_fault,) = outage_of(platform, RESTART_CLOSED)
