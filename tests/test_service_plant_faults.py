@@ -285,7 +285,7 @@ def test_a_stored_fault_is_acknowledged_where_no_region_is_watched(tmp_path: Pat
     """Without live detection (no simulated households), the store's faults still list and
     take the owner's acknowledgement."""
     from gridledger.monitor import fault_row
-    from gridledger.service import site_faults
+    from gridledger.service import household_faults
 
     platform, clock = make_platform(tmp_path, households=6, telemetry_url="memory://unwatched")
     try:
@@ -298,11 +298,11 @@ def test_a_stored_fault_is_acknowledged_where_no_region_is_watched(tmp_path: Pat
         assert platform.store is not None
         platform.store.save_faults([fault_row(fault)])
         with pytest.raises(NotFoundError):
-            site_faults.acknowledge(platform, other, OUTAGE_SITE, fault_id(fault))
-        acked = site_faults.acknowledge(platform, owner, OUTAGE_SITE, fault_id(fault))
+            household_faults.acknowledge(platform, other, OUTAGE_SITE, fault_id(fault))
+        acked = household_faults.acknowledge(platform, owner, OUTAGE_SITE, fault_id(fault))
         assert acked.status.value == "acknowledged" and acked.acknowledged_by == owner.address
-        assert site_faults.faults_of(platform, owner, OUTAGE_SITE) == [acked]
+        assert household_faults.faults_of(platform, owner, OUTAGE_SITE) == [acked]
         with pytest.raises(NotFoundError, match="has no fault"):
-            site_faults.acknowledge(platform, owner, OUTAGE_SITE, "x:outage:0")
+            household_faults.acknowledge(platform, owner, OUTAGE_SITE, "x:outage:0")
     finally:
         platform.stop()

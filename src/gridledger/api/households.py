@@ -23,7 +23,7 @@ from gridledger.api.schemas import (
 )
 from gridledger.api.session import Caller, PlatformDep
 from gridledger.monitor import Fault
-from gridledger.service import battery, monitor, site_faults
+from gridledger.service import battery, household_faults, monitor
 from gridledger.service.access import AuthenticationError
 from gridledger.service.plant_faults import fault_id
 from gridledger.store import to_ms
@@ -136,7 +136,7 @@ async def faults(
     """Faults the live service found (open, acknowledged and closed, or those in ``state``),
     oldest first."""
     states = None if state is None else (state,)
-    found = [fault_out(f) for f in site_faults.faults_of(platform, caller, site_id, states)]
+    found = [fault_out(f) for f in household_faults.faults_of(platform, caller, site_id, states)]
     items, nxt = paginate(found, lambda f: (f.opened_ms, f.id), cursor, limit)
     return Page[FaultOut](items=items, next_cursor=nxt)
 
@@ -154,4 +154,4 @@ def acknowledge_fault(
 ) -> FaultOut:
     """The site's owner acknowledges the fault: it stays ``acknowledged`` until it closes.
     Again on an acknowledged fault: no change; on a closed one: 409; an unknown id: 404."""
-    return fault_out(site_faults.acknowledge(platform, caller, site_id, fault_id))
+    return fault_out(household_faults.acknowledge(platform, caller, site_id, fault_id))

@@ -10,7 +10,7 @@ and one that opens or closes is published on the event bus as a ``fault`` event 
 stream gives it to the site's owner, the region's operator and the admin).
 :meth:`PlantFaults.faults_of` gives a site's faults from the store; :meth:`PlantFaults.acknowledge`
 records that the owner has seen an open one (authorisation is the caller's:
-:mod:`gridledger.service.site_faults`).
+:mod:`gridledger.service.household_faults`).
 
 The monitors start at the first whole slot after the platform opened. After a restart the store's
 open and acknowledged faults go back into the region's monitor before it judges its first slot:

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from gridledger.api.session import Caller, PlatformDep
-from gridledger.service import site_faults
+from gridledger.service import household_faults
 from gridledger.service.access import AccessError, Action, AuthenticationError, Principal, Role
 from gridledger.service.monitor import site_for
 from gridledger.service.plant_faults import fault_id as id_of
@@ -126,7 +126,7 @@ def site_page(
 def fault_evidence(site_id: str, fault_id: str, platform: PlatformDep, caller: Caller) -> Response:
     """The evidence plot of a fault of a site the caller may see (an SVG image; 401/404 empty)."""
     try:
-        faults = site_faults.faults_of(platform, caller, site_id)
+        faults = household_faults.faults_of(platform, caller, site_id)
     except AccessError as exc:
         return Response(status_code=exc.status)
     found = next((f for f in faults if id_of(f) == fault_id), None)
