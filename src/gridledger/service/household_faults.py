@@ -9,14 +9,11 @@ closed fault cannot be acknowledged (409), an unknown id is not found (404).
 
 from __future__ import annotations
 
-from gridledger.monitor import Fault, FaultStatus, fault_from_row, fault_row
+from gridledger.monitor import Fault, FaultStatus, fault_from_row
 from gridledger.service.access import Action, ConflictError, NotFoundError, Principal
-from gridledger.service.events import Event
 from gridledger.service.monitor import site_for
-from gridledger.service.plant_faults import fault_event_data
-from gridledger.service.plant_faults import fault_id as id_of
+from gridledger.service.plant_faults import acknowledge_fault
 from gridledger.service.platform import Platform
-from gridledger.store import from_ms
 
 
 def faults_of(
@@ -33,22 +30,6 @@ def faults_of(
     return [fault_from_row(r) for r in platform.store.list_faults(site_id, states)]
 
 
-def _acknowledge_stored(platform: Platform, site_id: str, fault_id: str, by: str) -> Fault | None:
-    assert platform.store is not None
-    rows = platform.store.list_faults(site_id)
-    found = next((f for f in map(fault_from_row, rows) if id_of(f) == fault_id), None)
-    if found is None or found.status is not FaultStatus.OPEN:
-        return found
-    acked = found.acknowledge(from_ms(platform.clock.now_ms()), by)
-    platform.store.save_faults([fault_row(acked)])
-    site = platform.store.get_site(site_id)
-    region = site.region if site is not None else ""
-    platform.bus.publish(
-        Event("fault", region, fault_event_data(acked, "acknowledged"), site=site_id)
-    )
-    return acked
-
-
 def acknowledge(
     platform: Platform, principal: Principal | None, site_id: str, fault_id: str
 ) -> Fault:
@@ -61,7 +42,11 @@ def acknowledge(
             site_id, fault_id, principal.address, platform.clock.now_ms()
         )
     else:  # no region is watched live (no simulated households): the store's faults only
-        found = _acknowledge_stored(platform, site_id, fault_id, principal.address)
+        assert platform.store is not None
+        found = acknowledge_fault(
+            platform.store, platform.bus, site_id, fault_id, principal.address,
+            platform.clock.now_ms(),
+        )  # fmt: skip
     if found is None:
         raise NotFoundError(
             f"site {site_id!r} has no fault {fault_id!r}; list them with "

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from gridledger.errors import StoreError
 from gridledger.monitor import (
     Fault,
+    FaultBook,
     FaultMonitor,
     FaultStatus,
     fault_from_row,
@@ -173,34 +174,52 @@ class PlantFaults:
         return [fault_from_row(r) for r in self.store.list_faults(site_id, states)]
 
     def acknowledge(self, site_id: str, fault_id_: str, by: str, at_ms: int) -> Fault | None:
-        """The owner ``by`` (address) has seen the fault ``fault_id_`` of ``site_id`` at
-        ``at_ms``: it stays ``acknowledged`` until it closes, and a ``fault`` event with change
-        ``acknowledged`` goes to the stream. Returns the fault as it is now (unchanged if it was
-        acknowledged already or is closed: the caller refuses the closed one), ``None`` if the
-        site has no such fault."""
+        """:func:`acknowledge_fault` with the watching monitor's book (if the site is watched),
+        so the monitor extends and closes the acknowledged fault."""
         name, state = next(
             ((n, r) for n, r in self._regions.items() if site_id in r.monitor.fleet.site_ids),
             ("", None),
         )
         with self._lock:
-            found = next((f for f in self.faults_of(site_id) if fault_id(f) == fault_id_), None)
-            if found is None or found.status is not FaultStatus.OPEN:
-                return found
-            at = from_ms(at_ms)
-            acked = found.acknowledge(at, by)
-            if state is not None:
-                book = state.monitor.book
-                current = next((f for f in book.active(site_id) if f.key == found.key), None)
-                if current is not None and current.first_seen == found.first_seen:
-                    acked = book.acknowledge(found.key, at, by)
-            self.store.save_faults([fault_row(acked)])
-        site = self.store.get_site(site_id)
-        region = name or (site.region if site is not None else "")
-        log.info("fault acknowledged: %s %s of %s", acked.kind, acked.device, site_id)
-        self.bus.publish(
-            Event("fault", region, fault_event_data(acked, "acknowledged"), site=site_id)
-        )
-        return acked
+            book = state.monitor.book if state is not None else None
+            return acknowledge_fault(
+                self.store, self.bus, site_id, fault_id_, by, at_ms, book=book, region=name
+            )
 
 
-__all__ = ["ACTIVE_STATES", "PlantFaults", "fault_event_data", "fault_id"]
+def acknowledge_fault(
+    store: Store,
+    bus: EventBus,
+    site_id: str,
+    fault_id_: str,
+    by: str,
+    at_ms: int,
+    *,
+    book: FaultBook | None = None,
+    region: str = "",
+) -> Fault | None:
+    """The owner ``by`` (address) has seen the stored fault ``fault_id_`` of ``site_id`` at
+    ``at_ms``: it stays ``acknowledged`` until it closes (in ``book`` too, when a monitor holds
+    it), and a ``fault`` event with change ``acknowledged`` goes to the stream. Returns the fault
+    as it is now (unchanged if it was acknowledged already or is closed: the caller refuses the
+    closed one), ``None`` if the site has no such fault."""
+    rows = store.list_faults(site_id)
+    found = next((f for f in map(fault_from_row, rows) if fault_id(f) == fault_id_), None)
+    if found is None or found.status is not FaultStatus.OPEN:
+        return found
+    at = from_ms(at_ms)
+    acked = found.acknowledge(at, by)
+    if book is not None:
+        current = next((f for f in book.active(site_id) if f.key == found.key), None)
+        if current is not None and current.first_seen == found.first_seen:
+            acked = book.acknowledge(found.key, at, by)
+    store.save_faults([fault_row(acked)])
+    if not region:
+        site = store.get_site(site_id)
+        region = site.region if site is not None else ""
+    log.info("fault acknowledged: %s %s of %s", acked.kind, acked.device, site_id)
+    bus.publish(Event("fault", region, fault_event_data(acked, "acknowledged"), site=site_id))
+    return acked
+
+
+__all__ = ["ACTIVE_STATES", "PlantFaults", "acknowledge_fault", "fault_event_data", "fault_id"]
