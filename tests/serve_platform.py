@@ -146,6 +146,22 @@ class World:
         )
         assert sent.status_code == 202, sent.text
         self.a_command = sent.json()["id"]
+        self.a_fault = self.plant_fault()
+
+    def plant_fault(self) -> str:
+        """An open fault of A's PV, as the live detectors store one; its id."""
+        from gridledger.monitor import Fault, FaultKind, Severity, fault_row
+        from gridledger.service.plant_faults import fault_id
+
+        now = self.clock.now()
+        site = self.a_site.site_id
+        fault = Fault(
+            site, f"{site}-pv", FaultKind.OUTAGE, Severity.MAJOR, now, now, now,
+            {"measured_w": 0.0}, "Your PV produces nothing: check the inverter.",
+        )  # fmt: skip
+        assert self.platform.store is not None
+        self.platform.store.save_faults([fault_row(fault)])
+        return fault_id(fault)
 
     def headers(self, role: str | None) -> dict[str, str]:
         return {} if role is None else bearer(self.tokens[role])

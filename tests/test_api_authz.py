@@ -66,6 +66,7 @@ def request(world: World, method: str, path: str) -> tuple[str, dict[str, Any] |
     far = service.open_slot().next(50).start_s
     params = {
         "site_id": world.a_site.site_id, "region": "central", "order_id": world.a_order,
+        "fault_id": world.a_fault,
         "slot_start_s": str(world.trade.slot_start_s), "index": str(world.trade.index),
     }  # fmt: skip
     url = path
@@ -113,7 +114,7 @@ def secrets_of_a(world: World) -> list[str]:
     devices = world.platform.queries.devices(world.a_site.site_id)
     return [
         world.a_site.site_id, world.a_order, world.a.address, world.a.address.lower(),
-        world.a_command, *(("0x" + bytes(d.address).hex()) for d in devices),
+        world.a_command, world.a_fault, *(("0x" + bytes(d.address).hex()) for d in devices),
     ]  # fmt: skip
 
 

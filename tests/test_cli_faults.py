@@ -101,3 +101,46 @@ def test_an_unknown_site_is_refused(config: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(config), "faults", "--site", "nowhere"])
     assert result.exit_code == 4  # a ValidationError (docs/cli.md, exit codes)
     assert "not registered" in result.output
+
+
+def _store_url(config: Path) -> str:
+    return config.read_text().split('"')[1]
+
+
+def test_stored_faults_are_listed_with_their_state(config: Path) -> None:
+    """Faults the live service stored show with their life cycle; ``--state`` filters them, and
+    a stored active fault is not listed a second time by the detectors."""
+    from gridledger.identity import Signer
+    from gridledger.monitor import Fault, FaultKind, Severity, fault_row
+
+    t = datetime(2026, 6, 20, 10, tzinfo=UTC)
+    owner = Signer(b"\x33" * 32).address
+    old = Fault(
+        "r0-0001", "r0-0001-battery", FaultKind.BATTERY_ALARM, Severity.MAJOR, t, t, t,
+        {"alarm": 1.0}, "The battery reports an alarm.",
+    ).close(t + timedelta(hours=1))  # fmt: skip
+    seen = Fault(
+        "r0-0001", "r0-0001-bec", FaultKind.OFFLINE_DEVICE, Severity.MINOR, t, t, t,
+        {"gap_min": 60.0}, "The meter sends nothing.",
+    ).acknowledge(t + timedelta(hours=2), owner)  # fmt: skip
+    with open_store(_store_url(config)) as store:
+        store.save_faults([fault_row(old), fault_row(seen)])
+    runner = CliRunner()
+    base = ["--config", str(config), "faults", "--site", "r0-0001"]
+    shown = runner.invoke(main, [*base, "--no-detect"])
+    assert shown.exit_code == 0, shown.output
+    assert "battery_alarm on r0-0001-battery (closed)" in shown.output
+    assert "offline_device on r0-0001-bec (acknowledged)" in shown.output
+    assert f"by {owner}" in shown.output
+    closed = json.loads(runner.invoke(main, [*base, "--state", "closed", "--json"]).output)
+    assert [(f["kind"], f["status"], f["source"]) for f in closed] == [
+        ("battery_alarm", "closed", "store")
+    ]
+    both = json.loads(runner.invoke(main, [*base, "--json"]).output)
+    assert [f["kind"] for f in both if f["source"] == "store"] == [
+        "battery_alarm",
+        "offline_device",
+    ]
+    assert all(f["status"] == "open" for f in both if f["source"] == "readings")
+    none = runner.invoke(main, [*base, "--state", "open", "--no-detect"])
+    assert none.exit_code == 0 and none.output.strip().endswith("no faults")

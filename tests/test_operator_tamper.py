@@ -42,6 +42,7 @@ NOT_COVERED: dict[str, str] = {
     "orders.received_at_ms": "when the operator received the order: local bookkeeping",
     "orders.status": "the market's working state of an order, not settled data",
     "settlements.settled_at_ms": "local time the settlement was recorded",
+    "faults.*": "the monitor's findings about readings: derived, not settled data; no proof",
     "schema_version.description": "migration bookkeeping",
     "schema_version.applied_at_ms": "migration bookkeeping",
 }

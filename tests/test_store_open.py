@@ -32,7 +32,8 @@ def raw_execute(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tup
 
 def test_public_surface() -> None:
     assert set(gridledger.store.__all__) == {
-        "DEVICE_KINDS", "SETTLEMENT_STATES", "Device", "EnergyInterval", "ReadingRow", "Region",
+        "DEVICE_KINDS", "FAULT_COLUMNS", "FAULT_STATES", "SETTLEMENT_STATES", "SEVERITIES",
+        "Device", "EnergyInterval", "ReadingRow", "Region",
         "Rejection",
         "Settlement", "Site", "Store", "TimeArg", "from_ms", "open_store", "to_ms",
     }  # fmt: skip

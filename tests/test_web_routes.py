@@ -88,6 +88,25 @@ def test_a_households_pages_are_its_own(world: World) -> None:
     assert missing.status_code == 404
 
 
+def test_a_faults_evidence_plot_is_shown_to_whoever_may_read_the_site(world: World) -> None:
+    site = world.a_site.site_id
+    url = f"/app/sites/{site}/faults/{world.a_fault}/evidence.svg"
+    for role in ("a", "operator", "admin"):
+        plot = world.client.get(url, headers=world.headers(role))
+        assert plot.status_code == 200, role
+        assert plot.headers["content-type"].startswith("image/svg+xml")
+        assert "measured 0 W" in plot.text and "<title" in plot.text
+    refusals: list[tuple[str | None, int]] = [
+        ("b", 404), ("outsider", 404), ("company", 404), (None, 401),
+    ]  # fmt: skip
+    for who, status in refusals:
+        refused = world.client.get(url, headers=world.headers(who))
+        assert refused.status_code == status, who
+        assert not refused.content
+    gone = f"/app/sites/{site}/faults/{site}-pv:outage:1/evidence.svg"
+    assert world.client.get(gone, headers=world.headers("a")).status_code == 404
+
+
 def test_operator_and_company_views_are_theirs(world: World) -> None:
     for role, status in (("operator", 200), ("admin", 200), ("a", 404), ("company", 404)):
         r = world.client.get("/app/operator/central", headers=world.headers(role))

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from gridledger.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, paginate
 from gridledger.api.problems import PROBLEM_RESPONSES
@@ -25,8 +25,9 @@ from gridledger.api.schemas import (
     SiteOut,
 )
 from gridledger.api.session import Caller, PlatformDep
-from gridledger.service import battery, monitor
-from gridledger.service.access import Action, AuthenticationError
+from gridledger.monitor import Fault
+from gridledger.service import battery, household_faults, monitor
+from gridledger.service.access import AuthenticationError
 from gridledger.service.plant_faults import fault_id
 from gridledger.store import to_ms
 
@@ -132,33 +133,54 @@ async def list_commands(
     return Page[CommandOut](items=items, next_cursor=nxt)
 
 
+def fault_out(f: Fault) -> FaultOut:
+    """The API's shape of a fault (times in ms since the epoch)."""
+    return FaultOut(
+        id=fault_id(f),
+        site_id=f.site,
+        kind=str(f.kind),
+        opened_ms=to_ms(f.raised_at),
+        closed_ms=None if f.closed_at is None else to_ms(f.closed_at),
+        detail=f.explanation,
+        device=f.device,
+        severity=str(f.severity),
+        status=str(f.status),
+        first_seen_ms=to_ms(f.first_seen),
+        last_seen_ms=to_ms(f.last_seen),
+        evidence=dict(f.evidence),
+        acknowledged_ms=None if f.acknowledged_at is None else to_ms(f.acknowledged_at),
+        acknowledged_by=f.acknowledged_by,
+    )
+
+
 @router.get("/{site_id}/faults", response_model=Page[FaultOut], summary="Open and closed faults")
 async def faults(
     site_id: str,
     platform: PlatformDep,
     caller: Caller,
+    state: Literal["open", "acknowledged", "closed"] | None = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[FaultOut]:
-    """Faults the live service found (open, acknowledged and closed), oldest first."""
-    monitor.site_for(platform, caller, site_id, Action.READ_SITE)
-    live = platform.faults.faults_of(site_id) if platform.faults is not None else []
-    found = [
-        FaultOut(
-            id=fault_id(f),
-            site_id=f.site,
-            kind=str(f.kind),
-            opened_ms=to_ms(f.raised_at),
-            closed_ms=None if f.closed_at is None else to_ms(f.closed_at),
-            detail=f.explanation,
-            device=f.device,
-            severity=str(f.severity),
-            status=str(f.status),
-            first_seen_ms=to_ms(f.first_seen),
-            last_seen_ms=to_ms(f.last_seen),
-            evidence=dict(f.evidence),
-        )
-        for f in live
-    ]
+    """Faults the live service found (open, acknowledged and closed, or those in ``state``),
+    oldest first."""
+    states = None if state is None else (state,)
+    found = [fault_out(f) for f in household_faults.faults_of(platform, caller, site_id, states)]
     items, nxt = paginate(found, lambda f: (f.opened_ms, f.id), cursor, limit)
     return Page[FaultOut](items=items, next_cursor=nxt)
+
+
+@router.post(
+    "/{site_id}/faults/{fault_id}/acknowledge",
+    response_model=FaultOut,
+    summary="Acknowledge an open fault (the owner has seen it)",
+)
+def acknowledge_fault(
+    site_id: str,
+    fault_id: Annotated[str, Path(max_length=200)],
+    platform: PlatformDep,
+    caller: Caller,
+) -> FaultOut:
+    """The site's owner acknowledges the fault: it stays ``acknowledged`` until it closes.
+    Again on an acknowledged fault: no change; on a closed one: 409; an unknown id: 404."""
+    return fault_out(household_faults.acknowledge(platform, caller, site_id, fault_id))

@@ -372,7 +372,9 @@ class CommandOut(BaseModel):
 
 class FaultOut(BaseModel):
     """A fault of the site's installation (docs/faults.md): ``opened_ms`` when the rule fired,
-    ``detail`` the plain-language explanation, ``evidence`` the numbers (units in their names)."""
+    ``detail`` the plain-language explanation, ``evidence`` the numbers (units in their names),
+    ``status`` open/acknowledged/closed, ``acknowledged_ms``/``acknowledged_by`` when and by
+    which account the owner acknowledged it."""
 
     id: str
     site_id: str
@@ -386,6 +388,8 @@ class FaultOut(BaseModel):
     first_seen_ms: int | None = None
     last_seen_ms: int | None = None
     evidence: dict[str, float] = Field(default_factory=dict)
+    acknowledged_ms: int | None = None
+    acknowledged_by: str | None = None
 
 
 # --- trading -----------------------------------------------------------------------------------

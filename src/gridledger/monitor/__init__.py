@@ -13,6 +13,7 @@ from gridledger.monitor.faults import (
     Severity,
     detect_faults,
 )
+from gridledger.monitor.faults.records import fault_from_row, fault_row
 from gridledger.monitor.readings import (
     SiteFaults,
     fleet_from_store,
@@ -33,6 +34,8 @@ __all__ = [
     "SiteFaults",
     "Telemetry",
     "detect_faults",
+    "fault_from_row",
+    "fault_row",
     "fleet_from_store",
     "site_faults",
     "telemetry_from_store",

@@ -4,8 +4,8 @@ Every API operation asks :func:`authorize` before it reads or changes anything; 
 access on its own. The rules:
 
 * a **household** (an account that owns sites) sees and acts on its own sites, devices, readings,
-  orders, trades and commands only; another household's site is *not found* (404), so a probe
-  cannot even learn that it exists;
+  orders, trades and commands only, and only it acknowledges its sites' faults; another
+  household's site is *not found* (404), so a probe cannot even learn that it exists;
 * an **energy company** (registered with ``Role.COMPANY`` in a region) manages its own offers and
   sees what it bought;
 * a **region operator** sees its region's sites, market and settlement status and registers
@@ -101,6 +101,7 @@ class Principal:
 class Action(enum.StrEnum):
     READ_SITE = "read_site"
     COMMAND_SITE = "command_site"
+    ACKNOWLEDGE_FAULT = "acknowledge_fault"
     TRADE = "trade"
     READ_REGION = "read_region"
     OPERATE_REGION = "operate_region"
@@ -126,7 +127,7 @@ def authorize(
             "sign in first: GET /api/v1/auth/nonce, sign the EIP-4361 message, "
             "POST /api/v1/auth/login"
         )
-    if action in (Action.READ_SITE, Action.COMMAND_SITE):
+    if action in (Action.READ_SITE, Action.COMMAND_SITE, Action.ACKNOWLEDGE_FAULT):
         if site_id is None:
             raise NotFoundError("no such site")
         owns = site_id in principal.sites or (

@@ -7,7 +7,7 @@ loses its oldest events (counted in ``dropped``) instead of slowing the platform
 Event kinds: ``power`` (a device's power [W], per site), ``slot_cleared`` (a region's slot
 result: price, volume), ``trade_settled`` (a settled trade, to its two parties),
 ``delivery_settled`` (a slot's delivery, per region), ``command`` (a battery command's state,
-to the site's owner), ``fault`` (opened or closed, to the site's owner).
+to the site's owner), ``fault`` (opened, acknowledged or closed, to the site's owner).
 """
 
 from __future__ import annotations

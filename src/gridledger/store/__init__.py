@@ -10,7 +10,10 @@ See :mod:`gridledger.store.base` for the conventions (integer Wh / W / micro-uni
 
 from gridledger.store.base import (
     DEVICE_KINDS,
+    FAULT_COLUMNS,
+    FAULT_STATES,
     SETTLEMENT_STATES,
+    SEVERITIES,
     Device,
     EnergyInterval,
     ReadingRow,
@@ -27,7 +30,10 @@ from gridledger.store.opening import open_store
 
 __all__ = [
     "DEVICE_KINDS",
+    "FAULT_COLUMNS",
+    "FAULT_STATES",
     "SETTLEMENT_STATES",
+    "SEVERITIES",
     "Device",
     "EnergyInterval",
     "ReadingRow",

@@ -10,7 +10,8 @@ This module holds :class:`SqlStore` itself: lifetime, schema migration and the i
 It is assembled from one part per concept: :mod:`~gridledger.store._sql_base` (backend hooks,
 query plumbing, :class:`Cursor`), :mod:`~gridledger.store._sql_registry` (regions, sites,
 devices), :mod:`~gridledger.store._sql_readings` (readings, energy per interval, rejections) and
-:mod:`~gridledger.store._sql_market` (orders, trades, settlements).
+:mod:`~gridledger.store._sql_market` (orders, trades, settlements) and
+:mod:`~gridledger.store._sql_faults` (the plant's faults).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from types import TracebackType
 
 from gridledger.errors import StoreError
 from gridledger.store._sql_base import Cursor
+from gridledger.store._sql_faults import FaultsSql
 from gridledger.store._sql_market import MarketSql
 from gridledger.store._sql_readings import READING_COLUMNS, ReadingsSql
 from gridledger.store._sql_registry import RegistrySql
@@ -52,7 +54,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class SqlStore(RegistrySql, ReadingsSql, MarketSql):
+class SqlStore(RegistrySql, ReadingsSql, MarketSql, FaultsSql):
     """Every store operation in SQL common to SQLite and PostgreSQL; see the module docstring."""
 
     dialect: Dialect

@@ -28,7 +28,7 @@ one transaction and is never partially applied.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -215,9 +215,25 @@ class Settlement:
     state: str = "traded"
 
 
+#: A fault's life cycle (:class:`gridledger.monitor.FaultStatus`): ``open`` -> ``acknowledged``
+#: (the owner saw it) -> ``closed`` (the symptom went away).
+FAULT_STATES: tuple[str, ...] = ("open", "acknowledged", "closed")
+#: A fault's severity (:class:`gridledger.monitor.Severity`).
+SEVERITIES: tuple[str, ...] = ("info", "minor", "major")
+#: The columns of a stored fault, the keys of the mappings :meth:`Store.save_faults` takes and
+#: :meth:`Store.list_faults` returns: ids as text, times integer ms since the epoch (UTC),
+#: ``evidence`` a mapping of names to numbers (stored as JSON), ``acknowledged_by`` the 20-byte
+#: address of the account that acknowledged it. The monitor maps its ``Fault`` to this row and
+#: back (``gridledger.monitor.faults.records``); the store keeps no fault class of its own.
+FAULT_COLUMNS: tuple[str, ...] = (
+    "site_id", "device_id", "kind", "first_seen_ms", "severity", "last_seen_ms", "raised_at_ms",
+    "state", "explanation", "evidence", "acknowledged_at_ms", "acknowledged_by", "closed_at_ms",
+)  # fmt: skip
+
+
 @runtime_checkable
 class Store(Protocol):
-    """Durable storage of devices, readings, rejections, orders, trades and settlements."""
+    """Durable storage of devices, readings, rejections, orders, trades, settlements and faults."""
 
     @property
     def url(self) -> str:
@@ -383,6 +399,23 @@ class Store(Protocol):
     def get_settlement(self, region: str, slot_start_s: int) -> Settlement | None: ...
 
     def list_settlements(self, region: str | None = None) -> list[Settlement]: ...
+
+    # -- faults --------------------------------------------------------------------------------
+    def save_faults(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Insert or update faults (mappings of :data:`FAULT_COLUMNS`), keyed by ``(site_id,
+        device_id, kind, first_seen_ms)``; return how many rows were written. An update keeps
+        the severity, explanation and evidence of the copy with the latest ``last_seen_ms`` (a
+        tie: the one saved last), and never moves the life cycle back: closed stays closed,
+        acknowledged stays acknowledged until it closes, the first acknowledgement and closing
+        time are kept."""
+        ...
+
+    def list_faults(
+        self, site_id: str | None = None, states: Collection[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Stored faults (of one site, in some :data:`FAULT_STATES`), by ``(first_seen_ms,
+        site_id, device_id, kind)``."""
+        ...
 
     # -- maintenance ---------------------------------------------------------------------------
     def integrity_check(self) -> list[str]:

@@ -24,6 +24,10 @@ Schema (version 1). All energies [Wh], powers [W] and money [micro-units] are 64
   price_micro_per_kwh, amount_micro, fee_micro)``
 * ``settlements((region, slot_start_s) PK, result_hash, orders_root, readings_root, tx_hashes
   (concatenated 32-byte hashes), block_number, settled_at_ms)``
+
+Later versions: 2 ``trades.company``; 3 ``settlements.state``; 4 ``faults((site_id, device_id,
+kind, first_seen_ms) PK, severity, last_seen_ms, raised_at_ms, state, explanation, evidence JSON,
+acknowledged_at_ms NULL, acknowledged_by NULL (20-byte address), closed_at_ms NULL)``.
 """
 
 from __future__ import annotations
@@ -165,6 +169,31 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CHECK (state IN ('pending', 'traded', 'delivering', 'delivered'))",
             # a slot recorded before this migration with a readings root was delivered
             "UPDATE settlements SET state = 'delivered' WHERE readings_root <> {zero32}",
+        ),
+    ),
+    Migration(
+        4,
+        "faults: the plant's faults and their open/acknowledged/closed life cycle (docs/faults.md)",
+        (
+            """CREATE TABLE faults (
+                site_id TEXT NOT NULL,
+                device_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                first_seen_ms BIGINT NOT NULL,
+                severity TEXT NOT NULL CHECK (severity IN ('info', 'minor', 'major')),
+                last_seen_ms BIGINT NOT NULL,
+                raised_at_ms BIGINT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'open'
+                    CHECK (state IN ('open', 'acknowledged', 'closed')),
+                explanation TEXT NOT NULL DEFAULT '',
+                evidence TEXT NOT NULL DEFAULT '{{}}',
+                acknowledged_at_ms BIGINT,
+                acknowledged_by {blob},
+                closed_at_ms BIGINT,
+                PRIMARY KEY (site_id, device_id, kind, first_seen_ms),
+                CHECK (last_seen_ms >= first_seen_ms)
+            )""",
+            "CREATE INDEX faults_state ON faults(state, site_id)",
         ),
     ),
 )

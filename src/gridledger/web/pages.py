@@ -21,8 +21,11 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from gridledger.api.session import Caller, PlatformDep
+from gridledger.service import household_faults
 from gridledger.service.access import AccessError, Action, AuthenticationError, Principal, Role
 from gridledger.service.monitor import site_for
+from gridledger.service.plant_faults import fault_id as id_of
+from gridledger.web.evidence_plot import evidence_svg
 
 HERE = Path(__file__).resolve().parent
 #: The symbol money is shown with: amounts are micro-units of the community currency.
@@ -116,6 +119,24 @@ def site_page(
         return _not_found(request, caller, f"site {site_id!r}")
     return _render(
         request, f"{tab}.html", caller, page=tab, site_id=site.site_id, region=site.region
+    )
+
+
+@router.get("/sites/{site_id}/faults/{fault_id}/evidence.svg")
+def fault_evidence(site_id: str, fault_id: str, platform: PlatformDep, caller: Caller) -> Response:
+    """The evidence plot of a fault of a site the caller may see (an SVG image; 401/404 empty)."""
+    try:
+        faults = household_faults.faults_of(platform, caller, site_id)
+    except AccessError as exc:
+        return Response(status_code=exc.status)
+    found = next((f for f in faults if id_of(f) == fault_id), None)
+    if found is None:
+        return Response(status_code=404)
+    title = f"Evidence of the {str(found.kind).replace('_', ' ')} fault of {found.device}"
+    return Response(
+        evidence_svg(found.evidence, title),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "no-store"},
     )
 
 

@@ -82,6 +82,8 @@ class Fault:
     explanation: str = ""
     status: FaultStatus = FaultStatus.OPEN
     closed_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("first_seen", "last_seen", "raised_at"):
@@ -104,13 +106,19 @@ class Fault:
         """Open or acknowledged (not closed)."""
         return self.status is not FaultStatus.CLOSED
 
-    def acknowledge(self) -> Fault:
-        """The owner has seen it; refused for a closed fault."""
+    def acknowledge(self, at: datetime | None = None, by: str | None = None) -> Fault:
+        """The owner has seen it (at ``at``, account ``by``); refused for a closed fault.
+
+        Acknowledging an acknowledged fault changes nothing (the first acknowledgement stays)."""
         if self.status is FaultStatus.CLOSED:
             raise ValidationError(
                 f"{self.kind} fault of {self.device} is closed; cannot acknowledge"
             )
-        return replace(self, status=FaultStatus.ACKNOWLEDGED)
+        if self.status is FaultStatus.ACKNOWLEDGED:
+            return self
+        return replace(
+            self, status=FaultStatus.ACKNOWLEDGED, acknowledged_at=at, acknowledged_by=by
+        )
 
     def close(self, at: datetime) -> Fault:
         """The symptom went away (or the owner fixed it) at ``at``."""
@@ -144,6 +152,8 @@ class Fault:
             "explanation": self.explanation,
             "status": str(self.status),
             "closed_at": self.closed_at.isoformat() if self.closed_at else None,
+            "acknowledged_at": self.acknowledged_at.isoformat() if self.acknowledged_at else None,
+            "acknowledged_by": self.acknowledged_by,
         }
 
 
@@ -185,12 +195,15 @@ class FaultBook:
         self._closed.append(closed)
         return closed
 
-    def acknowledge(self, key: tuple[str, str, FaultKind]) -> Fault:
-        """Acknowledge the active fault ``key``; raise :class:`ValidationError` if none."""
+    def acknowledge(
+        self, key: tuple[str, str, FaultKind], at: datetime | None = None, by: str | None = None
+    ) -> Fault:
+        """Acknowledge the active fault ``key`` (at ``at``, by account ``by``); raise
+        :class:`ValidationError` if none."""
         current = self._active.get(key)
         if current is None:
             raise ValidationError(f"no open fault {key}; list the open faults to see their keys")
-        self._active[key] = current.acknowledge()
+        self._active[key] = current.acknowledge(at, by)
         return self._active[key]
 
     def is_active(self, key: tuple[str, str, FaultKind]) -> bool:

@@ -1,5 +1,5 @@
-/* Activity plant: the installation, battery settings as signed commands (pending until the
-   accumulator acknowledges), and faults. */
+/* Activity plant: the installation and battery settings as signed commands (pending until the
+   accumulator acknowledges); the faults are plant_faults.js. */
 "use strict";
 (() => {
   const site = document.body.dataset.site;
@@ -126,34 +126,17 @@
   });
   $("battery-form").addEventListener("submit", (ev) => ev.preventDefault());
 
-  async function loadFaults() {
-    const page = await GL.api(`/sites/${site}/faults?limit=100`);
-    const fill = (id, items, empty) => {
-      const ul = $(id);
-      ul.replaceChildren();
-      if (!items.length) ul.append(GL.el("li", { class: "muted", text: empty }));
-      for (const f of items) {
-        const when = new Date(f.opened_ms).toLocaleString() + (f.closed_ms ? " – " + new Date(f.closed_ms).toLocaleString() : "");
-        ul.append(GL.el("li", {}, GL.el("strong", { text: f.kind.replaceAll("_", " ") }), ` (${when}): ${f.detail}`));
-      }
-    };
-    fill("faults-open", page.items.filter((f) => f.closed_ms === null), "No open faults.");
-    fill("faults-closed", page.items.filter((f) => f.closed_ms !== null), "No closed faults.");
-  }
-
   (async () => {
-    const [, b] = await Promise.all([loadSite(), loadBattery(), loadCommands(), loadFaults(), loadCompanies()]);
+    const [, b] = await Promise.all([loadSite(), loadBattery(), loadCommands(), loadCompanies()]);
     showCompany(b.sale_company); // the companies' names may have come after the battery
     initForm(b);
-    GL.stream(["command", "fault", "power"], (ev) => {
+    GL.stream(["command", "power"], (ev) => {
       if (ev.site_id !== site) return;
       if (ev.kind === "command") {
         const c = commands.get(ev.id);
         if (c) { c.status = ev.status; c.detail = ev.detail || ""; renderCommands(); }
         else loadCommands();
         if (ev.status === "applied") loadBattery();
-      } else if (ev.kind === "fault") {
-        loadFaults();
       } else if (ev.kind === "power" && ev.device_kind === "accumulator") {
         if (ev.soc_permille !== null && ev.soc_permille !== undefined) $("rep-soc").textContent = GL.pct(ev.soc_permille);
       }
