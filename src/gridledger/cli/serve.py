@@ -55,6 +55,12 @@ from gridledger.config import Config
 )
 @click.option("--no-demo", is_flag=True, help="Refuse demo sign-ins with server-held keys.")
 @click.option(
+    "--chain-in-process",
+    is_flag=True,
+    help="Debugging: run the embedded chain in the server's process rather than in a child "
+    "process (its mining then holds up the API).",
+)
+@click.option(
     "--inject-outage",
     "outages",
     multiple=True,
@@ -75,6 +81,7 @@ def serve(
     public_url: str | None,
     start: str | None,
     no_demo: bool,
+    chain_in_process: bool,
     outages: tuple[str, ...],
 ) -> None:
     """Run the live platform: a simulated neighbourhood, markets, settlement and the HTTP API."""
@@ -109,6 +116,7 @@ def serve(
         public_url=public_url or f"http://{host}:{port}",
         demo=not no_demo,
         start=start_ts,
+        chain_process=not chain_in_process,
         outages=tuple(_outage(o) for o in outages),
     )
     level = str(cfg["log_level"]).upper()

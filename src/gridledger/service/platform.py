@@ -131,7 +131,12 @@ class Platform:
         except OSError as exc:
             raise ConfigError(f"cannot create data_dir {self.data_dir}: {exc}") from exc
         self.store = ReconnectingStore.open(self.cfg.store_location)
-        self.backend = open_ledger(self.cfg["ledger_url"], self.data_dir, self.chain_id)
+        self.backend = open_ledger(
+            self.cfg["ledger_url"],
+            self.data_dir,
+            self.chain_id,
+            process=self.options.chain_process,
+        )
         url = self.cfg["telemetry_url"]
         # one client (persistent session) per role, as separate processes would have: ingest,
         # the command sender, and the simulated devices; named after the data dir, so two
