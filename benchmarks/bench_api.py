@@ -14,13 +14,18 @@ load generator (httpx, asyncio). Measured:
   (same machine clock), p50 and p99 over a window.
 
 The client (a minimal HTTP/1.1 client over asyncio streams, see ``_load``) shares the machine's
-two cores with the server, so the latencies include its own scheduling: an upper bound.
+two cores with the server, so the latencies include its own scheduling: an upper bound. Because
+latencies on a shared machine follow its load, each phase also reports the server process's CPU
+time per request (per event received, for the stream) [ms], from ``/proc/PID/stat``: a figure
+that moves with the server's own cost, not with the neighbours' (the embedded chain's child
+process is not included; the server's background tasks during the phase are).
 
 Usage: ``python benchmarks/bench_api.py [--quick]``. The last line printed is one JSON object with
 ``rps`` (reads at 100 clients), ``p50_ms_10_clients``, ``p99_ms_10_clients``,
 ``p50_ms_100_clients``, ``p99_ms_100_clients``, ``orders_per_s``, ``p99_ms_orders``,
 ``stream_lag_ms_1000`` (p99) and ``stream_lag_p50_ms_1000``, ``stream_subscribers``,
-``rps_vs_healthz``.
+``rps_vs_healthz``, ``server_cpu_ms_per_read`` (100 clients) and
+``server_cpu_ms_per_stream_event``.
 """
 
 from __future__ import annotations
@@ -94,6 +99,24 @@ def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 120
             pass
         time.sleep(0.2)
     raise SystemExit("gridledger serve did not become ready")
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU time (user + system) the process ``pid`` used so far [s] (Linux; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(pid: int, run: Any, count_key: str = "requests") -> dict[str, float]:
+    """``run()``'s figures plus the server's CPU time per counted item [ms]."""
+    before = _cpu_s(pid)
+    out: dict[str, float] = run()
+    used = _cpu_s(pid) - before
+    out["server_cpu_ms_per_item"] = round(used * 1000 / max(out[count_key], 1), 3)
+    return out
 
 
 def _stats(latencies_s: list[float], wall_s: float) -> dict[str, float]:
@@ -242,16 +265,26 @@ def main() -> None:
                 "/api/v1/orders?limit=20",
                 "/api/v1/me",
             ]
-            baseline = asyncio.run(_load(port, ["/healthz"], 100, n_read, {}))
+            pid = proc.pid
+            baseline = _measured(
+                pid, lambda: asyncio.run(_load(port, ["/healthz"], 100, n_read, {}))
+            )
             print(f"baseline /healthz, 100 clients: {baseline}")
-            r10 = asyncio.run(_load(port, reads, 10, n_read, auth))
+            r10 = _measured(pid, lambda: asyncio.run(_load(port, reads, 10, n_read, auth)))
             print(f"reads, 10 clients:  {r10}")
-            r100 = asyncio.run(_load(port, reads, 100, n_read, auth))
+            r100 = _measured(pid, lambda: asyncio.run(_load(port, reads, 100, n_read, auth)))
             print(f"reads, 100 clients: {r100}")
             order = {"side": "bid", "energy_wh": 100, "price_micro_per_kwh": 200_000}
-            orders = asyncio.run(_load(port, ["/api/v1/orders"], 10, n_orders, auth, "POST", order))
+            orders = _measured(
+                pid,
+                lambda: asyncio.run(
+                    _load(port, ["/api/v1/orders"], 10, n_orders, auth, "POST", order)
+                ),
+            )
             print(f"order placement, 10 clients: {orders}")
-            stream = asyncio.run(_stream(port, token, 1000, window))
+            stream = _measured(
+                pid, lambda: asyncio.run(_stream(port, token, 1000, window)), "events_received"
+            )
             print(f"stream, 1,000 subscribers over {window:.0f} s: {stream}")
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -275,6 +308,8 @@ def main() -> None:
         "stream_subscribers": stream["subscribers"],
         "stream_events": stream["events_received"],
         "rps_vs_healthz": round(r100["rps"] / baseline["rps"], 3) if baseline["rps"] else None,
+        "server_cpu_ms_per_read": r100["server_cpu_ms_per_item"],
+        "server_cpu_ms_per_stream_event": stream["server_cpu_ms_per_item"],
     }
     print(json.dumps(result))
 

@@ -159,7 +159,6 @@ class _Server:
         self.server = uvicorn.Server(config)
 
     def run(self) -> None:
-        import asyncio
         import contextlib
         import signal
         from collections.abc import Iterator
@@ -177,7 +176,9 @@ class _Server:
                     signal.signal(sig, handler)
 
         self.server.capture_signals = handled  # type: ignore[method-assign]
-        asyncio.run(self.server.serve())
+        # uvicorn's own run() picks the event loop of its ``loop`` setting ("auto": uvloop,
+        # installed with uvicorn[standard]); asyncio.run() here would run the slower default loop
+        self.server.run()
 
 
 def _outage(text: str) -> tuple[str, datetime]:
