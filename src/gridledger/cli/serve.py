@@ -88,6 +88,7 @@ def serve(
     import uvicorn
 
     from gridledger.api.app import create_app
+    from gridledger.api.http_protocol import CoalescingHttpToolsProtocol
     from gridledger.service.options import ServeOptions
     from gridledger.service.platform import Platform
     from gridledger.web import mount as mount_web
@@ -139,6 +140,7 @@ def serve(
             log_level=level.lower(),
             lifespan="off",
             timeout_graceful_shutdown=5,
+            http=CoalescingHttpToolsProtocol,  # a response's head and body in one send
         )
     )
     try:
