@@ -18,7 +18,7 @@ Use: ``uvicorn.Config(app, http=CoalescingHttpToolsProtocol)`` (what ``gridledge
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -74,8 +74,8 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """:class:`HttpToolsProtocol` over a :class:`CoalescingTransport` (module docstring)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        wrapped: Any = CoalescingTransport(transport, self.loop)
+        # uvloop's transports are not asyncio.Transport subclasses, only alike
+        wrapped: Any = CoalescingTransport(cast(asyncio.Transport, transport), self.loop)
         super().connection_made(wrapped)
 
 
