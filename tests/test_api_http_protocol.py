@@ -1,6 +1,6 @@
-"""The HTTP protocol of ``gridledger serve``: what one turn of the event loop writes leaves as one
-send, and uvicorn behaves as before with it (keep-alive, JSON, streamed bodies, errors) on both
-event loops."""
+"""The HTTP protocol of ``gridledger serve``: a response's head leaves in one send with its body,
+and uvicorn behaves as before with it (keep-alive, JSON, streamed bodies, errors) on both event
+loops."""
 
 from __future__ import annotations
 
@@ -43,26 +43,43 @@ class FakeTransport:
         return ("127.0.0.1", 1) if name == "peername" else default
 
 
-def test_writes_of_one_turn_leave_as_one() -> None:
-    async def main() -> tuple[list[bytes], list[bytes], list[bytes], bool]:
+def test_a_head_leaves_with_the_write_after_it() -> None:
+    head = b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n"
+
+    async def main() -> list[tuple[str, list[bytes]]]:
         fake = FakeTransport()
         t = CoalescingTransport(fake, asyncio.get_running_loop())  # type: ignore[arg-type]
-        t.write(b"HTTP/1.1 200 OK\r\n\r\n")
-        t.write(b"")
+        seen: list[tuple[str, list[bytes]]] = []
+        t.write(head)
+        assert t.get_write_buffer_size() == len(head)
+        seen.append(("head held", list(fake.writes)))
         t.write(memoryview(b"body"))
-        in_turn = list(fake.writes)
+        seen.append(("with its body", list(fake.writes)))
+        t.write(b"chunk")  # not a head: at once
+        seen.append(("chunk", list(fake.writes)))
+        fake.writes.clear()
+        t.write(head)
+        t.write(b"")  # an empty body completes it too
+        seen.append(("empty body", list(fake.writes)))
+        fake.writes.clear()
+        t.write(head)  # a streamed body that comes later: the head leaves at the turn's end
         await asyncio.sleep(0)
-        after_turn = list(fake.writes)
-        t.write(b"tail")
-        assert t.get_write_buffer_size() == 4
-        t.close()  # what is collected leaves before the close
-        return in_turn, after_turn, fake.writes, fake.closed
+        seen.append(("end of turn", list(fake.writes)))
+        fake.writes.clear()
+        t.write(head)
+        t.close()  # a held head leaves before the close
+        seen.append(("close", list(fake.writes)))
+        assert fake.closed
+        return seen
 
-    in_turn, after_turn, final, closed = asyncio.run(main())
-    assert in_turn == []
-    assert after_turn == [b"HTTP/1.1 200 OK\r\n\r\nbody"]
-    assert final == [b"HTTP/1.1 200 OK\r\n\r\nbody", b"tail"]
-    assert closed
+    assert asyncio.run(main()) == [
+        ("head held", []),
+        ("with its body", [head + b"body"]),
+        ("chunk", [head + b"body", b"chunk"]),
+        ("empty body", [head]),
+        ("end of turn", [head]),
+        ("close", [head]),
+    ]
     loop = asyncio.new_event_loop()
     try:
         t = CoalescingTransport(FakeTransport(), loop)  # type: ignore[arg-type]
