@@ -11,7 +11,12 @@ load generator (httpx, asyncio). Measured:
   EIP-712 signature, market checks, journal fsync) at 10 clients;
 * **stream lag** with 1,000 Server-Sent-Events subscribers of the household: for every ``power``
   event each subscriber receives, receive time minus the time the server published it [ms]
-  (same machine clock), p50 and p99 over a window.
+  (same machine clock), p50 and p99 over a window that opens once all 1,000 are connected. The
+  headline counts the events published in that window (the stream's steady lag); events
+  published earlier, while the 1,000 connections were still being accepted, arrive late by the
+  time that takes (2-3 s on the shared box): their lag is reported beside it as
+  ``stream_lag_ms_1000_with_connect_backlog`` (p99 over every event received in the window, the
+  headline's definition before 2026-12-02).
 
 The client (a minimal HTTP/1.1 client over asyncio streams, see ``_load``) shares the machine's
 two cores with the server, so the latencies include its own scheduling: an upper bound. Because
@@ -23,7 +28,8 @@ process is not included; the server's background tasks during the phase are).
 Usage: ``python benchmarks/bench_api.py [--quick]``. The last line printed is one JSON object with
 ``rps`` (reads at 100 clients), ``p50_ms_10_clients``, ``p99_ms_10_clients``,
 ``p50_ms_100_clients``, ``p99_ms_100_clients``, ``orders_per_s``, ``p99_ms_orders``,
-``stream_lag_ms_1000`` (p99) and ``stream_lag_p50_ms_1000``, ``stream_subscribers``,
+``stream_lag_ms_1000`` (p99) and ``stream_lag_p50_ms_1000``,
+``stream_lag_ms_1000_with_connect_backlog``, ``stream_subscribers``,
 ``rps_vs_healthz``, ``server_cpu_ms_per_read`` (100 clients) and
 ``server_cpu_ms_per_stream_event``.
 """
@@ -190,10 +196,12 @@ async def _load(
 
 
 async def _stream(port: int, token: str, subscribers: int, window_s: float) -> dict[str, float]:
-    """``subscribers`` SSE connections of one household; lag of every ``power`` event."""
-    lags: list[float] = []
+    """``subscribers`` SSE connections of one household; lag of every ``power`` event
+    received once all are connected, over the events published since then and over all."""
+    events: list[tuple[float, float]] = []  # (received, published) [ms]
     connected = 0
     started = asyncio.Event()
+    started_ms = 0.0
     request = _request(
         "GET",
         "/api/v1/stream?kinds=power",
@@ -201,7 +209,7 @@ async def _stream(port: int, token: str, subscribers: int, window_s: float) -> d
     )
 
     async def subscriber() -> None:
-        nonlocal connected
+        nonlocal connected, started_ms
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
         try:
             writer.write(request)
@@ -209,6 +217,7 @@ async def _stream(port: int, token: str, subscribers: int, window_s: float) -> d
             await reader.readuntil(b"\r\n\r\n")
             connected += 1
             if connected == subscribers:
+                started_ms = time.time() * 1000
                 started.set()
             while True:
                 line = await reader.readline()
@@ -220,7 +229,7 @@ async def _stream(port: int, token: str, subscribers: int, window_s: float) -> d
                     except ValueError:
                         continue  # a chunk boundary inside the line
                     if "published_ms" in data:
-                        lags.append(time.time() * 1000 - float(data["published_ms"]))
+                        events.append((time.time() * 1000, float(data["published_ms"])))
         finally:
             writer.close()
 
@@ -232,12 +241,17 @@ async def _stream(port: int, token: str, subscribers: int, window_s: float) -> d
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    a = np.array(lags) if lags else np.array([float("nan")])
+    got = np.array(events) if events else np.full((1, 2), float("nan"))
+    lag_all = got[:, 0] - got[:, 1]
+    steady = lag_all[got[:, 1] >= started_ms]
+    steady = steady if len(steady) else np.array([float("nan")])
     return {
         "subscribers": connected,
-        "events_received": len(lags),
-        "lag_p50_ms": round(float(np.percentile(a, 50)), 1),
-        "lag_p99_ms": round(float(np.percentile(a, 99)), 1),
+        "events_received": len(events),
+        "events_published_before_window": int(np.sum(got[:, 1] < started_ms)),
+        "lag_p50_ms": round(float(np.percentile(steady, 50)), 1),
+        "lag_p99_ms": round(float(np.percentile(steady, 99)), 1),
+        "lag_p99_ms_with_connect_backlog": round(float(np.percentile(lag_all, 99)), 1),
     }
 
 
@@ -305,6 +319,7 @@ def main() -> None:
         "order_errors": orders["errors"],
         "stream_lag_ms_1000": stream["lag_p99_ms"],
         "stream_lag_p50_ms_1000": stream["lag_p50_ms"],
+        "stream_lag_ms_1000_with_connect_backlog": stream["lag_p99_ms_with_connect_backlog"],
         "stream_subscribers": stream["subscribers"],
         "stream_events": stream["events_received"],
         "rps_vs_healthz": round(r100["rps"] / baseline["rps"], 3) if baseline["rps"] else None,
