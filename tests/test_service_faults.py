@@ -107,8 +107,11 @@ def test_sigkill_mid_run_then_restart_loses_nothing(tmp_path: Path) -> None:
     try:
         _wait_settled(proc, port, 2, 90)
         time.sleep(0.7)  # somewhere inside the next slot
+        chain = _children(proc.pid)  # the embedded chain's process (gridledger.chain.process)
+        assert len(chain) == 1, chain
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+        assert _gone(chain[0], 5.0), "the chain process outlived a SIGKILLed serve"
         accepted = _journal_orders(tmp_path)
         with open_store(f"sqlite:///{tmp_path / 'gridledger.sqlite'}") as store:
             readings_before = store.reading_count()
@@ -135,6 +138,25 @@ def test_sigkill_mid_run_then_restart_loses_nothing(tmp_path: Path) -> None:
             backend.close()
     assert report.mismatch is None, report.mismatch
     assert report.slots == len(settled) >= 4
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux ``/proc``)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _gone(pid: int, within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _verify(data_dir: Path, store_url: str) -> tuple[int, int]:

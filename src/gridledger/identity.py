@@ -13,6 +13,7 @@ is refused. Hashing and recovery use coincurve (libsecp256k1) and the fastest Ke
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -69,7 +70,14 @@ def address_bytes(address: str | bytes, title: str = "address") -> bytes:
 
 def checksum(address: str | bytes) -> str:
     """EIP-55 checksummed text form of an address."""
-    return str(to_checksum_address(address_bytes(address)))
+    return _checksum_of(address_bytes(address))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _checksum_of(raw: bytes) -> str:
+    # a Keccak hash and a hex walk per call: the API asks for the same few addresses on every
+    # request (the caller, its sites' owners), so they are remembered
+    return str(to_checksum_address(raw))
 
 
 def same_address(a: str | bytes, b: str | bytes) -> bool:

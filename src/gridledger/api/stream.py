@@ -67,12 +67,14 @@ async def stream(
     sub = platform.bus.subscribe(shared_filter(caller, frozenset(wanted & set(EVENT_KINDS))))
     platform.metrics.stream_subscribers.inc()
 
-    async def events() -> AsyncIterator[dict[str, str]]:
+    async def events() -> AsyncIterator[dict[str, str] | bytes]:
         try:
             yield {"event": "hello", "data": json.dumps({"kinds": sorted(wanted)})}
             while True:
                 e = await sub.get()
-                yield {"event": e.kind, "id": str(e.id), "data": e.wire}
+                # frames encoded once by the bus; what queued meanwhile goes in the same write
+                more = sub.drain()
+                yield e.sse if not more else b"".join([e.sse, *(m.sse for m in more)])
         finally:
             platform.bus.unsubscribe(sub)
             platform.metrics.stream_subscribers.dec()

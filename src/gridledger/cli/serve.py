@@ -55,6 +55,12 @@ from gridledger.config import Config
 )
 @click.option("--no-demo", is_flag=True, help="Refuse demo sign-ins with server-held keys.")
 @click.option(
+    "--chain-in-process",
+    is_flag=True,
+    help="Debugging: run the embedded chain in the server's process rather than in a child "
+    "process (its mining then holds up the API).",
+)
+@click.option(
     "--inject-outage",
     "outages",
     multiple=True,
@@ -75,12 +81,14 @@ def serve(
     public_url: str | None,
     start: str | None,
     no_demo: bool,
+    chain_in_process: bool,
     outages: tuple[str, ...],
 ) -> None:
     """Run the live platform: a simulated neighbourhood, markets, settlement and the HTTP API."""
     import uvicorn
 
     from gridledger.api.app import create_app
+    from gridledger.api.http_protocol import CoalescingHttpToolsProtocol
     from gridledger.service.options import ServeOptions
     from gridledger.service.platform import Platform
     from gridledger.web import mount as mount_web
@@ -109,6 +117,7 @@ def serve(
         public_url=public_url or f"http://{host}:{port}",
         demo=not no_demo,
         start=start_ts,
+        chain_process=not chain_in_process,
         outages=tuple(_outage(o) for o in outages),
     )
     level = str(cfg["log_level"]).upper()
@@ -131,6 +140,7 @@ def serve(
             log_level=level.lower(),
             lifespan="off",
             timeout_graceful_shutdown=5,
+            http=CoalescingHttpToolsProtocol,  # a response's head and body in one send
         )
     )
     try:
@@ -151,8 +161,8 @@ class _Server:
         self.server = uvicorn.Server(config)
 
     def run(self) -> None:
-        import asyncio
         import contextlib
+        import gc
         import signal
         from collections.abc import Iterator
 
@@ -169,7 +179,14 @@ class _Server:
                     signal.signal(sig, handler)
 
         self.server.capture_signals = handled  # type: ignore[method-assign]
-        asyncio.run(self.server.serve())
+        # What is alive now (modules, the app, the platform: ~300k objects) lives as long as the
+        # server: keep it out of the collector's full passes, which otherwise rescan it every few
+        # seconds under load (a full pass took ~200 ms here, stalling every open request)
+        gc.collect()
+        gc.freeze()
+        # uvicorn's own run() picks the event loop of its ``loop`` setting ("auto": uvloop,
+        # installed with uvicorn[standard]); asyncio.run() here would run the slower default loop
+        self.server.run()
 
 
 def _outage(text: str) -> tuple[str, datetime]:

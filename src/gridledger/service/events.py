@@ -39,6 +39,9 @@ class Event:
     id: int = 0
     #: the stream's JSON of the event, serialised once for every subscriber
     wire: str = ""
+    #: the event as one Server-Sent Events frame (``id``, ``event``, ``data`` lines), also
+    #: encoded once: subscribers write these bytes as they are
+    sse: bytes = b""
 
 
 Filter = Callable[[Event], bool]
@@ -61,6 +64,13 @@ class Subscription:
 
     async def get(self) -> Event:
         return await self.queue.get()
+
+    def drain(self) -> list[Event]:
+        """The events queued behind the one :meth:`get` returned (written in the same chunk)."""
+        out: list[Event] = []
+        while not self.queue.empty():
+            out.append(self.queue.get_nowait())
+        return out
 
 
 class EventBus:
@@ -91,6 +101,8 @@ class EventBus:
 
     def publish(self, event: Event) -> Event:
         payload = {"kind": event.kind, "region": event.region, "published_ms": event.published_ms}
+        event_id = next(self._ids)
+        wire = json.dumps(event.data | payload)  # one line: json.dumps writes no newline
         event = Event(
             event.kind,
             event.region,
@@ -98,8 +110,9 @@ class EventBus:
             event.site,
             event.accounts,
             event.published_ms,
-            next(self._ids),
-            json.dumps(event.data | payload),
+            event_id,
+            wire,
+            sse_frame(event_id, event.kind, wire),
         )
         with self._lock:
             subs = list(self._subs)
@@ -120,6 +133,12 @@ class EventBus:
                 for sub in targets:
                     self.unsubscribe(sub)
         return event
+
+
+def sse_frame(event_id: int, kind: str, data: str) -> bytes:
+    """One Server-Sent Events frame, as sse-starlette writes it (``\\r\\n`` line ends), for a
+    one-line ``data``."""
+    return f"id: {event_id}\r\nevent: {kind}\r\ndata: {data}\r\n\r\n".encode()
 
 
 def _deliver(targets: list[Subscription], event: Event) -> None:

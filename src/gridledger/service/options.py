@@ -11,8 +11,10 @@ from datetime import datetime
 class ServeOptions:
     """How ``gridledger serve`` runs: simulated households per region, regions, clock speed,
     the seconds between device readings [clock s], the public URL (its host is the EIP-4361
-    domain), whether demo sign-ins (server-held keys) are allowed, and where the clock starts
-    (``start``, aware UTC; default now)."""
+    domain), whether demo sign-ins (server-held keys) are allowed, where the clock starts
+    (``start``, aware UTC; default now), and whether the embedded chain runs in a child process
+    (``chain_process``, default: its mining then never holds the server's interpreter, see
+    :mod:`gridledger.chain.process`; ``False`` keeps it in this process, for debugging)."""
 
     households: int = 10
     regions: tuple[str, ...] = ("central",)
@@ -24,6 +26,7 @@ class ServeOptions:
     tick_s: float = 0.2
     ingest_batch: int = 500
     start: datetime | None = None
+    chain_process: bool = True
     #: injected PV outages for tests: ``(site_id, from)`` (aware UTC); empty in normal use
     outages: tuple[tuple[str, datetime], ...] = ()
 

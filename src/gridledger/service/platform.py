@@ -89,6 +89,7 @@ class Platform:
         self._ingest_stale = False
         self._registry_changed = threading.Event()
         self._principals: dict[str, tuple[float, Principal]] = {}
+        self._household_counts: dict[str, tuple[float, int]] = {}
         self._planned: set[tuple[str, int]] = set()
         self._device_sites: dict[str, tuple[str, str, str]] = {}
         self.signin = SignIn(options.domain, options.public_url, self.chain_id, self.principal_of)
@@ -131,7 +132,8 @@ class Platform:
         except OSError as exc:
             raise ConfigError(f"cannot create data_dir {self.data_dir}: {exc}") from exc
         self.store = ReconnectingStore.open(self.cfg.store_location)
-        self.backend = open_ledger(self.cfg["ledger_url"], self.data_dir, self.chain_id)
+        url, process = self.cfg["ledger_url"], self.options.chain_process
+        self.backend = open_ledger(url, self.data_dir, self.chain_id, process=process)
         url = self.cfg["telemetry_url"]
         # one client (persistent session) per role, as separate processes would have: ingest,
         # the command sender, and the simulated devices; named after the data dir, so two
@@ -514,6 +516,18 @@ class Platform:
     def accounts_changed(self) -> None:
         """A household, company or device was registered: roles are looked up again."""
         self._principals.clear()
+        self._household_counts.clear()
+
+    def household_count(self, region: str) -> int:
+        """Households with a site in ``region`` (asked by every market view), kept like a
+        principal; none is ever removed, so a kept count errs on the safe side of the >= 5 rule."""
+        now = time.monotonic()
+        cached = self._household_counts.get(region)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        count = self.queries.household_count(region)
+        self._household_counts[region] = (now + PRINCIPAL_TTL_S, count)
+        return count
 
     def _principal(self, address: str) -> Principal:
         raw = bytes.fromhex(address[2:])

@@ -34,7 +34,7 @@ def market_view(platform: Platform, principal: Principal | None, region: str) ->
     """The region's open slot, gate closure, tariff and recent slots (prices and volumes)."""
     authorize(principal, Action.READ_REGION, region=region)
     service = platform.region(region)
-    require_aggregate(platform.queries.household_count(region), region)
+    require_aggregate(platform.household_count(region), region)
     slot = service.open_slot()
     tariff = service.market.rules_for(slot).tariff
     return {

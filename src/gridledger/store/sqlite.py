@@ -2,14 +2,21 @@
 
 The database runs in WAL mode with ``synchronous=NORMAL`` (a committed transaction survives a
 crash of the process; only a power loss can drop the last commits) and foreign keys on. Every
-operation is one explicit transaction (``BEGIN IMMEDIATE`` for writes, so concurrent writers queue
-on ``busy_timeout`` instead of failing); one store object may be used from several threads.
+write is one explicit transaction (``BEGIN IMMEDIATE``, so concurrent writers queue on
+``busy_timeout`` instead of failing); one store object may be used from several threads.
+
+Single-statement reads (``_query``) run on a second, read-only connection of the same file: in
+WAL mode a reader sees the last committed state without any lock a writer holds, so the API's
+reads (on the server's event loop) no longer queue behind ingest's or settlement's writes on the
+one connection's lock, nor pay a write transaction's ``BEGIN IMMEDIATE``/``COMMIT`` each. An
+in-memory database has one connection only and reads on it as before.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,6 +48,8 @@ class SqliteStore(SqlStore):
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
+        self._reader: sqlite3.Connection | None = None
+        self._read_lock = threading.Lock()
         path = sqlite_path(url)
         if path != ":memory:":
             try:
@@ -67,6 +76,33 @@ class SqliteStore(SqlStore):
         except BaseException:
             self._conn.close()
             raise
+        if path != ":memory:":
+            self._reader = self._open_reader(path)
+
+    def _open_reader(self, path: str) -> sqlite3.Connection:
+        try:
+            reader = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
+            reader.execute("PRAGMA query_only=ON")
+            return reader
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise StoreError(f"cannot open SQLite store {path} for reading: {exc}") from exc
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """One SELECT on the read connection (its own implicit read transaction)."""
+        reader = self._reader
+        if reader is None:
+            return super()._query(sql, params)
+        if self._closed:
+            raise StoreError(f"store {self.url} is closed; open it again with open_store()")
+        with self._read_lock:
+            try:
+                rows: list[Any] = reader.execute(self._sql(sql), tuple(params)).fetchall()
+            except (sqlite3.Error, OverflowError, TypeError, ValueError) as exc:
+                raise StoreError(f"store {self.url}: {exc}; nothing was read") from exc
+        return rows
 
     @contextmanager
     def _transaction(self) -> Iterator[Cursor]:
@@ -98,6 +134,9 @@ class SqliteStore(SqlStore):
         return self._conn.total_changes
 
     def _close_connection(self) -> None:
+        if self._reader is not None:
+            with self._read_lock:
+                self._reader.close()
         self._conn.close()
 
     def _database_checks(self, cur: Cursor) -> list[str]:

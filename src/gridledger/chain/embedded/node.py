@@ -140,7 +140,10 @@ class EmbeddedLedger:
     ``chain_id`` and ``gas_limit`` [gas] apply when the file is created; for an existing file they
     default to the stored values and must match them when given. ``synchronous`` is SQLite's
     durability level: ``FULL`` (default) survives power cuts, ``NORMAL`` survives process crashes
-    (SIGKILL) and saves one fsync per batch.
+    (SIGKILL) and saves one fsync per batch. ``lock_wait_s`` [s] is how long to wait for a chain
+    file another process holds (default 0: refuse at once); the chain process of
+    :mod:`gridledger.chain.process` waits, since the child of a killed server may still be
+    exiting.
     """
 
     def __init__(
@@ -150,11 +153,12 @@ class EmbeddedLedger:
         chain_id: int | None = None,
         gas_limit: int | None = None,
         synchronous: Synchronous = "FULL",
+        lock_wait_s: float = 0.0,
     ) -> None:
         use_fast_keccak()
         self.path = Path(path)
         self._mutex = threading.RLock()
-        self._lock_file = self._lock(self.path)
+        self._lock_file = self._lock(self.path, lock_wait_s)
         try:
             self._kv = SQLiteKV(self.path, synchronous)
             try:
@@ -176,18 +180,23 @@ class EmbeddedLedger:
     # --- opening --------------------------------------------------------------------------
 
     @staticmethod
-    def _lock(path: Path) -> Any:
+    def _lock(path: Path, wait_s: float = 0.0) -> Any:
         path.parent.mkdir(parents=True, exist_ok=True)
         lock_file = open(str(path) + ".lock", "a+b")  # noqa: SIM115 - held until close()
-        try:
-            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            lock_file.close()
-            raise LedgerError(
-                f"the embedded chain {path} is already open (in this or another process); "
-                "close that EmbeddedLedger first"
-            ) from exc
-        return lock_file
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return lock_file
+            except OSError as exc:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                lock_file.close()
+                raise LedgerError(
+                    f"the embedded chain {path} is already open (in this or another process); "
+                    "close that EmbeddedLedger first"
+                ) from exc
 
     def _open_chain(self, chain_id: int | None, gas_limit: int | None) -> tuple[int, int]:
         kv = self._kv
