@@ -127,9 +127,12 @@ def serve(
     platform.start()
     click.echo(
         f"gridledger serve: {len(names)} region(s) {', '.join(names)}, {households} simulated "
-        f"households each, clock x{speed:g}; API {options.public_url}/api/v1/openapi.json, "
-        f"metrics {options.public_url}/metrics; store {cfg.store_location}, ledger "
-        f"{cfg['ledger_url']}, telemetry {cfg['telemetry_url']}",
+        f"households each, clock x{speed:g}\n"
+        f"  app      {options.public_url}/app (sign in as a demo household)\n"
+        f"  API      {options.public_url}/api/v1/openapi.json\n"
+        f"  metrics  {options.public_url}/metrics\n"
+        f"  store {cfg.store_location}, ledger {cfg['ledger_url']}, "
+        f"telemetry {cfg['telemetry_url']}",
         err=True,
     )
     server = _Server(
