@@ -18,6 +18,7 @@ from gridledger.market import Order, Side
 from gridledger.service.metrics import Metrics
 from gridledger.service.neighbourhood import Neighbourhood
 from gridledger.service.region import RegionService
+from gridledger.service.vens import LiveVens
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,12 @@ COMPANY_OFFER_WH = 4_000
 COMPANY_PRICE_MICRO_PER_KWH = 140_000
 
 
-def place_slot_orders(service: RegionService, hood: Neighbourhood, metrics: Metrics) -> int:
-    """The company's offer and every household's order for the open slot; returns how many
-    household orders were accepted."""
+def place_slot_orders(
+    service: RegionService, hood: Neighbourhood, metrics: Metrics, vens: LiveVens | None = None
+) -> int:
+    """The company's offer and every household's order for the open slot, following the
+    region's demand-response events through its live ``vens``; returns how many household
+    orders were accepted."""
     slot = service.open_slot()
     tariff = service.market.rules_for(slot).tariff
     company = service.company
@@ -56,6 +60,9 @@ def place_slot_orders(service: RegionService, hood: Neighbourhood, metrics: Metr
         tariff.feed_in_price_micro_per_kwh,
         tariff.retail_price_micro_per_kwh,
         company_pays,
+        None
+        if vens is None
+        else vens.slot_response(slot.start_s, slot.length_s, tariff.retail_price_micro_per_kwh),
     )
     placed = 0
     for p in plans:

@@ -52,6 +52,8 @@ from gridledger.service.queries import Queries
 from gridledger.service.reconnect import ReconnectingStore
 from gridledger.service.region import RegionService
 from gridledger.service.signin import SignIn
+from gridledger.service.vens import LiveVens
+from gridledger.service.vtn import Vtn
 from gridledger.sim.city import example_company
 from gridledger.store import Store
 from gridledger.telemetry import Delivery, Ingestor, Transport, open_transport, readings_filter
@@ -98,6 +100,8 @@ class Platform:
         self.command_transport: Transport | None = None
         self.device_transport: Transport | None = None
         self.faults: PlantFaults | None = None
+        self.vtn: Vtn | None = None
+        self.vens: dict[str, LiveVens] = {}
 
     @property
     def clock(self) -> Clock:
@@ -154,6 +158,7 @@ class Platform:
             self.demo_keys.install("demo-operator", self.operator_key)
         for name in self.options.regions:
             self._open_region(name, queries)
+        self._open_vtn()
         self._open_faults()
         self.ingestor = Ingestor(self.store, self.reading_domain, clock_ms=self.clock.now_ms)
         self.transport.subscribe(readings_filter(), self._inbox.put)
@@ -161,6 +166,17 @@ class Platform:
         for hood in self.neighbourhoods.values():
             hood.listen_for_commands()
         self.health.started = True
+
+    def _open_vtn(self) -> None:
+        """The regions' OpenADR VTN and the simulated households' VENs (service.vtn, .vens)."""
+        self.vtn = Vtn.open(
+            self.data_dir / "serve-openadr.jsonl",
+            self.clock.now,
+            lambda region: [s.site_id for s in self.queries.sites(region)],
+            list(self.regions),
+        )
+        for name, hood in self.neighbourhoods.items():
+            self.vens[name] = LiveVens(name, hood, self.vtn, self.bus, self.rules.clock.length_s)
 
     def _open_faults(self) -> None:
         """The live fault detection of every region with simulated households
@@ -476,7 +492,7 @@ class Platform:
                 # keep the set to the slots still open
                 self._planned = {k for k in self._planned if k[1] >= slot.start_s}
                 self._planned.add((name, slot.start_s))
-                placed += place_slot_orders(service, hood, self.metrics)
+                placed += place_slot_orders(service, hood, self.metrics, self.vens.get(name))
         return placed
 
     def tick_regions(self) -> None:
@@ -521,7 +537,8 @@ class Platform:
                 operator_regions.add(name)
             if address in service.company_names:
                 company_regions.add(name)
-        sites = frozenset(s.site_id for s in self.queries.sites_of(raw))
+        owned = self.queries.sites_of(raw)
+        sites = frozenset(s.site_id for s in owned)
         if operator_regions:
             roles.add(Role.OPERATOR)
         if company_regions:
@@ -534,6 +551,7 @@ class Platform:
             sites,
             frozenset(company_regions),
             frozenset(operator_regions),
+            frozenset(s.region for s in owned),
         )
 
     def demo_signer(
