@@ -209,3 +209,40 @@ def test_outsiders_get_problems(vtn: Vtn) -> None:
     r = c.get(f"{V}/events", headers=bearer("not-a-token"))
     assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
     assert c.post(f"{V}/auth/token", data={"grant_type": "password"}).status_code == 422
+
+
+def test_a_household_opts_out_of_one_event_and_back_in(vtn: Vtn) -> None:
+    c = vtn.client
+    op = bearer(vtn.session["operator"])
+    event = c.post(f"{V}/events", json=vtn.limit_doc([]), headers=op).json()
+    vens = vtn.platform.vens["central"]
+    live = vtn.platform.vtn
+    assert live is not None
+    a_index = vens.names.index(vtn.a.site_id)
+    assert vens.following(live.events[event["id"]])[a_index]
+    url = f"/api/v1/sites/{vtn.a.site_id}/demand-response"
+    view = c.get(url, headers=bearer(vtn.session["a"])).json()
+    assert [e["takes_part"] for e in view["events"]] == [True]
+    assert view["alerts"][0]["alert"] == "event"  # the posting told A
+    out = c.put(url + "/opt-out", json={"event_id": event["id"]}, headers=bearer(vtn.session["a"]))
+    assert out.status_code == 200, out.text
+    [part] = out.json()["events"]
+    assert part["takes_part"] is False and part["opted_out_of_event"] is True
+    assert not vens.following(live.events[event["id"]])[a_index]
+    # B's VEN still follows; B cannot opt A out; one of the two ids exactly
+    assert vens.following(live.events[event["id"]])[vens.names.index(vtn.b.site_id)]
+    theirs = c.put(
+        url + "/opt-out", json={"event_id": event["id"]}, headers=bearer(vtn.session["b"])
+    )
+    assert theirs.status_code == 404
+    both = c.put(
+        url + "/opt-out", json={"event_id": event["id"], "program_id": "central-dr"},
+        headers=bearer(vtn.session["a"]),
+    )  # fmt: skip
+    assert both.status_code == 422
+    back = c.put(
+        url + "/opt-out", json={"event_id": event["id"], "opted_out": False},
+        headers=bearer(vtn.session["a"]),
+    )  # fmt: skip
+    assert back.json()["events"][0]["takes_part"] is True
+    assert vens.following(live.events[event["id"]])[a_index]

@@ -17,8 +17,9 @@ load, battery and orders are exactly those without the event):
 * **notice** (``ALERT_OTHER``): passed on to the household as an alert.
 
 After a window ends each following household's VEN posts a report to the VTN: per slot its
-*baseline* (the grid import [Wh] a shadow copy of its battery (a shallow copy: its state is plain integers), started when the event became
-known and run on the unshifted load, would have drawn) and its *usage* (the import it drew).
+*baseline* (the grid import [Wh] a shadow copy of its battery would have drawn: a shallow copy
+made when the event became known, run on the unshifted load; its state is plain integers) and
+its *usage* (the import it drew).
 
 Alerts (stream kind ``alert``, to the site's owner only): ``event`` when an event that applies to
 the household is posted or changed, ``notice`` for an operator's notice, and ``excess`` when a
