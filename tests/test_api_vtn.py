@@ -139,6 +139,14 @@ def test_vens_read_and_report_for_themselves_only(vtn: Vtn) -> None:
     assert posted.status_code == 201, posted.text
     rid = posted.json()["id"]
     assert posted.json()["objectType"] == "REPORT"
+    # as openadr3-client sends one: nulls for the optional fields, no period on the resource
+    nulls = report | {"reportName": None, "payloadDescriptors": None, "objectType": None}
+    nulls["resources"] = [report["resources"][0] | {"intervalPeriod": None}]
+    client_style = c.post(f"{V}/reports", json=nulls, headers=bearer(token_a))
+    assert client_style.status_code == 201, client_style.text
+    served = client_style.json()["resources"][0]["intervalPeriod"]
+    assert served == event["intervalPeriod"]  # the event's period
+    assert all("objectType" not in d for d in client_style.json()["payloadDescriptors"])
     forged = dict(report, clientName=vtn.b.site_id)
     assert c.post(f"{V}/reports", json=forged, headers=bearer(token_a)).status_code == 404
     # the report is A's and the operator's to read, not B's

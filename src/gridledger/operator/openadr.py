@@ -381,7 +381,9 @@ class Report:
             "reportName": f"response to {self.event_id}",
             "payloadDescriptors": [
                 {
-                    "objectType": "REPORT_PAYLOAD_DESCRIPTOR",
+                    # no objectType: the spec's default is REPORT_PAYLOAD_DESCRIPTOR, and
+                    # openadr3-client 2.4 types a report's descriptors as event descriptors
+                    # (it refuses the explicit REPORT_PAYLOAD_DESCRIPTOR)
                     "payloadType": t,
                     "readingType": "DIRECT_READ",
                     "units": "WH",

@@ -444,6 +444,7 @@ class Vtn:
     # --- reports -------------------------------------------------------------------------------
 
     def create_report(self, p: Principal, doc: object) -> Report:
+        doc = self._with_period(doc)
         report = _as(Report, parse_object("REPORT", doc))
         event = self.events.get(report.event_id)
         region = "" if event is None else self.region_of_event(event)
@@ -456,6 +457,21 @@ class Vtn:
         if self._for_ven(p, event) is None or region not in p.site_regions:
             raise NotFoundError(f"event {report.event_id!r} is not one of yours")
         return self.record_report(report)
+
+    def _with_period(self, doc: object) -> object:
+        """A report whose resource has no ``intervalPeriod`` (optional in 3.0.1) covers its
+        event's period."""
+        if not isinstance(doc, dict) or doc.get("intervalPeriod"):
+            return doc
+        resources = doc.get("resources")
+        event = self.events.get(str(doc.get("eventID")))
+        if event is None or not isinstance(resources, list) or not resources:
+            return doc
+        first = resources[0]
+        if isinstance(first, dict) and not first.get("intervalPeriod"):
+            resources = [{**first, "intervalPeriod": event.period.to_json()}, *resources[1:]]
+            return {**doc, "resources": resources}
+        return doc
 
     def record_report(self, report: Report) -> Report:
         """Store a VEN's report (the live VENs call this in process)."""
