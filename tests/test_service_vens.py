@@ -7,6 +7,7 @@ reach the household."""
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,9 +18,11 @@ import pytest
 from serve_platform import TestClient, bearer, login, make_platform, run_minutes
 
 from gridledger.api.app import create_app
+from gridledger.api.stream import event_filter
+from gridledger.control.excess import MARGIN_WH
 from gridledger.devices.models import Accumulator, BidirectionalCounter
 from gridledger.market import Side
-from gridledger.operator.openadr import IntervalPeriod, limit_event, price_event
+from gridledger.operator.openadr import IntervalPeriod, excess_notice, limit_event, price_event
 from gridledger.service.events import Event, Subscription
 from gridledger.service.neighbourhood import Neighbourhood
 from gridledger.service.platform import Platform
@@ -216,3 +219,50 @@ def test_a_price_event_changes_the_bid_prices(live: tuple[Any, Any, TestClient])
     ]  # fmt: skip
     assert bids and max(bids) > retail
     assert np.all(np.array(bids) <= retail * 2)
+
+
+def test_excess_consumption_and_notices_alert_the_household_only(
+    live: tuple[Any, Any, TestClient],
+) -> None:
+    platform, clock, client = live
+    hood = platform.neighbourhoods["central"]
+    vens = platform.vens["central"]
+    run_minutes(platform, clock, 2)
+    while clock.now_ms() // 1000 % 900:  # to the start of a slot
+        run_minutes(platform, clock, 1)
+    slot_s = 900
+    slot = clock.now_ms() // 1000 // slot_s
+    _, load_w = hood.power_w(clock.now_ms() + slot_s * 500)
+    slot_wh = load_w * slot_s // 3600
+    # the household's own usual for this time of day, from earlier days: household 0 is usually
+    # away (nothing on), the others use twice as much as now
+    usual = slot_wh * 2
+    usual[0] = 0
+    assert slot_wh[0] > MARGIN_WH  # so its slot now is an excess over its usual
+    vens.history[slot % (86_400 // slot_s)] = deque([usual.copy() for _ in range(3)], maxlen=7)
+    bus = Bus(platform)
+    try:
+        run_minutes(platform, clock, 16)
+        seen = bus.drain()
+    finally:
+        bus.close()
+    excess = [e for e in seen if e.kind == "alert" and e.data["alert"] == "excess"]
+    assert [e.site for e in excess] == [hood.sites[0].site_id]
+    assert excess[0].data["usual_wh"] == int(usual[0])
+    assert excess[0].data["used_wh"] > MARGIN_WH
+    # an operator's notice reaches the household it names, as an alert
+    op = login(client, platform, platform.operator_key)
+    window = IntervalPeriod(clock.now(), 900)
+    text = "your consumption is well above usual"
+    notice = excess_notice("", default_program_id("central"), window, hood.sites[3].site_id, text)
+    assert client.post(f"{V}/events", json=notice.to_json(), headers=bearer(op)).status_code == 201
+    assert vens.alerts[hood.sites[3].site_id][-1]["text"] == text
+    assert all(a["alert"] != "notice" for a in vens.alerts[hood.sites[4].site_id])
+    # the stream shows a household's alerts to it alone (not even to its region's operator)
+    alert = excess[0]
+    owner = platform.principal_of(hood.sites[0].owner.address)
+    other = platform.principal_of(hood.sites[1].owner.address)
+    operator = platform.principal_of(platform.operator_key.address)
+    assert event_filter(owner, {"alert"})(alert)
+    assert not event_filter(other, {"alert"})(alert)
+    assert not event_filter(operator, {"alert"})(alert)
