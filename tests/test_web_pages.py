@@ -353,12 +353,48 @@ def test_archive_trade_proof_and_csv(household: Account) -> None:
     ] == [(r["slot_start_s"], r["kind"], r["energy_wh"], r["amount_micro"]) for r in rows]
 
 
+def test_events_page_lists_an_event_and_opts_out(household: Account) -> None:
+    """The operator posts an import limit through the VTN; the household's events page lists
+    it with its alert (pushed by the stream), and its opt-out button takes the home out."""
+    base = household.base
+    op = httpx.post(base + "/api/v1/auth/demo", json={"role": "operator"}).json()["token"]
+    market = household.api("/regions/central/market")
+    start = market["open_slot_start_s"] + 4 * market["slot_seconds"]
+    event = {
+        "programID": "central-dr", "eventName": "evening peak",
+        "intervalPeriod": {
+            "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)), "duration": "PT15M",
+        },
+        "payloadDescriptors": [{"payloadType": "IMPORT_CAPACITY_LIMIT", "units": "KW"}],
+        "intervals": [{"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [0.5]}]}],
+    }  # fmt: skip
+    household.goto(f"/app/sites/{A}/events")
+    page = household.page
+    page.wait_for_selector("#programs tbody button")
+    posted = httpx.post(
+        base + "/openadr3/3.0.1/events", json=event, headers={"Authorization": f"Bearer {op}"}
+    )
+    assert posted.status_code == 201, posted.text
+    # the "event affects you" alert arrives on the stream and the page reloads its events
+    page.wait_for_selector("#events tbody button", timeout=20_000)
+    assert "evening peak" in page.inner_text("#events tbody")
+    assert "affects your home" in page.inner_text("#alerts")
+    check_page(household, "events")
+    page.click("#events tbody button")
+    page.wait_for_function(
+        "document.querySelector('#events tbody').textContent.includes('not taking part')"
+    )
+    view = household.api(f"/sites/{A}/demand-response")
+    [mine] = [e for e in view["events"] if e["event_id"] == posted.json()["id"]]
+    assert mine["takes_part"] is False
+
+
 def test_another_household_cannot_open_the_first_ones_pages(
     browser: Browser, base_url: str, household: Account
 ) -> None:
     other = _sign_in(browser, base_url, site=B)
     assert other.page.url.endswith(f"/app/sites/{B}/monitor")
-    for tab in ("monitor", "plant", "trading"):
+    for tab in ("monitor", "plant", "trading", "events"):
         response = other.goto(f"/app/sites/{A}/{tab}")
         assert response.status == 404
         assert "There is no site" in other.page.inner_text("#notfound")
