@@ -158,7 +158,10 @@ class Platform:
             self.demo_keys.install("demo-operator", self.operator_key)
         for name in self.options.regions:
             self._open_region(name, queries)
-        self._open_vtn()
+        # the regions' OpenADR VTN and the simulated households' VENs (service.vtn, .vens)
+        self.vtn = Vtn.open(self.data_dir, self.clock.now, queries, list(self.regions))
+        for name, hood in self.neighbourhoods.items():
+            self.vens[name] = LiveVens(name, hood, self.vtn, self.bus, self.rules.clock.length_s)
         self._open_faults()
         self.ingestor = Ingestor(self.store, self.reading_domain, clock_ms=self.clock.now_ms)
         self.transport.subscribe(readings_filter(), self._inbox.put)
@@ -166,17 +169,6 @@ class Platform:
         for hood in self.neighbourhoods.values():
             hood.listen_for_commands()
         self.health.started = True
-
-    def _open_vtn(self) -> None:
-        """The regions' OpenADR VTN and the simulated households' VENs (service.vtn, .vens)."""
-        self.vtn = Vtn.open(
-            self.data_dir / "serve-openadr.jsonl",
-            self.clock.now,
-            lambda region: [s.site_id for s in self.queries.sites(region)],
-            list(self.regions),
-        )
-        for name, hood in self.neighbourhoods.items():
-            self.vens[name] = LiveVens(name, hood, self.vtn, self.bus, self.rules.clock.length_s)
 
     def _open_faults(self) -> None:
         """The live fault detection of every region with simulated households

@@ -143,8 +143,8 @@ class LiveVens:
         limit = np.full(self.n, UNLIMITED_WH, np.int64)
         out = _Window(curtailed, limit)
         for event in self.vtn.events_of_region(self.region):
-            if event.payload_type not in (IMPORT_CAPACITY_LIMIT, SIMPLE):
-                continue
+            if event.payload_type not in (IMPORT_CAPACITY_LIMIT, SIMPLE) or _end_ms(event) <= t_ms:
+                continue  # past events cost nothing per step
             who = self.following(event)
             if not who.any():
                 continue
@@ -279,7 +279,7 @@ class LiveVens:
         win = self._windows(mid_ms)
         price = np.full(self.n, retail, np.int64)
         for event in self.vtn.events_of_region(self.region):
-            if event.payload_type != PRICE:
+            if event.payload_type != PRICE or _end_ms(event) <= mid_ms:
                 continue
             who = self.following(event)
             for k, value in enumerate(event.values()):
@@ -361,3 +361,8 @@ class LiveVens:
 
 def _ms(t: datetime) -> int:
     return int(t.timestamp() * 1000)
+
+
+def _end_ms(event: Event) -> int:
+    """When the last interval of ``event`` ends [Unix ms]."""
+    return max(_ms(event.window(k).end) for k in range(len(event.intervals)))

@@ -48,9 +48,12 @@ from gridledger.service.access import (
     authorize,
 )
 from gridledger.service.journal import Journal
+from gridledger.service.queries import Queries
 
 T = TypeVar("T")
 
+#: The VTN's journal in the data dir.
+JOURNAL = "serve-openadr.jsonl"
 #: Lifetime of an access token [wall s].
 TOKEN_TTL_S = 3600
 #: Most objects one list answer holds (the spec's ``limit``).
@@ -113,15 +116,15 @@ class Vtn:
 
     @classmethod
     def open(
-        cls,
-        path: Path,
-        now: Callable[[], datetime],
-        sites_of_region: Callable[[str], list[str]],
-        regions: list[str],
+        cls, data_dir: Path, now: Callable[[], datetime], queries: Queries, regions: list[str]
     ) -> Vtn:
-        """The VTN of ``regions`` from its journal at ``path``, each region's default program
-        created if missing."""
-        vtn = cls(Journal(path), now, sites_of_region)
+        """The VTN of ``regions`` from its journal :data:`JOURNAL` in ``data_dir``, each
+        region's default program created if missing; its VENs are the regions' sites."""
+
+        def sites(region: str) -> list[str]:
+            return [s.site_id for s in queries.sites(region)]
+
+        vtn = cls(Journal(data_dir / JOURNAL), now, sites)
         vtn.replay()
         for name in regions:
             vtn.ensure_program(name)
