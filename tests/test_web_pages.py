@@ -456,6 +456,40 @@ def test_operator_sees_the_regions_slots_and_registers_a_household(
     op.context.close()
 
 
+def test_operator_posts_and_deletes_a_demand_response_event(
+    browser: Browser, base_url: str, household: Account
+) -> None:
+    op = _sign_in(browser, base_url, role="operator")
+    page = op.page
+    page.wait_for_selector("#dr-events tbody tr")
+    market = op.api("/regions/central/market")
+    start = market["open_slot_start_s"] + 8 * market["slot_seconds"]
+    local = page.evaluate(
+        "([s]) => { const d = new Date(s * 1000); d.setMinutes(d.getMinutes() - "
+        "d.getTimezoneOffset()); return d.toISOString().slice(0, 16); }",
+        arg=[start],
+    )
+    page.select_option("#e-kind", "SIMPLE")
+    page.fill("#e-start", local)
+    page.fill("#e-minutes", "30")
+    page.fill("#e-value", "1")
+    page.fill("#e-targets", A)
+    page.click("#event-form button[type=submit]")
+    page.wait_for_function(
+        "document.querySelector('#dr-events tbody').textContent.includes('load shed')"
+    )
+    check_page(op, "operator-events")
+    # the household it names sees it, taking part
+    shed = [e for e in household.api(f"/sites/{A}/demand-response")["events"]
+            if e["payload_type"] == "SIMPLE"]  # fmt: skip
+    assert shed and shed[-1]["takes_part"] and shed[-1]["status"] == "upcoming"
+    page.click("#dr-events tbody button:has-text('Delete load shed')")
+    page.wait_for_function(
+        "!document.querySelector('#dr-events tbody').textContent.includes('load shed')"
+    )
+    op.context.close()
+
+
 def test_admin_opens_every_regions_view(browser: Browser, base_url: str) -> None:
     admin = _sign_in(browser, base_url, role="admin")
     assert admin.page.url.endswith("/app/operator/central")

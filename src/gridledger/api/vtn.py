@@ -8,8 +8,9 @@ Errors are the spec's Problem (RFC 7807/9457), as everywhere in gridledger.
 Authentication is the spec's OAuth 2 client-credentials flow: ``GET /auth/server`` names the
 token URL, ``POST /auth/token`` (``grant_type=client_credentials`` with ``client_id`` and
 ``client_secret`` as form fields, JSON, or HTTP Basic) returns a Bearer token. A session token
-of ``/api/v1/auth/login`` is accepted too (an operator's session is the BL, a household's the
-VEN of its sites). Who may do what is :mod:`gridledger.service.vtn` with the one policy.
+of ``/api/v1/auth/login`` is accepted too, as a Bearer token or the app's session cookie (an
+operator's session is the BL, a household's the VEN of its sites). Who may do what is
+:mod:`gridledger.service.vtn` with the one policy.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from gridledger.api.openadr_schemas import (
     AuthServerOut,
@@ -36,7 +37,7 @@ from gridledger.api.openadr_schemas import (
     VenOut,
 )
 from gridledger.api.problems import PROBLEM_RESPONSES
-from gridledger.api.session import PlatformDep
+from gridledger.api.session import COOKIE, PlatformDep
 from gridledger.errors import ValidationError
 from gridledger.service.access import AuthenticationError, Principal
 from gridledger.service.platform import Platform
@@ -50,6 +51,10 @@ _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="openadr3",
     description="Access token of POST /openadr3/3.0.1/auth/token, or an /api/v1 session token",
+)
+
+_cookie = APIKeyCookie(
+    name=COOKIE, auto_error=False, description="The app's session cookie (the operator's page)"
 )
 
 Skip = Annotated[int, Query(ge=0, le=10**6)]
@@ -66,13 +71,14 @@ async def vtn_caller(
     request: Request,
     platform: PlatformDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
 ) -> Principal:
     token = bearer.credentials if bearer is not None else None
     if token is not None and platform.vtn is not None:
         p = platform.vtn.principal_of_token(token)
         if p is not None:
             return p
-    session = platform.signin.session(token)
+    session = platform.signin.session(token if token is not None else cookie)
     if session is None:
         raise AuthenticationError(
             "send a Bearer token: POST /openadr3/3.0.1/auth/token with your client credentials"
