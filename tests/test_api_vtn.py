@@ -191,6 +191,11 @@ def test_operator_manages_programs_and_events_and_they_survive_a_restart(
     gone = c.post(f"{V}/programs", json={"programName": "tmp"}, headers=op).json()["id"]
     assert c.delete(f"{V}/programs/{gone}", headers=op).json()["id"] == gone
     assert c.get(f"{V}/programs/{gone}", headers=op).status_code == 404
+    opted = c.put(
+        f"/api/v1/sites/{vtn.a.site_id}/demand-response/opt-out",
+        json={"program_id": pid}, headers=bearer(vtn.session["a"]),
+    )  # fmt: skip
+    assert opted.status_code == 200, opted.text
     vtn.client.close()
     vtn.platform.stop()
     again, _ = make_platform(
@@ -202,6 +207,8 @@ def test_operator_manages_programs_and_events_and_they_survive_a_restart(
     assert again.vtn.programs[pid].long_name == "Evening peak"
     assert again.vtn.events[event["id"]].name == "tighter"
     assert gone not in again.vtn.programs
+    assert (pid, vtn.a.site_id) in again.vtn.program_opt_outs  # the opt-out too
+    assert not again.vens["central"].following(again.vtn.events[event["id"]])[0]
     # the BL credentials were kept too
     relogin = vtn.client.post(
         f"{V}/auth/token",

@@ -125,10 +125,11 @@ class LiveVens:
     def fleet(self, program_id: str) -> VenFleet:
         """The region's VENs in ``program_id`` with the opt-outs recorded in the VTN."""
         fleet = VenFleet(self.n, program_id, 0, self.slot_s, self.names)
+        programs, events = self.vtn.opt_outs()
         for i, name in enumerate(self.names):
-            if (program_id, name) in self.vtn.program_opt_outs:
+            if (program_id, name) in programs:
                 fleet.opt_out(i)
-        for event_id, name in self.vtn.event_opt_outs:
+        for event_id, name in events:
             if name in fleet.index:
                 fleet.opt_out(fleet.index[name], event_id)
         return fleet

@@ -567,6 +567,12 @@ class Vtn:
             )
             (target.add if out else target.discard)(key)
 
+    def opt_outs(self) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+        """Copies of the (program, site) and (event, site) opt-outs (safe to iterate while the
+        API changes them)."""
+        with self._lock:
+            return set(self.program_opt_outs), set(self.event_opt_outs)
+
     def opted_out(self, site_id: str, event: Event) -> bool:
         """Whether ``site_id`` opted out of ``event`` or out of its program."""
         return (event.program_id, site_id) in self.program_opt_outs or (
