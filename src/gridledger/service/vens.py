@@ -6,12 +6,12 @@ Every step of the neighbourhood (:meth:`Neighbourhood.step`, one per reading int
 that follows an event does (one that opted out of the event or its program does nothing: its
 load, battery and orders are exactly those without the event):
 
-* **import limit** (``IMPORT_CAPACITY_LIMIT``) or **load shed** (``SIMPLE`` >= 1) for a window:
-  before the window it pre-charges its battery from the grid with what the window will need
-  (the forecast net load above the limit, at most half the charge limit); in the window it
-  shifts :data:`FLEXIBLE_PERMILLE` of its load out (paid back after the window, at most that
-  share again), its battery covers the rest down to the owner's reserve, and its bid is capped at
-  the limit;
+* **import limit** (``IMPORT_CAPACITY_LIMIT``) or **load shed** (``SIMPLE`` >= 1, a limit of
+  0) for a window: before the window it pre-charges its battery from the grid with what the
+  window will need (the forecast net load above the limit, at half the charge limit); in the
+  window it shifts :data:`FLEXIBLE_PERMILLE` of its load out (paid back after the window, at most
+  that share again), its battery covers the net load above the limit (no more, so its charge
+  lasts the window; down to the owner's reserve), and its bid is capped at the limit;
 * **price** (``PRICE``): its orders are planned with the event's price for the slot instead of
   the tariff;
 * **notice** (``ALERT_OTHER``): passed on to the household as an alert.
@@ -92,7 +92,8 @@ class _Window:
 
     curtailed: BoolArray
     limit_w: I64
-    upcoming: list[tuple[int, int, int]] = field(default_factory=list)  # (i, start_ms, end_ms)
+    #: (household, start [ms], end [ms], limit [W]) of the windows coming within the horizon
+    upcoming: list[tuple[int, int, int, int]] = field(default_factory=list)
 
 
 class LiveVens:
@@ -159,7 +160,7 @@ class LiveVens:
                     curtailed |= who
                     limit[who] = np.minimum(limit[who], level_w)
                 elif t_ms < start <= t_ms + PRECHARGE_HORIZON_S * 1000:
-                    out.upcoming += [(int(i), start, end) for i in np.flatnonzero(who)]
+                    out.upcoming += [(int(i), start, end, level_w) for i in np.flatnonzero(who)]
         return out
 
     # --- each step -------------------------------------------------------------------------------
@@ -181,11 +182,19 @@ class LiveVens:
         load += payback
         self.deferred_wms -= payback * dt_ms
         setpoints: list[int | None] = [None] * self.n
-        for i, start, end in win.upcoming:
+        # in a window the battery covers the net load above the limit, no more (what it holds
+        # must last the window); with a surplus it charges as usual
+        net = load - pv_w
+        for i in np.flatnonzero(win.curtailed):
+            if net[i] > win.limit_w[i]:
+                setpoints[i] = -int(net[i] - win.limit_w[i])
+            elif net[i] >= 0:
+                setpoints[i] = 0
+        for i, start, end, limit_w in win.upcoming:
             acc = self._battery(i)
             if acc is None or win.curtailed[i]:
                 continue
-            need_wh = self._window_need_wh(i, start, end)
+            need_wh = self._window_need_wh(i, start, end, limit_w)
             target = min(
                 acc.capacity_wh, acc.capacity_wh * acc.reserve_soc_permille // 1000 + need_wh
             )
@@ -193,11 +202,12 @@ class LiveVens:
                 setpoints[i] = max(setpoints[i] or 0, acc.max_charge_w // 2)
         return load, setpoints
 
-    def _window_need_wh(self, i: int, start_ms: int, end_ms: int) -> int:
-        """Forecast net load above nothing [Wh] of household ``i`` over a window, flexible
-        share shifted out (the battery should cover it)."""
+    def _window_need_wh(self, i: int, start_ms: int, end_ms: int, limit_w: int) -> int:
+        """What household ``i``'s battery should cover over a window [Wh]: its forecast net
+        load, the flexible share shifted out, above the window's import limit [W]."""
         pv, load = self.hood.power_w((start_ms + end_ms) // 2)
-        net_w = max(0, int(load[i]) * (1000 - FLEXIBLE_PERMILLE) // 1000 - int(pv[i]))
+        net = int(load[i]) * (1000 - FLEXIBLE_PERMILLE) // 1000 - int(pv[i]) - limit_w
+        net_w = max(0, net)
         return net_w * (end_ms - start_ms) // _MS_PER_H
 
     def _battery(self, i: int) -> Accumulator | None:
@@ -290,12 +300,12 @@ class LiveVens:
         hours_ms = slot_seconds * 1000
         cap = np.where(win.curtailed, win.limit_w * hours_ms // _MS_PER_H, UNLIMITED_WH)
         precharge = np.zeros(self.n, np.int64)
-        for i, start, end in win.upcoming:
+        for i, start, end, limit_w in win.upcoming:
             acc = self._battery(i)
             if acc is None or win.curtailed[i]:
                 continue
             target = acc.capacity_wh * acc.reserve_soc_permille // 1000 + self._window_need_wh(
-                i, start, end
+                i, start, end, limit_w
             )
             room = max(0, min(acc.capacity_wh, target) - acc.stored_wh)
             precharge[i] = min(room, acc.max_charge_w // 2 * hours_ms // _MS_PER_H)
