@@ -185,11 +185,11 @@ class LiveVens:
         # in a window the battery covers the net load above the limit, no more (what it holds
         # must last the window); with a surplus it charges as usual
         net = load - pv_w
-        for i in np.flatnonzero(win.curtailed):
-            if net[i] > win.limit_w[i]:
-                setpoints[i] = -int(net[i] - win.limit_w[i])
-            elif net[i] >= 0:
-                setpoints[i] = 0
+        for h in np.flatnonzero(win.curtailed):
+            if net[h] > win.limit_w[h]:
+                setpoints[h] = -int(net[h] - win.limit_w[h])
+            elif net[h] >= 0:
+                setpoints[h] = 0
         for i, start, end, limit_w in win.upcoming:
             acc = self._battery(i)
             if acc is None or win.curtailed[i]:
