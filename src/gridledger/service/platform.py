@@ -158,7 +158,6 @@ class Platform:
             self.demo_keys.install("demo-operator", self.operator_key)
         for name in self.options.regions:
             self._open_region(name, queries)
-        # the regions' OpenADR VTN and the simulated households' VENs (service.vtn, .vens)
         self.vtn = Vtn.open(self.data_dir, self.clock.now, queries, list(self.regions))
         for name, hood in self.neighbourhoods.items():
             self.vens[name] = LiveVens(name, hood, self.vtn, self.bus, self.rules.clock.length_s)
@@ -529,21 +528,20 @@ class Platform:
                 operator_regions.add(name)
             if address in service.company_names:
                 company_regions.add(name)
-        owned = self.queries.sites_of(raw)
-        sites = frozenset(s.site_id for s in owned)
+        owned = {s.site_id: s.region for s in self.queries.sites_of(raw)}  # site -> region
         if operator_regions:
             roles.add(Role.OPERATOR)
         if company_regions:
             roles.add(Role.COMPANY)
-        if sites or not roles:
+        if owned or not roles:
             roles.add(Role.HOUSEHOLD)
         return Principal(
             address,
             frozenset(roles),
-            sites,
+            frozenset(owned),
             frozenset(company_regions),
             frozenset(operator_regions),
-            frozenset(s.region for s in owned),
+            frozenset(owned.values()),
         )
 
     def demo_signer(
