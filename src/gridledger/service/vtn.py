@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 import time
@@ -51,6 +52,7 @@ from gridledger.service.journal import Journal
 from gridledger.service.queries import Queries
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: The VTN's journal in the data dir.
 JOURNAL = "serve-openadr.jsonl"
@@ -137,8 +139,10 @@ class Vtn:
         for e in self.journal.entries():
             op = e.get("op")
             if op == "put":
-                obj = parse_object(str(e["kind"]), e["doc"])
-                self._put(obj)
+                try:
+                    self._put(parse_object(str(e["kind"]), e["doc"]))
+                except ValidationError as exc:  # accepted once: say why it cannot come back
+                    log.warning("OpenADR journal entry not replayed: %s", exc)
             elif op == "delete":
                 self._forget(str(e["kind"]), str(e["id"]))
             elif op == "cred":
