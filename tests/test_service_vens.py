@@ -22,10 +22,17 @@ from gridledger.api.stream import event_filter
 from gridledger.control.excess import MARGIN_WH
 from gridledger.devices.models import Accumulator, BidirectionalCounter
 from gridledger.market import Side
-from gridledger.operator.openadr import IntervalPeriod, excess_notice, limit_event, price_event
+from gridledger.operator.openadr import (
+    IntervalPeriod,
+    excess_notice,
+    limit_event,
+    price_event,
+    shed_event,
+)
 from gridledger.service.events import Event, Subscription
 from gridledger.service.neighbourhood import Neighbourhood
 from gridledger.service.platform import Platform
+from gridledger.service.vens import FLEXIBLE_PERMILLE
 from gridledger.service.vtn import default_program_id
 from gridledger.telemetry import open_transport
 
@@ -266,3 +273,27 @@ def test_excess_consumption_and_notices_alert_the_household_only(
     assert event_filter(owner, {"alert"})(alert)
     assert not event_filter(other, {"alert"})(alert)
     assert not event_filter(operator, {"alert"})(alert)
+
+
+def test_a_load_shed_curtails_with_a_limit_of_zero_and_level_zero_does_nothing(
+    live: tuple[Any, Any, TestClient],
+) -> None:
+    platform, clock, client = live
+    hood = platform.neighbourhoods["central"]
+    vens = platform.vens["central"]
+    op = login(client, platform, platform.operator_key)
+    window = IntervalPeriod(clock.now(), 1800)
+    names = [s.site_id for s in hood.sites]
+    for level, target in ((1, names[2]), (0, names[3])):
+        doc = shed_event("", default_program_id("central"), window, level, [target]).to_json()
+        assert client.post(f"{V}/events", json=doc, headers=bearer(op)).status_code == 201
+    t_ms = clock.now_ms() + 60_000
+    win = vens._windows(t_ms)
+    assert win.curtailed.tolist() == [i == 2 for i in range(len(names))]
+    assert win.limit_w[2] == 0
+    # in the window household 2 shifts its flexible share and its battery covers the rest
+    pv, load = hood.power_w(t_ms)
+    run_load, setpoints = vens.adjust(t_ms + 1, 60_000, pv, load)
+    assert run_load[2] == load[2] - load[2] * FLEXIBLE_PERMILLE // 1000
+    assert setpoints[2] == -(int(run_load[2]) - int(pv[2]))  # all of the net load
+    assert run_load[3] == load[3] and setpoints[3] is None  # level 0: nothing
