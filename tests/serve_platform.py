@@ -146,6 +146,24 @@ class World:
         )
         assert sent.status_code == 202, sent.text
         self.a_command = sent.json()["id"]
+        # demand response: an import-limit event aimed at A, and A's VEN's report on it
+        from gridledger.operator.openadr import IntervalPeriod, Report, limit_event
+        from gridledger.service.vtn import default_program_id
+
+        vtn = self.platform.vtn
+        assert vtn is not None
+        window = IntervalPeriod(service.open_slot().next(4).start, 900)
+        program = default_program_id("central")
+        posted = self.client.post(
+            "/openadr3/3.0.1/events",
+            json=limit_event("", program, window, 400, [self.a_site.site_id]).to_json(),
+            headers=bearer(self.tokens["operator"]),
+        )
+        assert posted.status_code == 201, posted.text
+        self.a_event = posted.json()["id"]
+        self.a_report = vtn.record_report(
+            Report("", program, self.a_event, self.a_site.site_id, window, (300,), (120,))
+        ).id
         self.a_fault = self.plant_fault()
 
     def plant_fault(self) -> str:

@@ -18,8 +18,11 @@ ROLES = (None, "a", "b", "outsider", "company", "operator", "admin")
 PUBLIC = {
     ("get", "/healthz"), ("get", "/readyz"), ("get", "/api/v1/auth/nonce"),
     ("post", "/api/v1/auth/login"), ("get", "/api/v1/auth/demo"), ("post", "/api/v1/auth/demo"),
-    ("post", "/api/v1/auth/logout"),
+    ("post", "/api/v1/auth/logout"), ("get", "/openadr3/3.0.1/auth/server"),
+    ("post", "/openadr3/3.0.1/auth/token"),
 }  # fmt: skip
+VTN = "/openadr3/3.0.1"
+VENS_OF_CENTRAL = {"a", "b", "operator", "admin"}
 TRADERS = {"a", "b", "outsider", "company"}
 SIGNED_IN = {"a", "b", "outsider", "company", "operator", "admin"}
 
@@ -40,6 +43,12 @@ def allowed(method: str, path: str) -> set[str]:
     """Who may succeed on an operation aimed at A's resources."""
     if (method, path) in PUBLIC:
         return {*SIGNED_IN, "anonymous"}
+    if path.startswith(VTN):
+        if method != "get":
+            return {"a"} if path == f"{VTN}/reports" else {"operator", "admin"}
+        if path.endswith(("/events/{eventID}", "/reports/{reportID}")):
+            return {"a", "operator", "admin"}  # A's event and report
+        return VENS_OF_CENTRAL  # B's lists hold only its own
     if path.startswith("/api/v1/regions/{region}/") and method != "get":
         return {"operator", "admin"}
     if "{site_id}" in path:
@@ -68,6 +77,7 @@ def request(world: World, method: str, path: str) -> tuple[str, dict[str, Any] |
         "site_id": world.a_site.site_id, "region": "central", "order_id": world.a_order,
         "fault_id": world.a_fault,
         "slot_start_s": str(world.trade.slot_start_s), "index": str(world.trade.index),
+        "programID": "central-dr", "eventID": world.a_event, "reportID": world.a_report,
     }  # fmt: skip
     url = path
     for name, value in params.items():
@@ -106,8 +116,37 @@ def request(world: World, method: str, path: str) -> tuple[str, dict[str, Any] |
         ("post", "/api/v1/company/offers"): {"energy_wh": 1000, "price_micro_per_kwh": 100_000},
         ("post", "/api/v1/auth/login"): {"message": "x", "signature": "0x" + "00" * 65},
         ("post", "/api/v1/auth/demo"): {"role": "household"},
+        ("put", "/api/v1/sites/{site_id}/demand-response/opt-out"): {
+            "event_id": world.a_event, "opted_out": False,
+        },
+        ("post", f"{VTN}/programs"): {"programName": f"walk-{Signer.generate().address}"},
+        ("put", f"{VTN}/programs/{{programID}}"): {"programName": "central-dr"},
+        ("post", f"{VTN}/events"): vtn_event(world),
+        ("put", f"{VTN}/events/{{eventID}}"): vtn_event(world),
+        ("post", f"{VTN}/reports"): a_report(world),
     }  # fmt: skip
     return url, bodies.get((method, path))
+
+
+def vtn_event(world: World) -> dict[str, Any]:
+    assert world.platform.vtn is not None
+    return world.platform.vtn.events[world.a_event].to_json()
+
+
+def a_report(world: World) -> dict[str, Any]:
+    assert world.platform.vtn is not None
+    return world.platform.vtn.reports[world.a_report].to_json()
+
+
+def disposable(world: World, path: str) -> str:
+    """A fresh program or event for one DELETE of the walk (each role deletes its own)."""
+    vtn = world.platform.vtn
+    assert vtn is not None
+    op = world.platform.principal_of(world.platform.operator_key.address)
+    if path.endswith("{programID}"):
+        name = f"walk-{Signer.generate().address}"
+        return f"{VTN}/programs/" + vtn.create_program(op, {"programName": name}, {"central"}).id
+    return f"{VTN}/events/" + vtn.create_event(op, vtn_event(world)).id
 
 
 def secrets_of_a(world: World) -> list[str]:
@@ -141,10 +180,12 @@ def test_every_operation_as_every_role(world: World, method: str, path: str) -> 
         world.client.cookies.clear()
         if path == "/api/v1/auth/logout":
             continue  # would end the session the walk uses; tested in test_api_signin
+        if method == "delete" and path.startswith(VTN):
+            url = disposable(world, path)
         response = world.client.request(method.upper(), url, json=body, headers=world.headers(role))
         status = response.status_code
         assert status < 500 or path == "/readyz", (who, method, url, response.text)
-        if path in ("/readyz", "/api/v1/auth/login"):
+        if path in ("/readyz", "/api/v1/auth/login", f"{VTN}/auth/token"):
             continue  # not ready (no threads in this test) / a made-up message: 401 for all
         if who in may:
             assert status not in (401, 403, 404), (who, method, url, response.text)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridledger.errors import ValidationError
 from gridledger.operator.openadr import (
@@ -17,6 +21,7 @@ from gridledger.operator.openadr import (
     format_duration,
     limit_event,
     parse_duration,
+    parse_object,
     parse_time,
     price_event,
     shed_event,
@@ -110,3 +115,84 @@ def test_malformed_documents_are_refused() -> None:
         Report.from_json({"programID": "p"})
     with pytest.raises(ValidationError):
         Report("r", "p", "e", "c", IntervalPeriod(T0, 900), (1,), ())
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False)
+    | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=20,
+)  # fmt: skip
+KEYS = st.sampled_from([
+    "id", "objectType", "programID", "eventID", "clientName", "programName", "intervalPeriod",
+    "intervals", "payloadDescriptors", "targets", "resources", "createdDateTime", "priority",
+])  # fmt: skip
+
+
+@given(kind=st.sampled_from(["PROGRAM", "EVENT", "REPORT"]),
+       doc=st.dictionaries(KEYS, JSON, max_size=8) | JSON)  # fmt: skip
+@settings(max_examples=300, deadline=None)
+def test_any_json_parses_or_is_a_validation_error(kind: str, doc: object) -> None:
+    """The VTN parses whatever a client sends: a value of the kind, or a ValidationError (a 422
+    problem), never another exception (a 500)."""
+    try:
+        parsed = parse_object(kind, doc)
+    except ValidationError:
+        return
+    assert type(parsed).__name__ == kind.capitalize()
+
+
+def test_stamped_objects_round_trip_with_their_times() -> None:
+    modified = T0 + timedelta(minutes=5)
+    event = limit_event("e1", "p1", IntervalPeriod(T0, 900), 2500, ["central-0003"])
+    stamped = replace(event, created=T0, modified=modified)
+    doc = stamped.to_json()
+    assert doc["createdDateTime"] == "2026-01-01T16:00:00Z"
+    assert doc["modificationDateTime"] == "2026-01-01T16:05:00Z"
+    assert parse_object("EVENT", json.loads(json.dumps(doc))) == stamped
+    # never modified: both times are the creation time, and it reads back as unmodified
+    fresh = replace(event, created=T0)
+    assert fresh.to_json()["modificationDateTime"] == fresh.to_json()["createdDateTime"]
+    assert Event.from_json(fresh.to_json()) == fresh
+    program = Program("p1", "central-dr", created=T0, region="central", modified=modified)
+    assert program.to_json()["targets"] == [{"type": "REGION", "values": ["central"]}]
+    assert Program.from_json(program.to_json()) == program
+
+
+def _paths(doc: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Every path to a value inside ``doc`` (dict keys and list indexes)."""
+    items: list[tuple[object, object]] = []
+    if isinstance(doc, dict):
+        items = list(doc.items())
+    elif isinstance(doc, list):
+        items = list(enumerate(doc))
+    out: list[tuple[object, ...]] = []
+    for key, value in items:
+        out.append((*prefix, key))
+        out += _paths(value, (*prefix, key))
+    return out
+
+
+@given(kind=st.sampled_from(["EVENT", "REPORT"]), pick=st.integers(0, 10**6), value=JSON)
+@settings(max_examples=300, deadline=None)
+def test_a_valid_object_with_any_field_replaced_parses_or_is_refused(
+    kind: str, pick: int, value: object
+) -> None:
+    """Deeper than random JSON: one value anywhere in a valid event or report replaced by any
+    JSON value still parses or is a ValidationError."""
+    period = IntervalPeriod(T0, 900)
+    obj = (
+        limit_event("e1", "p1", period, 2500, ["central-0003"])
+        if kind == "EVENT"
+        else Report("r1", "p1", "e1", "central-0003", period, (300, 200), (100, 50), T0)
+    )
+    doc = json.loads(json.dumps(obj.to_json()))
+    paths = _paths(doc)
+    path = paths[pick % len(paths)]
+    target = doc
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with contextlib.suppress(ValidationError):  # any other exception fails the test
+        parse_object(kind, doc)

@@ -352,12 +352,48 @@ def test_archive_trade_proof_and_csv(household: Account) -> None:
     ] == [(r["slot_start_s"], r["kind"], r["energy_wh"], r["amount_micro"]) for r in rows]
 
 
+def test_events_page_lists_an_event_and_opts_out(household: Account) -> None:
+    """The operator posts an import limit through the VTN; the household's events page lists
+    it with its alert (pushed by the stream), and its opt-out button takes the home out."""
+    base = household.base
+    op = httpx.post(base + "/api/v1/auth/demo", json={"role": "operator"}).json()["token"]
+    market = household.api("/regions/central/market")
+    start = market["open_slot_start_s"] + 4 * market["slot_seconds"]
+    event = {
+        "programID": "central-dr", "eventName": "evening peak",
+        "intervalPeriod": {
+            "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)), "duration": "PT15M",
+        },
+        "payloadDescriptors": [{"payloadType": "IMPORT_CAPACITY_LIMIT", "units": "KW"}],
+        "intervals": [{"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [0.5]}]}],
+    }  # fmt: skip
+    household.goto(f"/app/sites/{A}/events")
+    page = household.page
+    page.wait_for_selector("#programs tbody button")
+    posted = httpx.post(
+        base + "/openadr3/3.0.1/events", json=event, headers={"Authorization": f"Bearer {op}"}
+    )
+    assert posted.status_code == 201, posted.text
+    # the "event affects you" alert arrives on the stream and the page reloads its events
+    page.wait_for_selector("#events tbody button", timeout=20_000)
+    assert "evening peak" in page.inner_text("#events tbody")
+    assert "affects your home" in page.inner_text("#alerts")
+    check_page(household, "events")
+    page.click("#events tbody button")
+    page.wait_for_function(
+        "document.querySelector('#events tbody').textContent.includes('not taking part')"
+    )
+    view = household.api(f"/sites/{A}/demand-response")
+    [mine] = [e for e in view["events"] if e["event_id"] == posted.json()["id"]]
+    assert mine["takes_part"] is False
+
+
 def test_another_household_cannot_open_the_first_ones_pages(
     browser: Browser, base_url: str, household: Account
 ) -> None:
     other = _sign_in(browser, base_url, site=B)
     assert other.page.url.endswith(f"/app/sites/{B}/monitor")
-    for tab in ("monitor", "plant", "trading"):
+    for tab in ("monitor", "plant", "trading", "events"):
         response = other.goto(f"/app/sites/{A}/{tab}")
         assert response.status == 404
         assert "There is no site" in other.page.inner_text("#notfound")
@@ -416,6 +452,40 @@ def test_operator_sees_the_regions_slots_and_registers_a_household(
     tariffs = {t["from_slot_start_s"]: t for t in op.api("/regions/central/status")["tariffs"]}
     assert tariffs[start]["retail_price_micro_per_kwh"] == 310_000
     assert tariffs[start]["feed_in_price_micro_per_kwh"] == 70_000
+    op.context.close()
+
+
+def test_operator_posts_and_deletes_a_demand_response_event(
+    browser: Browser, base_url: str, household: Account
+) -> None:
+    op = _sign_in(browser, base_url, role="operator")
+    page = op.page
+    page.wait_for_selector("#dr-events tbody tr")
+    market = op.api("/regions/central/market")
+    start = market["open_slot_start_s"] + 8 * market["slot_seconds"]
+    local = page.evaluate(
+        "([s]) => { const d = new Date(s * 1000); d.setMinutes(d.getMinutes() - "
+        "d.getTimezoneOffset()); return d.toISOString().slice(0, 16); }",
+        arg=[start],
+    )
+    page.select_option("#e-kind", "SIMPLE")
+    page.fill("#e-start", local)
+    page.fill("#e-minutes", "30")
+    page.fill("#e-value", "1")
+    page.fill("#e-targets", A)
+    page.click("#event-form button[type=submit]")
+    page.wait_for_function(
+        "document.querySelector('#dr-events tbody').textContent.includes('load shed')"
+    )
+    check_page(op, "operator-events")
+    # the household it names sees it, taking part
+    shed = [e for e in household.api(f"/sites/{A}/demand-response")["events"]
+            if e["payload_type"] == "SIMPLE"]  # fmt: skip
+    assert shed and shed[-1]["takes_part"] and shed[-1]["status"] == "upcoming"
+    page.click("#dr-events tbody button:has-text('Delete load shed')")
+    page.wait_for_function(
+        "!document.querySelector('#dr-events tbody').textContent.includes('load shed')"
+    )
     op.context.close()
 
 

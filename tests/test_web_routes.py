@@ -69,7 +69,7 @@ def test_each_role_lands_on_its_home(world: World) -> None:
 
 def test_a_households_pages_are_its_own(world: World) -> None:
     site = world.a_site.site_id
-    for tab in ("monitor", "plant", "trading"):
+    for tab in ("monitor", "plant", "trading", "events"):
         mine = world.client.get(f"/app/sites/{site}/{tab}", headers=world.headers("a"))
         assert mine.status_code == 200 and f'data-site="{site}"' in mine.text
         assert 'data-region="central"' in mine.text

@@ -32,7 +32,17 @@ from fastapi import FastAPI, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.telemetry import TelemetryConfig
 
-from gridledger.api import archive, auth, households, markets, orders, problems, stream
+from gridledger.api import (
+    archive,
+    auth,
+    demand_response,
+    households,
+    markets,
+    orders,
+    problems,
+    stream,
+    vtn,
+)
 from gridledger.api.schemas import HealthOut
 from gridledger.api.session import PlatformDep
 from gridledger.service.platform import Platform
@@ -68,7 +78,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     )
     app.state.platform = platform
     problems.install(app)
-    for module in (auth, markets, households, orders, archive, stream):
+    for module in (auth, markets, households, orders, archive, stream, demand_response, vtn):
         app.include_router(module.router)
 
     @app.get("/healthz", response_model=HealthOut, tags=["health"], summary="Alive")

@@ -1,7 +1,8 @@
 """The live stream (Server-Sent Events, sse-starlette): power per device, slot cleared, trade
-settled, delivery settled, command state, fault.
+settled, delivery settled, command state, fault, demand-response alert.
 
-A subscriber sees only what it may: ``power``, ``command`` and ``fault`` events of its own sites
+A subscriber sees only what it may: ``alert`` events of its own sites only; ``power``,
+``command`` and ``fault`` events of its own sites
 (all sites of its regions for an operator, everything for the admin), ``trade_settled`` where its
 account is a party, region-wide events (``slot_cleared``, ``delivery_settled``) of any region.
 Each event's ``data`` is JSON with its kind, region and ``published_ms`` (so a client measures
@@ -40,6 +41,8 @@ def event_filter(p: Principal, kinds: set[str]) -> Any:
     def accept(e: Event) -> bool:
         if e.kind not in kinds:
             return False
+        if e.kind == "alert":
+            return e.site in p.sites  # a household's alerts are its own, not its operator's
         if e.site is not None:
             return e.site in p.sites or p.is_admin or e.region in p.operator_regions
         if e.accounts:

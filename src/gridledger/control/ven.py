@@ -2,7 +2,8 @@
 region: read the operator's events, turn them into the planner's signals, honour opt-outs, and
 report each household's baseline and actual response.
 
-A VEN is named by its household index in the region (``"0"``, ``"1"``, ...) in event targets.
+A VEN is named by its household index in the region (``"0"``, ``"1"``, ...) in event targets,
+or by the name given in ``names`` (the live service names VENs by their site id).
 A household may opt out of the whole program (it then follows no event at all: no price, no
 shed, no limit, and its devices run as they would without demand response) or out of one event
 (it ignores that event only). An opted-out household is never curtailed: :meth:`VenFleet.signals`
@@ -36,8 +37,18 @@ class VenFleet:
     """The VENs of one region's ``households`` in ``program_id``; run slots of ``slot_s``
     seconds from ``start_s`` (UTC epoch seconds)."""
 
-    def __init__(self, households: int, program_id: str, start_s: int, slot_s: int) -> None:
+    def __init__(
+        self,
+        households: int,
+        program_id: str,
+        start_s: int,
+        slot_s: int,
+        names: Sequence[str] = (),
+    ) -> None:
+        if names and len(names) != households:
+            raise ValidationError(f"{len(names)} VEN names for {households} households")
         self.n = households
+        self.index = {name: i for i, name in enumerate(names)}
         self.program_id = program_id
         self.start_s = start_s
         self.slot_s = slot_s
@@ -59,7 +70,8 @@ class VenFleet:
             return np.zeros(self.n, bool)
         if event.targets:
             targeted = np.zeros(self.n, bool)
-            idx = [int(t) for t in event.targets if t.isdigit() and int(t) < self.n]
+            idx = [self.index[t] for t in event.targets if t in self.index]
+            idx += [int(t) for t in event.targets if t.isdigit() and int(t) < self.n]
             targeted[idx] = True
         else:
             targeted = np.ones(self.n, bool)

@@ -24,7 +24,7 @@ install on this machine's Python 3.11, and the operator needs only the values an
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,6 +43,8 @@ USAGE = "USAGE"
 REPORT_PAYLOAD_TYPES = (BASELINE, USAGE)
 #: Target type naming VENs.
 VEN_NAME = "VEN_NAME"
+#: Target type naming gridledger's region of a program (a private target type, as 3.0.1 allows).
+REGION = "REGION"
 
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 
@@ -133,6 +135,13 @@ class Interval:
         )
 
 
+def _modified(created: object, modified: object) -> datetime | None:
+    # a document whose modification time equals its creation time was never modified
+    if not modified or modified == created:
+        return None
+    return parse_time(str(modified))
+
+
 def _targets_json(ven_names: Sequence[str]) -> list[dict[str, Any]] | None:
     return [{"type": VEN_NAME, "values": list(ven_names)}] if ven_names else None
 
@@ -154,6 +163,9 @@ class Program:
     long_name: str = ""
     retailer: str = ""
     created: datetime | None = None
+    #: gridledger's region of the program, served as a ``REGION`` target ("" = none given)
+    region: str = ""
+    modified: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         stamp = format_time(self.created) if self.created else None
@@ -164,7 +176,8 @@ class Program:
             "programLongName": self.long_name or None,
             "retailerName": self.retailer or None,
             "createdDateTime": stamp,
-            "modificationDateTime": stamp,
+            "modificationDateTime": format_time(self.modified) if self.modified else stamp,
+            "targets": [{"type": REGION, "values": [self.region]}] if self.region else None,
             "payloadDescriptors": [
                 {
                     "objectType": "EVENT_PAYLOAD_DESCRIPTOR",
@@ -186,9 +199,18 @@ class Program:
         if doc.get("objectType", "PROGRAM") != "PROGRAM" or "programName" not in doc:
             raise ValidationError("not an OpenADR program: needs objectType PROGRAM, programName")
         created = doc.get("createdDateTime")
+        modified = doc.get("modificationDateTime")
+        regions = [
+            str(v)
+            for t in doc.get("targets") or []
+            if isinstance(t, Mapping) and t.get("type") == REGION
+            for v in t.get("values") or []
+        ]
         return cls(
-            str(doc.get("id", "")), str(doc["programName"]), str(doc.get("programLongName") or ""),
-            str(doc.get("retailerName") or ""), parse_time(created) if created else None,
+            str(doc.get("id") or ""), str(doc["programName"]),
+            str(doc.get("programLongName") or ""), str(doc.get("retailerName") or ""),
+            parse_time(created) if created else None, regions[0] if regions else "",
+            _modified(created, modified),
         )  # fmt: skip
 
 
@@ -207,6 +229,8 @@ class Event:
     targets: tuple[str, ...] = ()
     priority: int | None = None
     units: str | None = None
+    created: datetime | None = None
+    modified: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.payload_type not in EVENT_PAYLOAD_TYPES:
@@ -216,6 +240,12 @@ class Event:
             )
         if self.period.duration_s <= 0:
             raise ValidationError("an event's interval duration must be > 0 s (e.g. PT15M)")
+        for iv in self.intervals:
+            if not iv.payloads.get(self.payload_type):
+                raise ValidationError(
+                    f"interval {iv.id} has no {self.payload_type} value; every interval of an "
+                    "event carries one payload of the event's type"
+                )
 
     def window(self, index: int) -> IntervalPeriod:
         """The period of interval ``index``."""
@@ -236,8 +266,11 @@ class Event:
         }
         if self.units:
             descriptor["units"] = self.units
+        stamp = format_time(self.created) if self.created else None
         doc: dict[str, Any] = {
-            "id": self.id,
+            "id": self.id or None,
+            "createdDateTime": stamp,
+            "modificationDateTime": format_time(self.modified) if self.modified else stamp,
             "objectType": "EVENT",
             "programID": self.program_id,
             "eventName": self.name,
@@ -258,17 +291,21 @@ class Event:
         kind = (
             str(descriptors[0]["payloadType"])
             if descriptors
-            else next(iter(intervals[0].payloads))
+            else next(iter(intervals[0].payloads), "")
             if intervals
             else ""
         )
         units = descriptors[0].get("units") if descriptors else None
-        if "intervalPeriod" not in doc:
+        if not doc.get("intervalPeriod"):
             raise ValidationError("event without intervalPeriod: give start and duration")
+        created = doc.get("createdDateTime")
+        modified = doc.get("modificationDateTime")
+        priority = doc.get("priority")
         return cls(
-            str(doc.get("id", "")), str(doc["programID"]), str(doc.get("eventName") or ""), kind,
+            str(doc.get("id") or ""), str(doc["programID"]), str(doc.get("eventName") or ""), kind,
             IntervalPeriod.from_json(doc["intervalPeriod"]), intervals, _targets_from(doc),
-            doc.get("priority"), units,
+            None if priority is None else int(priority), units,
+            parse_time(created) if created else None, _modified(created, modified),
         )  # fmt: skip
 
 
@@ -321,6 +358,7 @@ class Report:
     usage_wh: tuple[int, ...]
     created: datetime | None = None
     resource: str = field(default="")
+    modified: datetime | None = None
 
     def __post_init__(self) -> None:
         if len(self.baseline_wh) != len(self.usage_wh):
@@ -336,14 +374,16 @@ class Report:
             "id": self.id or None,
             "objectType": "REPORT",
             "createdDateTime": stamp,
-            "modificationDateTime": stamp,
+            "modificationDateTime": format_time(self.modified) if self.modified else stamp,
             "programID": self.program_id,
             "eventID": self.event_id,
             "clientName": self.client_name,
             "reportName": f"response to {self.event_id}",
             "payloadDescriptors": [
                 {
-                    "objectType": "REPORT_PAYLOAD_DESCRIPTOR",
+                    # no objectType: the spec's default is REPORT_PAYLOAD_DESCRIPTOR, and
+                    # openadr3-client 2.4 types a report's descriptors as event descriptors
+                    # (it refuses the explicit REPORT_PAYLOAD_DESCRIPTOR)
                     "payloadType": t,
                     "readingType": "DIRECT_READ",
                     "units": "WH",
@@ -368,10 +408,42 @@ class Report:
         resource = doc["resources"][0]
         intervals = [Interval.from_json(iv) for iv in resource.get("intervals", [])]
         created = doc.get("createdDateTime")
+        modified = doc.get("modificationDateTime")
+        period = resource.get("intervalPeriod") or doc.get("intervalPeriod")
+        if not period:
+            raise ValidationError("OpenADR report without an intervalPeriod (resource or report)")
         return cls(
             str(doc.get("id") or ""), str(doc["programID"]), str(doc["eventID"]),
-            str(doc["clientName"]), IntervalPeriod.from_json(resource["intervalPeriod"]),
+            str(doc["clientName"]), IntervalPeriod.from_json(period),
             tuple(int(iv.payloads[BASELINE][0]) for iv in intervals),
             tuple(int(iv.payloads[USAGE][0]) for iv in intervals),
-            parse_time(created) if created else None, str(resource.get("resourceName", "")),
+            parse_time(created) if created else None, str(resource.get("resourceName") or ""),
+            _modified(created, modified),
         )  # fmt: skip
+
+
+def parse_object(kind: str, doc: object) -> Program | Event | Report:
+    """``doc`` (decoded JSON) as a ``PROGRAM``, ``EVENT`` or ``REPORT``; any malformed document
+    (missing or mistyped fields) is a :class:`ValidationError` naming what was wrong."""
+    parsers: dict[str, Callable[[Mapping[str, Any]], Program | Event | Report]] = {
+        "PROGRAM": Program.from_json, "EVENT": Event.from_json, "REPORT": Report.from_json,
+    }  # fmt: skip
+    if not isinstance(doc, Mapping):
+        raise ValidationError(f"an OpenADR {kind.lower()} is a JSON object")
+    try:
+        return parsers[kind](doc)
+    except ValidationError:
+        raise
+    except (
+        KeyError,
+        IndexError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        OverflowError,
+        StopIteration,
+    ) as exc:
+        raise ValidationError(
+            f"malformed OpenADR {kind.lower()}: {type(exc).__name__} {exc}; see the OpenADR "
+            "3.0.1 schema of the object"
+        ) from exc

@@ -10,7 +10,11 @@ access on its own. The rules:
   sees what it bought;
 * a **region operator** sees its region's sites, market and settlement status and registers
   households and companies there, sets tariffs for future slots;
-* the **city admin** sees every region.
+* the **city admin** sees every region;
+* on the OpenADR 3 VTN (:mod:`gridledger.service.vtn`) the region operator is the business
+  logic (BL: writes programs and events of its regions); a household is the VEN of each of its
+  sites: it reads its regions' programs and the events meant for it, and posts reports for its
+  own sites only; a report is seen by its VEN, the region's operator and the admin.
 
 Region aggregates (:data:`MIN_AGGREGATE_HOUSEHOLDS`) are refused over fewer than five households,
 so an aggregate can never single one household out.
@@ -85,6 +89,8 @@ class Principal:
     sites: frozenset[str] = field(default_factory=frozenset)
     company_regions: frozenset[str] = field(default_factory=frozenset)
     operator_regions: frozenset[str] = field(default_factory=frozenset)
+    #: the regions of the sites it owns (where it is a VEN)
+    site_regions: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def is_admin(self) -> bool:
@@ -106,6 +112,12 @@ class Action(enum.StrEnum):
     READ_REGION = "read_region"
     OPERATE_REGION = "operate_region"
     COMPANY = "company"
+    #: read a region's OpenADR programs and events (BL or a VEN of the region)
+    VTN_READ = "vtn_read"
+    #: write a region's OpenADR programs and events (the BL: the region's operator)
+    VTN_WRITE = "vtn_write"
+    #: post or read a VEN's report (``site_id`` names the VEN)
+    VTN_REPORT = "vtn_report"
 
 
 def authorize(
@@ -150,6 +162,30 @@ def authorize(
         if principal.is_admin or (region is not None and region in principal.operator_regions):
             return principal
         raise ForbiddenError(f"only the operator of region {region!r} or the city admin may")
+    if action is Action.VTN_READ:
+        if principal.is_admin or region in principal.operator_regions:
+            return principal
+        if region is not None and region in principal.site_regions:
+            return principal
+        raise ForbiddenError(
+            f"only the VENs (households) and the operator of region {region!r} read its "
+            "demand-response programs and events"
+        )
+    if action is Action.VTN_WRITE:
+        if principal.is_admin or (region is not None and region in principal.operator_regions):
+            return principal
+        raise ForbiddenError(
+            f"only the operator of region {region!r} (the VTN's business logic) or the city "
+            "admin writes its programs and events"
+        )
+    if action is Action.VTN_REPORT:
+        if site_id is not None and site_id in principal.sites:
+            return principal
+        if site_owner is None and (
+            principal.is_admin or (region is not None and region in principal.operator_regions)
+        ):
+            return principal  # reading a report (``site_owner`` is given when posting one)
+        raise NotFoundError("no such VEN of yours: a VEN reports as itself (clientName)")
     if action is Action.COMPANY:
         if region is not None and region in principal.company_regions:
             return principal

@@ -28,6 +28,7 @@ from gridledger.market import Order, Side
 from gridledger.service.metrics import Metrics
 from gridledger.service.neighbourhood import Neighbourhood
 from gridledger.service.region import RegionService
+from gridledger.service.vens import LiveVens
 from gridledger.slots import Slot
 
 log = logging.getLogger(__name__)
@@ -102,10 +103,12 @@ def place_slot_orders(
     hood: Neighbourhood,
     metrics: Metrics,
     sale_companies: Mapping[str, str] | None = None,
+    vens: LiveVens | None = None,
 ) -> int:
     """The company's offer, the sales of stored energy (``sale_companies``: site id -> chosen
-    company) and every household's order for the open slot; returns how many household orders
-    were accepted."""
+    company) and every household's order for the open slot, following the region's
+    demand-response events through its live ``vens``; returns how many household orders were
+    accepted."""
     slot = service.open_slot()
     tariff = service.market.rules_for(slot).tariff
     hood.set_price(region_price(service, tariff.retail_price_micro_per_kwh))
@@ -136,6 +139,9 @@ def place_slot_orders(
         tariff.feed_in_price_micro_per_kwh,
         tariff.retail_price_micro_per_kwh,
         company_pays,
+        None
+        if vens is None
+        else vens.slot_response(slot.start_s, slot.length_s, tariff.retail_price_micro_per_kwh),
     )
     for p in plans:
         if p.side == Side.BID and hood.sites[p.site_index].site_id in sold:

@@ -7,7 +7,9 @@ loses its oldest events (counted in ``dropped``) instead of slowing the platform
 Event kinds: ``power`` (a device's power [W], per site), ``slot_cleared`` (a region's slot
 result: price, volume), ``trade_settled`` (a settled trade, to its two parties),
 ``delivery_settled`` (a slot's delivery, per region), ``command`` (a battery command's state,
-to the site's owner), ``fault`` (opened, acknowledged or closed, to the site's owner).
+to the site's owner), ``fault`` (opened, acknowledged or closed, to the site's owner), ``alert``
+(demand response: an event affects the home, an operator's notice, excess consumption, a report
+posted; to the site's owner only, :mod:`gridledger.service.vens`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-EVENT_KINDS = ("power", "slot_cleared", "trade_settled", "delivery_settled", "command", "fault")
+EVENT_KINDS = (
+    "power", "slot_cleared", "trade_settled", "delivery_settled", "command", "fault", "alert",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -70,6 +71,34 @@ class PlannedOrder:
     energy_wh: int
     price_micro_per_kwh: int
     to_company: bool
+
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class SlotResponse:
+    """The live VENs' answer for one slot (:mod:`gridledger.service.vens`), per household: the
+    retail price it plans with [micro-units/kWh], whether an import-limit or load-shed window
+    curtails it, the most it may bid [Wh], the energy it buys to pre-charge its battery for a
+    coming window [Wh], and the share of its load it shifts out of a window [per mille]."""
+
+    retail_micro_per_kwh: I64
+    curtailed: npt.NDArray[np.bool_]
+    bid_cap_wh: I64
+    precharge_wh: I64
+    flexible_permille: int
+
+
+class Responder(Protocol):
+    """What a step asks the live VENs: each household's load after shifting and its battery
+    set-point [W, positive charge; ``None``: self-consumption], then what happened."""
+
+    def adjust(
+        self, now_ms: int, dt_ms: int, pv_w: I64, load_w: I64
+    ) -> tuple[I64, list[int | None]]: ...
+
+    def observed(self, now_ms: int, dt_ms: int, pv_w: I64, load_w: I64, grid_w: I64) -> None: ...
 
 
 class Neighbourhood:
@@ -118,6 +147,8 @@ class Neighbourhood:
         self.on_ack: Callable[[str, dict[str, object]], None] | None = None
         #: sales of stored energy to deliver: site id -> [(from [ms], to [ms], power [W], Wh)]
         self.sales: dict[str, list[tuple[int, int, int, int]]] = {}
+        #: the live VENs (demand response); ``None``: the households follow no event
+        self.responder: Responder | None = None
 
     # --- setup ----------------------------------------------------------------------------------
 
@@ -236,13 +267,25 @@ class Neighbourhood:
             for index, from_ms in self.outages.items():
                 if now_ms >= from_ms:
                     pv[index] = 0
+            setpoints: list[int | None] = [None] * len(self.sites)
+            run_load = load
+            if self.responder is not None:
+                run_load, setpoints = self.responder.adjust(now_ms, dt_ms, pv, load)
+            grid = np.zeros(len(self.sites), np.int64)
             sent = 0
             for i, site in enumerate(self.sites):
                 self._sale_setpoint(site, now_ms)
-                site.step(int(pv[i]), int(load[i]), dt_ms)
+                acc = site.find(Accumulator)
+                # the live VENs steer a battery in self-consumption only: another mode (backup
+                # reserve, price-based, a sale, the manual ones) is the owner's own choice
+                steer = acc.mode is AccumulatorMode.AUTO if isinstance(acc, Accumulator) else False
+                battery_w = setpoints[i] if steer else None
+                grid[i] = site.step(int(pv[i]), int(run_load[i]), dt_ms, battery_w=battery_w)
                 for name, payload in site.readings(now_ms, self.domain):
                     self.transport.publish(name, payload)
                     sent += 1
+            if self.responder is not None:
+                self.responder.observed(now_ms, dt_ms, pv, load, grid)
             return sent
 
     def _sale_setpoint(self, site: Site, now_ms: int) -> None:
@@ -295,30 +338,45 @@ class Neighbourhood:
         feed_in: int,
         retail: int,
         company_pays: int | None,
+        response: SlotResponse | None = None,
     ) -> list[PlannedOrder]:
-        """Each household's order for the slot under its battery's mode (module docstring)."""
+        """Each household's order for the slot under its battery's mode (module docstring),
+        changed by the live VENs' ``response`` where an event applies: the event's price, the
+        flexible load shifted out of a curtailed slot and the battery at full power there, the
+        bid capped by an import limit, a pre-charge bought ahead of a window."""
         mid_ms = (slot_start_s + slot_seconds // 2) * 1000
         pv_w, load_w = self.power_w(mid_ms)
         hours = slot_seconds / 3600
+        n = len(self.sites)
+        curtailed = response.curtailed if response else np.zeros(n, bool)
+        flex = response.flexible_permille if response else 0
+        load_w = np.where(curtailed, load_w * (1000 - flex) // 1000, load_w)
         residual = np.floor((pv_w - load_w) * hours).astype(np.int64)  # [Wh]
         out: list[PlannedOrder] = []
-        spread = retail - feed_in
         with self._lock:
             for i, site in enumerate(self.sites):
                 acc = site.find(Accumulator)
                 r = int(residual[i])
+                retail_i = int(response.retail_micro_per_kwh[i]) if response else retail
+                spread = max(0, retail_i - feed_in)
                 if isinstance(acc, Accumulator) and acc.mode is not AccumulatorMode.AUTO:
                     r -= _battery_wh(acc, int(pv_w[i] - load_w[i]), hours)
                 elif isinstance(acc, Accumulator):
-                    # the battery takes up to half its power limit over the slot; the rest trades
+                    # the battery takes up to half its power limit over the slot (all of it in a
+                    # curtailed slot); the rest trades
+                    share = 1 if curtailed[i] else 2
                     if r > 0:
                         room = acc.capacity_wh * (1000 - acc.soc_permille) // 1000
-                        r = max(0, r - min(room, int(acc.max_charge_w * hours) // 2))
+                        r = max(0, r - min(room, int(acc.max_charge_w * hours) // share))
                     elif r < 0:
                         spare = acc.capacity_wh * max(
                             0, acc.soc_permille - acc.reserve_soc_permille
                         )
-                        r = min(0, r + min(spare // 1000, int(acc.max_discharge_w * hours) // 2))
+                        r = min(
+                            0, r + min(spare // 1000, int(acc.max_discharge_w * hours) // share)
+                        )
+                if response is not None and r <= 0:
+                    r = -min(-r + int(response.precharge_wh[i]), int(response.bid_cap_wh[i]))
                 if r == 0:
                     continue
                 if r > 0:
@@ -330,7 +388,7 @@ class Neighbourhood:
                     )
                     out.append(PlannedOrder(i, 1, r, price, to_company))
                 else:
-                    price = retail - int(self.bid_markdown[i] * spread)
+                    price = retail_i - int(self.bid_markdown[i] * spread)
                     out.append(PlannedOrder(i, 0, -r, price, False))
         return out
 
@@ -359,4 +417,4 @@ def _device(site: Site, model: type[Device]) -> Device:
     return device
 
 
-__all__ = ["ACK_SUFFIX", "Neighbourhood", "PlannedOrder", "ack_topic"]
+__all__ = ["ACK_SUFFIX", "Neighbourhood", "PlannedOrder", "Responder", "SlotResponse", "ack_topic"]

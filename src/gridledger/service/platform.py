@@ -37,7 +37,7 @@ from gridledger.identity import Domain, Signer, checksum, keccak
 from gridledger.ledger.registry import Role as ChainRole
 from gridledger.market import RuleSet
 from gridledger.operator.region import RegionOperator, demo_keys, market_tariffs
-from gridledger.service.access import Principal, Role
+from gridledger.service.access import Principal
 from gridledger.service.clock import Clock, ScaledClock
 from gridledger.service.controllers import place_slot_orders
 from gridledger.service.demo import DemoKeys
@@ -48,10 +48,13 @@ from gridledger.service.neighbourhood import ACK_SUFFIX, Neighbourhood
 from gridledger.service.options import Health, ServeOptions
 from gridledger.service.plant import CommandLog
 from gridledger.service.plant_faults import PlantFaults
+from gridledger.service.principals import Principals
 from gridledger.service.queries import Queries
 from gridledger.service.reconnect import ReconnectingStore
 from gridledger.service.region import RegionService
 from gridledger.service.signin import SignIn
+from gridledger.service.vens import LiveVens
+from gridledger.service.vtn import Vtn
 from gridledger.sim.city import example_company
 from gridledger.store import Store
 from gridledger.telemetry import Delivery, Ingestor, Transport, open_transport, readings_filter
@@ -63,7 +66,6 @@ HOUSEHOLD_DEPOSIT_MICRO = 10**11
 OPERATOR_DEPOSIT_MICRO = 10**12
 CLOCK_FILE = "serve-clock.json"
 #: How long a looked-up principal (roles, sites) is reused [wall s].
-PRINCIPAL_TTL_S = 2.0
 
 
 class Platform:
@@ -88,8 +90,7 @@ class Platform:
         self._retry: list[Delivery] = []  # a batch whose commit failed (the store was down)
         self._ingest_stale = False
         self._registry_changed = threading.Event()
-        self._principals: dict[str, tuple[float, Principal]] = {}
-        self._household_counts: dict[str, tuple[float, int]] = {}
+        self.principals = Principals(self.admin, self.regions, lambda: self.queries)
         self._planned: set[tuple[str, int]] = set()
         self._device_sites: dict[str, tuple[str, str, str]] = {}
         self.signin = SignIn(options.domain, options.public_url, self.chain_id, self.principal_of)
@@ -99,6 +100,8 @@ class Platform:
         self.command_transport: Transport | None = None
         self.device_transport: Transport | None = None
         self.faults: PlantFaults | None = None
+        self.vtn: Vtn | None = None
+        self.vens: dict[str, LiveVens] = {}
 
     @property
     def clock(self) -> Clock:
@@ -156,6 +159,9 @@ class Platform:
             self.demo_keys.install("demo-operator", self.operator_key)
         for name in self.options.regions:
             self._open_region(name, queries)
+        self.vtn = Vtn.open(self.data_dir, self.clock.now, queries, list(self.regions))
+        for name, hood in self.neighbourhoods.items():
+            self.vens[name] = LiveVens(name, hood, self.vtn, self.bus, self.rules.clock.length_s)
         self._open_faults()
         self.ingestor = Ingestor(self.store, self.reading_domain, clock_ms=self.clock.now_ms)
         self.transport.subscribe(readings_filter(), self._inbox.put)
@@ -483,7 +489,7 @@ class Platform:
                 self._planned = {k for k in self._planned if k[1] >= slot.start_s}
                 self._planned.add((name, slot.start_s))
                 placed += place_slot_orders(
-                    service, hood, self.metrics, self.commands.sale_companies()
+                    service, hood, self.metrics, self.commands.sale_companies(), self.vens.get(name)
                 )
         return placed
 
@@ -498,63 +504,16 @@ class Platform:
     # --- who is who -----------------------------------------------------------------------------
 
     def principal_of(self, address: str) -> Principal:
-        """The roles of ``address``: admin, operator of regions, company, owner of sites.
-
-        Asked on every request: kept for :data:`PRINCIPAL_TTL_S` (wall seconds), and forgotten at
-        once when an account is registered (:meth:`accounts_changed`)."""
-        address = checksum(address)
-        now = time.monotonic()
-        cached = self._principals.get(address)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        principal = self._principal(address)
-        if len(self._principals) > 10_000:
-            self._principals.clear()
-        self._principals[address] = (now + PRINCIPAL_TTL_S, principal)
-        return principal
+        """The roles of ``address`` (:class:`~gridledger.service.principals.Principals`)."""
+        return self.principals.of(address)
 
     def accounts_changed(self) -> None:
         """A household, company or device was registered: roles are looked up again."""
-        self._principals.clear()
-        self._household_counts.clear()
+        self.principals.forget()
 
     def household_count(self, region: str) -> int:
-        """Households with a site in ``region`` (asked by every market view), kept like a
-        principal; none is ever removed, so a kept count errs on the safe side of the >= 5 rule."""
-        now = time.monotonic()
-        cached = self._household_counts.get(region)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        count = self.queries.household_count(region)
-        self._household_counts[region] = (now + PRINCIPAL_TTL_S, count)
-        return count
-
-    def _principal(self, address: str) -> Principal:
-        raw = bytes.fromhex(address[2:])
-        roles: set[Role] = set()
-        operator_regions: set[str] = set()
-        company_regions: set[str] = set()
-        if raw == self.admin.address_bytes:
-            roles.add(Role.ADMIN)
-        for name, service in self.regions.items():
-            if service.operator.operator.address_bytes == raw:
-                operator_regions.add(name)
-            if address in service.company_names:
-                company_regions.add(name)
-        sites = frozenset(s.site_id for s in self.queries.sites_of(raw))
-        if operator_regions:
-            roles.add(Role.OPERATOR)
-        if company_regions:
-            roles.add(Role.COMPANY)
-        if sites or not roles:
-            roles.add(Role.HOUSEHOLD)
-        return Principal(
-            address,
-            frozenset(roles),
-            sites,
-            frozenset(company_regions),
-            frozenset(operator_regions),
-        )
+        """Households with a site in ``region`` (:meth:`Principals.household_count`)."""
+        return self.principals.household_count(region)
 
     def demo_signer(
         self, site_id: str | None = None, role: str | None = None, region: str | None = None

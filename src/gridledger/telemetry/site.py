@@ -85,8 +85,14 @@ class Site:
     def find(self, model: type[Device]) -> Device | None:
         return next((d for d in self.devices if isinstance(d, model)), None)
 
-    def step(self, pv_w: int, load_w: int, dt_ms: int, ev_w: int = 0, fuel_cell_w: int = 0) -> int:
-        """Run the energy balance for ``dt_ms``; returns the grid import [W] (negative = export)."""
+    def step(
+        self, pv_w: int, load_w: int, dt_ms: int, ev_w: int = 0, fuel_cell_w: int = 0,
+        battery_w: int | None = None,
+    ) -> int:  # fmt: skip
+        """Run the energy balance for ``dt_ms``; returns the grid import [W] (negative = export).
+
+        The accumulator follows the household balance (self-consumption) unless the home
+        controller gives a set-point ``battery_w`` [W, positive charge, negative discharge]."""
         balance = 0  # surplus [W]: production minus consumption on the household bus
         for device in self.devices:
             if isinstance(device, SolarMeter):
@@ -99,7 +105,7 @@ class Site:
                 balance -= device.charge(ev_w, dt_ms)
         for device in self.devices:
             if isinstance(device, Accumulator):
-                balance -= device.dispatch(balance, dt_ms)
+                balance -= device.dispatch(balance if battery_w is None else battery_w, dt_ms)
         grid_w = -balance
         for device in self.devices:
             if isinstance(device, BidirectionalCounter):

@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 #: The symbol money is shown with: amounts are micro-units of the community currency.
 CURRENCY = "€"
 #: The tabs of a household's site, in the order of the navigation.
-SITE_PAGES = ("monitor", "plant", "trading")
+SITE_PAGES = ("monitor", "plant", "trading", "events")
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(prefix="/app", include_in_schema=False)

@@ -20,12 +20,14 @@ Tables::
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from eth.db.atomic import AtomicDBWriteBatch
 from eth.db.backends.base import BaseAtomicDB
@@ -278,3 +280,24 @@ class SQLiteKV(BaseAtomicDB):
         """Drop pending writes and close the connection."""
         self._pending.clear()
         self._conn.close()
+
+
+def lock_chain_file(path: Path, wait_s: float = 0.0) -> IO[bytes]:
+    """Hold the chain file's ``.lock`` exclusively (one process per chain file), waiting up to
+    ``wait_s`` [s] for another holder; the returned file keeps the lock until it is closed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_file = open(str(path) + ".lock", "a+b")  # noqa: SIM115 - held until the node closes
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return lock_file
+        except OSError as exc:
+            if time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            lock_file.close()
+            raise LedgerError(
+                f"the embedded chain {path} is already open (in this or another process); "
+                "close that EmbeddedLedger first"
+            ) from exc

@@ -28,7 +28,6 @@ threads: they take turns on one lock.
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import gc
 import os
@@ -49,7 +48,14 @@ from eth_typing import Address, BlockNumber
 from eth_utils.exceptions import ValidationError as EthValidationError
 
 from gridledger.chain.backend import Log, Receipt
-from gridledger.chain.embedded.db import SCHEMA_VERSION, LogRow, SQLiteKV, Synchronous, TxRow
+from gridledger.chain.embedded.db import (
+    SCHEMA_VERSION,
+    LogRow,
+    SQLiteKV,
+    Synchronous,
+    TxRow,
+    lock_chain_file,
+)
 from gridledger.chain.embedded.vm import (
     BASE_FEE_WEI,
     DEFAULT_GAS_LIMIT,
@@ -158,7 +164,7 @@ class EmbeddedLedger:
         use_fast_keccak()
         self.path = Path(path)
         self._mutex = threading.RLock()
-        self._lock_file = self._lock(self.path, lock_wait_s)
+        self._lock_file = lock_chain_file(self.path, lock_wait_s)
         try:
             self._kv = SQLiteKV(self.path, synchronous)
             try:
@@ -178,25 +184,6 @@ class EmbeddedLedger:
         return cls(path, **options)
 
     # --- opening --------------------------------------------------------------------------
-
-    @staticmethod
-    def _lock(path: Path, wait_s: float = 0.0) -> Any:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock_file = open(str(path) + ".lock", "a+b")  # noqa: SIM115 - held until close()
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return lock_file
-            except OSError as exc:
-                if time.monotonic() < deadline:
-                    time.sleep(0.05)
-                    continue
-                lock_file.close()
-                raise LedgerError(
-                    f"the embedded chain {path} is already open (in this or another process); "
-                    "close that EmbeddedLedger first"
-                ) from exc
 
     def _open_chain(self, chain_id: int | None, gas_limit: int | None) -> tuple[int, int]:
         kv = self._kv

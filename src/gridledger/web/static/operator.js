@@ -63,6 +63,51 @@
     catch (e) { GL.toast(e.message, true); }
   });
 
+  /* Demand-response events: the region's OpenADR VTN (same session cookie, the spec's JSON). */
+  const VTN = "/openadr3/3.0.1";
+  const KINDS = { PRICE: "price", IMPORT_CAPACITY_LIMIT: "import limit", SIMPLE: "load shed", ALERT_OTHER: "notice" };
+  async function vtn(path, init = {}) {
+    const res = await fetch(VTN + path, { credentials: "same-origin", ...init });
+    const data = res.status === 204 ? null : await res.json();
+    if (!res.ok) throw new Error((data && data.detail) || `HTTP ${res.status}`);
+    return data;
+  }
+  async function loadEvents() {
+    const events = await vtn(`/events?programID=${encodeURIComponent(region + "-dr")}`);
+    GL.rows("#dr-events tbody", events, (e) => {
+      const start = new Date(e.intervalPeriod.start);
+      const value = e.intervals.length ? e.intervals[0].payloads[0].values[0] : "–";
+      const targets = (e.targets || []).flatMap((t) => t.values);
+      return [e.eventName || e.id, KINDS[e.payloadDescriptors ? e.payloadDescriptors[0].payloadType : ""] || "–",
+        `${start.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })}, ${e.intervalPeriod.duration}`,
+        String(value), targets.length ? targets.join(", ") : "all",
+        GL.el("button", { type: "button", text: `Delete ${e.eventName || e.id}`, onclick: async () => {
+          try { await vtn(`/events/${e.id}`, { method: "DELETE" }); GL.toast("Event deleted"); loadEvents(); }
+          catch (err) { GL.toast(err.message, true); }
+        } })];
+    }, "No events.");
+  }
+  $("event-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const kind = $("e-kind").value;
+    const value = Number($("e-value").value);
+    const start = new Date($("e-start").value);
+    const targets = $("e-targets").value.split(",").map((t) => t.trim()).filter(Boolean);
+    const body = {
+      programID: region + "-dr", eventName: KINDS[kind],
+      payloadDescriptors: [{ payloadType: kind, ...(kind === "IMPORT_CAPACITY_LIMIT" ? { units: "KW" } : {}) }],
+      intervalPeriod: { start: start.toISOString().replace(/\.\d+Z$/, "Z"), duration: `PT${Number($("e-minutes").value)}M` },
+      intervals: [{ id: 0, payloads: [{ type: kind, values: [kind === "SIMPLE" ? Math.round(value) : value] }] }],
+      ...(targets.length ? { targets: [{ type: "VEN_NAME", values: targets }] } : {}),
+    };
+    try {
+      await vtn("/events", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      GL.toast("Event posted");
+      loadEvents();
+    } catch (e) { GL.toast(e.message, true); }
+  });
+
+  loadEvents().catch((e) => GL.toast(e.message, true));
   load().catch((e) => GL.toast(e.message, true));
   GL.stream(["slot_cleared", "trade_settled", "delivery_settled"], () => load().catch(() => {}));
   setInterval(() => load().catch(() => {}), 10000);
