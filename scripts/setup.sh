@@ -3,7 +3,9 @@
 #   - .venv with the package and its dev extras (reinstalled only when pyproject.toml changes);
 #   - with --services: Mosquitto and PostgreSQL from Debian packages, anvil from the npm registry
 #     (into .tools/), which the test suite starts and stops itself on 127.0.0.1; Chromium and
-#     chromedriver from Debian packages for the browser tests (Playwright's download is not used).
+#     chromedriver from Debian packages for the browser tests (Playwright's download is not used);
+#     a Python 3.13 with the third-party openadr3-client under .tools/py313 for the OpenADR 3
+#     interoperability test (scripts/setup_interop_python.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,4 +45,5 @@ if [ "${1:-}" = "--services" ]; then
         fi
         ln -sf "$PWD/$bin" .tools/anvil
     fi
+    bash scripts/setup_interop_python.sh
 fi
