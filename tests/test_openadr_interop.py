@@ -65,11 +65,13 @@ def _ok(r: httpx.Response, status: int = 200) -> Any:
     return r.json()
 
 
-def _run_client(url: str, creds: dict[str, Any], site: str, *extra: str) -> dict[str, Any]:
+def _run_client(creds: dict[str, Any], site: str, *extra: str) -> dict[str, Any]:
+    """The check script as the VEN of ``creds`` (as the household API issued them: with the VTN's
+    base URL and token URL); its JSON summary."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     proc = subprocess.run(
         [
-            str(PY313), str(CHECK), "--vtn", url + VTN, "--token-url", f"{url}{VTN}/auth/token",
+            str(PY313), str(CHECK), "--vtn", creds["vtn_url"], "--token-url", creds["token_url"],
             "--client-id", creds["client_id"], "--client-secret", creds["client_secret"],
             "--client-name", site, *extra,
         ],
@@ -129,7 +131,8 @@ def test_openadr3_client_reads_programs_and_events_and_posts_a_report(base_url: 
         httpx.post(f"{base_url}/api/v1/sites/{SITE}/ven-credentials", headers=household),
         201,
     )
-    summary = _run_client(base_url, creds, SITE, "--event-id", event["id"])
+    assert creds["vtn_url"] == base_url + VTN and creds["ven_name"] == SITE
+    summary = _run_client(creds, SITE, "--event-id", event["id"])
 
     # the client read (and validated) the programs and the event meant for this VEN
     assert {p["id"]: p["programName"] for p in summary["programs"]}[program["id"]] == (
@@ -189,6 +192,6 @@ def test_openadr3_client_sees_only_events_meant_for_its_ven(base_url: str) -> No
         httpx.post(f"{base_url}/api/v1/sites/{OTHER}/ven-credentials", headers=household),
         201,
     )
-    summary = _run_client(base_url, creds, OTHER)
+    summary = _run_client(creds, OTHER)
     assert program_id in {p["id"] for p in summary["programs"]}
     assert event["id"] not in {e["id"] for e in summary["events"]}
