@@ -65,15 +65,14 @@ def _ok(r: httpx.Response, status: int = 200) -> Any:
     return r.json()
 
 
-def _run_client(creds: dict[str, Any], site: str, *extra: str) -> dict[str, Any]:
-    """The check script as the VEN of ``creds`` (as the household API issued them: with the VTN's
-    base URL and token URL); its JSON summary."""
+def _run_client(creds: dict[str, Any], *args: str) -> dict[str, Any]:
+    """The check script with the client credentials ``creds`` (as the API issues them: with the
+    VTN's base URL and token URL); its JSON summary."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     proc = subprocess.run(
         [
             str(PY313), str(CHECK), "--vtn", creds["vtn_url"], "--token-url", creds["token_url"],
-            "--client-id", creds["client_id"], "--client-secret", creds["client_secret"],
-            "--client-name", site, *extra,
+            "--client-id", creds["client_id"], "--client-secret", creds["client_secret"], *args,
         ],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -132,7 +131,7 @@ def test_openadr3_client_reads_programs_and_events_and_posts_a_report(base_url: 
         201,
     )
     assert creds["vtn_url"] == base_url + VTN and creds["ven_name"] == SITE
-    summary = _run_client(creds, SITE, "--event-id", event["id"])
+    summary = _run_client(creds, "--client-name", SITE, "--event-id", event["id"])
 
     # the client read (and validated) the programs and the event meant for this VEN
     assert {p["id"]: p["programName"] for p in summary["programs"]}[program["id"]] == (
@@ -192,6 +191,38 @@ def test_openadr3_client_sees_only_events_meant_for_its_ven(base_url: str) -> No
         httpx.post(f"{base_url}/api/v1/sites/{OTHER}/ven-credentials", headers=household),
         201,
     )
-    summary = _run_client(creds, OTHER)
+    summary = _run_client(creds, "--client-name", OTHER)
     assert program_id in {p["id"] for p in summary["programs"]}
     assert event["id"] not in {e["id"] for e in summary["events"]}
+
+
+def test_openadr3_client_as_the_operator_creates_a_program_and_a_price_event(base_url: str) -> None:
+    """The client's business-logic side, with the operator's VTN client credentials, creates a
+    program and a PRICE event; a household's VEN (the same client) reads them."""
+    operator = _session(base_url, role="operator", region=REGION)
+    bl = _ok(
+        httpx.post(f"{base_url}/api/v1/regions/{REGION}/vtn-credentials", headers=operator),
+        201,
+    )
+    assert bl["ven_name"] is None
+    prices = [0.21, 0.34, 0.29]
+    created = _run_client(
+        bl, "--role", "bl", "--region", REGION, "--program-name", "interop-prices",
+        "--start", "2026-06-21T17:00:00Z", "--slot-minutes", "15",
+        "--prices", *(str(p) for p in prices),
+    )  # fmt: skip
+    assert created["event"]["programID"] == created["program"]["id"]
+
+    household = _session(base_url, site_id=SITE)
+    ven = _ok(
+        httpx.post(f"{base_url}/api/v1/sites/{SITE}/ven-credentials", headers=household),
+        201,
+    )
+    summary = _run_client(ven, "--client-name", SITE)
+    assert created["program"]["id"] in {p["id"] for p in summary["programs"]}
+    seen = {e["id"]: e for e in summary["events"]}[created["event"]["id"]]
+    assert [iv["payloads"]["PRICE"] for iv in seen["intervals"]] == [[p] for p in prices]
+    # and the VTN stored them as the client sent them
+    stored = _ok(httpx.get(f"{base_url}{VTN}/events/{seen['id']}", headers=operator))
+    assert stored["intervalPeriod"] == {"start": "2026-06-21T17:00:00Z", "duration": "PT15M"}
+    assert stored["payloadDescriptors"][0]["payloadType"] == "PRICE"
