@@ -117,7 +117,7 @@ def run_bl(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run_ven(args: argparse.Namespace) -> dict[str, Any]:
     """The VEN's session against the VTN at ``args.vtn``; the summary printed as JSON."""
     from openadr3_client.oadr301.models.report.report import (
         Interval,
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     # requests-oauthlib refuses a token URL over plain HTTP unless told it is a test setup
     os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
     try:
-        summary = run_bl(args) if args.role == "bl" else run(args)
+        summary = run_bl(args) if args.role == "bl" else run_ven(args)
     except Exception as exc:
         response = getattr(exc, "response", None)
         body = response.text[:2000] if response is not None else ""
