@@ -23,6 +23,7 @@ lint: setup
 # the servers the tests start are installed by `services`: a missing one fails the run, never skips
 test: services lint
 	GRIDLEDGER_REQUIRE_PG=1 GRIDLEDGER_REQUIRE_MQTT=1 GRIDLEDGER_REQUIRE_ANVIL=1 GRIDLEDGER_REQUIRE_CHROMIUM=1 \
+		GRIDLEDGER_REQUIRE_OPENADR_CLIENT=1 \
 		.venv/bin/python -m pytest -q $(PYTEST_ARGS)
 
 # pymarket (the clearing benchmark's baseline) needs pandas < 3, so it gets its own venv

@@ -4,6 +4,8 @@
 #   - with --services: Mosquitto and PostgreSQL from Debian packages, anvil from the npm registry
 #     (into .tools/), which the test suite starts and stops itself on 127.0.0.1; Chromium and
 #     chromedriver from Debian packages for the browser tests (Playwright's download is not used);
+#     a Python 3.13 with the third-party openadr3-client under .tools/py313 for the OpenADR 3
+#     interoperability test (scripts/setup_interop_python.sh);
 #   - with --bench: also the benchmarks' optional extras (rdtools, beside our degradation rule in
 #     bench_faults; large: it pulls xgboost and scikit-learn, so the test setup leaves it out).
 set -euo pipefail
@@ -55,4 +57,5 @@ if [ "$services" = 1 ]; then
         fi
         ln -sf "$PWD/$bin" .tools/anvil
     fi
+    bash scripts/setup_interop_python.sh
 fi

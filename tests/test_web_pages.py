@@ -12,13 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,58 +51,7 @@ if not Path(CHROMIUM).is_file():  # pragma: no cover - scripts/setup.sh --servic
     pytest.skip(reason, allow_module_level=True)
 
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextmanager
-def running_serve(data: Path, *options: str) -> Iterator[str]:
-    """A real ``gridledger serve`` in a child process on a free 127.0.0.1 port; its URL.
-
-    In-process telemetry, ``data`` as its data dir; stopped with SIGTERM afterwards.
-    """
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-        "GRIDLEDGER_TELEMETRY_URL": "memory://",
-    }
-    log = open(data / "serve.log", "wb")  # noqa: SIM115 - closed after the process
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-c", "from gridledger.cli import main; main()", "serve",
-            "--data-dir", str(data), "--port", str(port), *options,
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (data / "serve.log").read_text()[-3000:]
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "gridledger serve not ready in 60 s"
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
+from serve_process import running_serve as running_serve  # noqa: E402 - test_web_faults uses it
 
 
 @pytest.fixture(scope="module")
