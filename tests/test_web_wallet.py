@@ -272,5 +272,11 @@ def test_a_wallet_signing_with_another_key_is_refused_on_the_page(
     page.click("#order-form button[type=submit]")
     error, text = _toast(acc)
     assert error and f"signature was not made by {key.address}" in text, text
-    assert set(_orders(acc)) == orders
+    # the household's home controller keeps placing its own orders each slot (a demo key), so
+    # the book may move on meanwhile: nothing like the refused order may be among the new ones
+    new = [o for oid, o in _orders(acc).items() if oid not in orders]
+    assert not [
+        o for o in new if o["side"] == "bid" and o["energy_wh"] == 300
+        and o["price_micro_per_kwh"] == 200_000
+    ], new  # fmt: skip
     print(f"\nrefused on the page: {text}")
