@@ -34,6 +34,7 @@ def make_platform(
     telemetry_url: str = "memory://",
     store_url: str = "",
     ledger_url: str = "embedded",
+    feeder_kva: float | None = None,
 ) -> tuple[Platform, ManualClock]:
     env = {
         "GRIDLEDGER_DATA_DIR": str(data_dir),
@@ -44,7 +45,9 @@ def make_platform(
         env["GRIDLEDGER_STORE_URL"] = store_url
     cfg = load_config(environ=env)
     clock = clock or ManualClock(start)
-    platform = Platform(cfg, ServeOptions(households=households, regions=regions), clock)
+    platform = Platform(
+        cfg, ServeOptions(households=households, regions=regions, feeder_kva=feeder_kva), clock
+    )
     platform.open()
     return platform, clock
 

@@ -68,6 +68,14 @@ from gridledger.config import Config
     help="Testing: the simulated PV of SITE produces nothing from TIME (ISO 8601 with a UTC "
     "offset) on, e.g. central-0002@2026-06-21T10:00:00Z. Repeatable.",
 )
+@click.option(
+    "--feeder-kva",
+    default=None,
+    type=click.FloatRange(min=0.1, max=100_000),
+    help="Give every simulated region a feeder with a transformer of this rating [kVA]: each "
+    "slot the operator runs a power flow on the next hour's forecast and issues an import-limit "
+    "event where the transformer or a line would be overloaded (default: no feeder check).",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -83,6 +91,7 @@ def serve(
     no_demo: bool,
     chain_in_process: bool,
     outages: tuple[str, ...],
+    feeder_kva: float | None,
 ) -> None:
     """Run the live platform: a simulated neighbourhood, markets, settlement and the HTTP API."""
     import uvicorn
@@ -119,6 +128,7 @@ def serve(
         start=start_ts,
         chain_process=not chain_in_process,
         outages=tuple(_outage(o) for o in outages),
+        feeder_kva=feeder_kva,
     )
     level = str(cfg["log_level"]).upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -72,6 +72,21 @@ class Metrics:
             registry=r,
         )
 
+        self.feeder_events = Counter(
+            "gridledger_feeder_events_total",
+            "Import-limit events the feeder check issued because the forecast overloads the "
+            "transformer or a line",
+            ["region"],
+            registry=r,
+        )
+        self.feeder_loading = Gauge(
+            "gridledger_feeder_forecast_loading_ratio",
+            "Highest forecast loading of the feeder's transformer or lines over the next slots "
+            "(1.0 = rated), before demand response",
+            ["region"],
+            registry=r,
+        )
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         return bytes(generate_latest(self.registry))

@@ -14,7 +14,9 @@ class ServeOptions:
     domain), whether demo sign-ins (server-held keys) are allowed, where the clock starts
     (``start``, aware UTC; default now), and whether the embedded chain runs in a child process
     (``chain_process``, default: its mining then never holds the server's interpreter, see
-    :mod:`gridledger.chain.process`; ``False`` keeps it in this process, for debugging)."""
+    :mod:`gridledger.chain.process`; ``False`` keeps it in this process, for debugging), and
+    the transformer rating of every simulated region's feeder (``feeder_kva`` [kVA]; ``None``:
+    no feeder check, :mod:`gridledger.service.feeder`)."""
 
     households: int = 10
     regions: tuple[str, ...] = ("central",)
@@ -29,6 +31,7 @@ class ServeOptions:
     chain_process: bool = True
     #: injected PV outages for tests: ``(site_id, from)`` (aware UTC); empty in normal use
     outages: tuple[tuple[str, datetime], ...] = ()
+    feeder_kva: float | None = None
 
     @property
     def domain(self) -> str:

@@ -42,6 +42,7 @@ from gridledger.service.clock import Clock, ScaledClock
 from gridledger.service.controllers import place_slot_orders
 from gridledger.service.demo import DemoKeys
 from gridledger.service.events import Event, EventBus
+from gridledger.service.feeder import LiveFeeder
 from gridledger.service.journal import Journal
 from gridledger.service.metrics import Metrics
 from gridledger.service.neighbourhood import ACK_SUFFIX, Neighbourhood
@@ -102,6 +103,7 @@ class Platform:
         self.faults: PlantFaults | None = None
         self.vtn: Vtn | None = None
         self.vens: dict[str, LiveVens] = {}
+        self.feeders: dict[str, LiveFeeder] = {}
 
     @property
     def clock(self) -> Clock:
@@ -162,6 +164,11 @@ class Platform:
         self.vtn = Vtn.open(self.data_dir, self.clock.now, queries, list(self.regions))
         for name, hood in self.neighbourhoods.items():
             self.vens[name] = LiveVens(name, hood, self.vtn, self.bus, self.rules.clock.length_s)
+            if self.options.feeder_kva is not None:
+                self.feeders[name] = LiveFeeder(
+                    name, hood, self.vtn, self.metrics, self.operator_key.address,
+                    self.options.feeder_kva,
+                )  # fmt: skip
         self._open_faults()
         self.ingestor = Ingestor(self.store, self.reading_domain, clock_ms=self.clock.now_ms)
         self.transport.subscribe(readings_filter(), self._inbox.put)
@@ -488,6 +495,8 @@ class Platform:
                 # keep the set to the slots still open
                 self._planned = {k for k in self._planned if k[1] >= slot.start_s}
                 self._planned.add((name, slot.start_s))
+                if name in self.feeders:  # the orders below follow what the check issues
+                    self.feeders[name].check(slot.start_s, slot.length_s)
                 placed += place_slot_orders(
                     service, hood, self.metrics, self.commands.sale_companies(), self.vens.get(name)
                 )
