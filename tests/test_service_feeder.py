@@ -20,7 +20,7 @@ from gridledger.devices.models import Accumulator, BidirectionalCounter
 from gridledger.operator.feeder import LIMIT_MARGIN
 from gridledger.operator.openadr import IMPORT_CAPACITY_LIMIT
 from gridledger.service.events import Event, Subscription
-from gridledger.service.feeder import EVENT_NAME
+from gridledger.service.feeder import EVENT_NAME, FORECAST_SLOTS, LiveFeeder
 from gridledger.service.platform import Platform
 
 #: A winter evening: no PV, the five households import about 3 kW together.
@@ -165,3 +165,23 @@ def test_a_generous_rating_issues_no_event(generous: tuple[Any, Any, TestClient]
         "gridledger_feeder_forecast_loading_ratio", {"region": "central"}
     )
     assert loading is not None and 0 < loading < 1
+
+
+def test_a_slot_is_limited_once_also_after_a_restart(tight: tuple[Any, Any, TestClient]) -> None:
+    platform = tight[0]
+    slot_s = platform.rules.clock.length_s
+    first = platform.regions["central"].open_slot().start_s
+    feeder = platform.feeders["central"]
+    issued = feeder.check(first, slot_s)
+    assert [len(e.intervals) for e in issued] == [FORECAST_SLOTS]
+    assert feeder.check(first, slot_s) == []  # once per slot
+    # a restarted service's check reads the covered slots back from the VTN
+    again = LiveFeeder(
+        "central", platform.neighbourhoods["central"], platform.vtn, platform.metrics,
+        platform.operator_key.address, TIGHT_KVA,
+    )  # fmt: skip
+    assert again.check(first, slot_s) == []
+    [later] = again.check(first + slot_s, slot_s)  # the forecast reaches one slot further
+    assert later.period.start.timestamp() == first + FORECAST_SLOTS * slot_s
+    assert len(later.intervals) == 1
+    assert _feeder_events_total(platform) == 2

@@ -27,6 +27,7 @@ import logging
 from dataclasses import replace
 
 import numpy as np
+from power_grid_model.errors import PowerGridError
 
 from gridledger.operator.feeder import Feeder, FlowResult, limit_events, radial_feeder
 from gridledger.operator.openadr import IMPORT_CAPACITY_LIMIT, Event
@@ -102,7 +103,12 @@ class LiveFeeder:
             return []
         self._checked = first_slot_s
         net = self.forecast_w(first_slot_s, slot_s)
-        flow = self.feeder.flow(net)
+        try:
+            flow = self.feeder.flow(net)
+        except PowerGridError as exc:  # e.g. no convergence: skip this slot, not the loop
+            self.metrics.stage_errors.labels(self.region, "feeder").inc()
+            log.error("region %s: the feeder's power flow failed: %s", self.region, exc)
+            return []
         self.metrics.feeder_loading.labels(self.region).set(
             float(max(flow.transformer_loading.max(), flow.line_loading.max(initial=0.0)))
         )
