@@ -27,7 +27,7 @@ import logging
 from dataclasses import replace
 
 import numpy as np
-from power_grid_model.errors import PowerGridError
+import numpy.typing as npt
 
 from gridledger.operator.feeder import Feeder, FlowResult, limit_events, radial_feeder
 from gridledger.operator.openadr import IMPORT_CAPACITY_LIMIT, Event
@@ -68,7 +68,7 @@ class LiveFeeder:
         )
         self._checked: int | None = None
 
-    def forecast_w(self, first_slot_s: int, slot_s: int) -> np.ndarray:
+    def forecast_w(self, first_slot_s: int, slot_s: int) -> npt.NDArray[np.int64]:
         """Net import [W] (:data:`FORECAST_SLOTS`, households) from slot ``first_slot_s`` on."""
         rows = []
         for k in range(FORECAST_SLOTS):
@@ -77,7 +77,7 @@ class LiveFeeder:
             rows.append(load - pv)
         return np.stack(rows).astype(np.int64)
 
-    def _covered(self, first_slot_s: int, slot_s: int) -> np.ndarray:
+    def _covered(self, first_slot_s: int, slot_s: int) -> npt.NDArray[np.bool_]:
         """(slots, 1 + lines): whether an automatic event already limits each element's
         downstream households in each forecast slot."""
         targets = [
@@ -105,7 +105,8 @@ class LiveFeeder:
         net = self.forecast_w(first_slot_s, slot_s)
         try:
             flow = self.feeder.flow(net)
-        except PowerGridError as exc:  # e.g. no convergence: skip this slot, not the loop
+        except RuntimeError as exc:  # power-grid-model's errors (e.g. no convergence): skip
+            # this slot's check, not the region loop
             self.metrics.stage_errors.labels(self.region, "feeder").inc()
             log.error("region %s: the feeder's power flow failed: %s", self.region, exc)
             return []
