@@ -154,3 +154,23 @@ def test_demo_sign_in_uses_the_servers_keystore(served: tuple[Platform, TestClie
     assert operator["roles"] == ["operator"] and operator["operator_regions"] == ["central"]
     assert client.post("/api/v1/auth/demo", json={"site_id": "nope"}).status_code == 404
     client.cookies.clear()
+
+
+def test_a_session_survives_a_restart_of_the_service(tmp_path: Path) -> None:
+    platform, _ = make_platform(tmp_path, households=2, telemetry_url=f"memory://{tmp_path.name}")
+    with TestClient(create_app(platform)) as client:
+        site = next(iter(platform.neighbourhoods["central"].owners))
+        token = client.post("/api/v1/auth/demo", json={"site_id": site}).json()["token"]
+        me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    platform.stop()
+    again, _ = make_platform(tmp_path, households=2, telemetry_url=f"memory://{tmp_path.name}")
+    try:
+        with TestClient(create_app(again)) as client:
+            auth = {"Authorization": f"Bearer {token}"}
+            after = client.get("/api/v1/me", headers=auth)
+            assert after.status_code == 200, after.text
+            assert after.json()["address"] == me["address"] and after.json()["sites"] == [site]
+            assert client.post("/api/v1/auth/logout", headers=auth).status_code == 204
+            assert client.get("/api/v1/me", headers=auth).status_code == 401
+    finally:
+        again.stop()

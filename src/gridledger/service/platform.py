@@ -155,6 +155,7 @@ class Platform:
             self.command_transport,
             self.reading_domain,
         )
+        self.signin.attach(Journal(self.data_dir / "serve-sessions.jsonl"))  # sign-ins survive
         self.demo_keys = DemoKeys(self.cfg.keystore_path)
         if self.options.demo:
             self.demo_keys.install("demo-admin", self.admin)

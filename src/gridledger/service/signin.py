@@ -8,10 +8,18 @@ issued here, is unused and unexpired, that the message has not expired and is no
 later, and only then consumes the nonce and opens a session. A refused attempt changes nothing: the
 nonce stays usable for the real message. Sessions are random 32-byte tokens (sent as an HttpOnly
 cookie and usable as a bearer token) that expire after :data:`SESSION_TTL_S`.
+
+Sessions outlive a restart when the service gives them a journal (:meth:`SignIn.attach`, the
+JSON-lines ``serve-sessions.jsonl`` in the data dir): each opened session is written as the
+SHA-256 of its token (never the token: a copied journal signs nobody in), its address, expiry
+and who signs; a sign-out is written too. On attach the journal is replayed, expired and signed-out
+sessions dropped and the rest rewritten. A restored session's roles are looked up again at its
+first use. Nonces stay in memory: a sign-in under way across a restart asks for a new one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 import warnings
@@ -21,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 from gridledger.identity import Signer, checksum
 from gridledger.service.access import AuthenticationError, ConflictError, Principal
+from gridledger.service.journal import Journal
 
 with warnings.catch_warnings():
     # siwe imports web3, whose (unused here) websocket provider imports websockets.legacy
@@ -56,8 +65,22 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _key(token: str) -> str:
+    """What the sessions are kept under: the SHA-256 of the token (hex)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Restored:
+    """A session read back from the journal: its principal is looked up at first use."""
+
+    address: str
+    expires_at: datetime
+    via: str
+
+
 class SignIn:
-    """Nonces and sessions of one service (in memory: a restart signs everyone out).
+    """Nonces and sessions of one service (sessions journaled once :meth:`attach`-ed).
 
     ``domain`` is the host the service is reached at (``127.0.0.1:8000``); ``uri`` its base URL;
     ``principal_of(address)`` says who an address is.
@@ -77,8 +100,53 @@ class SignIn:
         self.principal_of = principal_of
         self._clock = clock
         self._nonces: dict[str, datetime] = {}
-        self._sessions: dict[str, Session] = {}
+        self._sessions: dict[str, Session] = {}  # by _key(token)
+        self._restored: dict[str, _Restored] = {}  # by _key(token), not used since the restart
+        self._journal: Journal | None = None
         self._lock = threading.Lock()
+
+    def attach(self, journal: Journal) -> int:
+        """Keep sessions in ``journal`` from now on and restore the live ones it holds; returns
+        how many were restored."""
+        now = self._clock()
+        live: dict[str, _Restored] = {}
+        for entry in journal.entries():
+            key = entry.get("session")
+            if not isinstance(key, str):
+                continue
+            if entry.get("signed_out"):
+                live.pop(key, None)
+                continue
+            try:
+                expires = datetime.fromtimestamp(int(entry["expires_ms"]) / 1000, UTC)
+                live[key] = _Restored(str(entry["address"]), expires, str(entry["via"]))
+            except (KeyError, TypeError, ValueError):
+                continue  # a line of another shape: nothing to restore from it
+        live = {k: r for k, r in live.items() if r.expires_at > now}
+        journal.rewrite([self._entry(k, r.address, r.expires_at, r.via) for k, r in live.items()])
+        with self._lock:
+            self._restored.update(live)
+            self._journal = journal
+        return len(live)
+
+    @staticmethod
+    def _entry(key: str, address: str, expires_at: datetime, via: str) -> dict[str, object]:
+        return {
+            "session": key,
+            "address": address,
+            "expires_ms": int(expires_at.timestamp() * 1000),
+            "via": via,
+        }
+
+    def _keep(self, session: Session) -> None:
+        key = _key(session.token)
+        with self._lock:
+            self._sessions[key] = session
+            journal = self._journal
+        if journal is not None:
+            journal.append(
+                self._entry(key, session.principal.address, session.expires_at, session.via)
+            )
 
     # --- nonces ---------------------------------------------------------------------------------
 
@@ -177,8 +245,7 @@ class SignIn:
         signed = Account.sign_message(encode_defunct(text=message), signer.private_key)
         session = self.login(message, "0x" + bytes(signed.signature).hex())
         server_signed = replace(session, via="server")
-        with self._lock:
-            self._sessions[session.token] = server_signed
+        self._keep(server_signed)
         return server_signed
 
     # --- sessions -------------------------------------------------------------------------------
@@ -187,31 +254,45 @@ class SignIn:
         session = Session(
             secrets.token_urlsafe(32), principal, self._clock() + timedelta(seconds=SESSION_TTL_S)
         )
-        with self._lock:
-            self._sessions[session.token] = session
+        self._keep(session)
         return session
 
     def session(self, token: str | None) -> Session | None:
         """The live session of ``token``, or ``None``."""
         if not token:
             return None
+        key = _key(token)
         with self._lock:
-            session = self._sessions.get(token)
-            if session is not None and session.expires_at <= self._clock():
-                del self._sessions[token]
-                return None
+            session = self._sessions.get(key)
+            restored = self._restored.pop(key, None) if session is None else None
+        if restored is not None:
+            principal = self.principal_of(restored.address)
+            session = Session(token, principal, restored.expires_at, restored.via)
+            with self._lock:
+                session = self._sessions.setdefault(key, session)
+        if session is not None and session.expires_at <= self._clock():
+            with self._lock:
+                self._sessions.pop(key, None)
+            return None
         return session
 
     def refresh(self, token: str, principal: Principal) -> None:
         """Replace a session's principal (its roles changed: a site registered, ...)."""
+        key = _key(token)
         with self._lock:
-            old = self._sessions.get(token)
+            old = self._sessions.get(key)
             if old is not None:
-                self._sessions[token] = replace(old, principal=principal)
+                self._sessions[key] = replace(old, principal=principal)
 
     def logout(self, token: str | None) -> bool:
+        key = _key(token or "")
         with self._lock:
-            return self._sessions.pop(token or "", None) is not None
+            found = self._sessions.pop(key, None) is not None
+            found = self._restored.pop(key, None) is not None or found
+            journal = self._journal
+        if found and journal is not None:
+            journal.append({"session": key, "signed_out": True})
+        return found
 
 
 def _iso(ts: datetime) -> str:
