@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
-import signal
-import threading
 from collections.abc import Sequence
-from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -70,11 +67,7 @@ def _region(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 @click.pass_context
 def ingest(ctx: click.Context, client_id: str, region: str | None, batch_size: int) -> None:
     """Verify signed device readings from telemetry_url and store them, until SIGTERM/Ctrl-C."""
-    from gridledger.devices.topics import readings_filter
-    from gridledger.identity import Domain
-    from gridledger.store import open_store
-    from gridledger.telemetry.ingest import Ingestor, run_ingest
-    from gridledger.telemetry.opening import open_transport
+    from gridledger.telemetry.ingest import run_service
 
     cfg = settings_of(ctx)
     if str(cfg["telemetry_url"]).startswith("memory://"):
@@ -82,22 +75,7 @@ def ingest(ctx: click.Context, client_id: str, region: str | None, batch_size: i
             "telemetry_url is memory:// (in process only); set it to mqtt://HOST:PORT to run "
             "ingest as its own process"
         )
-    # the same pipeline as gridledger.telemetry.ingest.serve, with a progress count on a terminal
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: Any) -> None:
-        stop.set()
-
-    with ExitStack() as stack:
-        # the broker first: a run that cannot connect leaves the data dir untouched
-        transport = open_transport(cfg["telemetry_url"], client_id)
-        stack.callback(transport.close)
-        store = stack.enter_context(open_store(cfg.store_location))
-        ingestor = Ingestor(store, Domain(int(cfg["chain_id"])))
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                stack.callback(signal.signal, signum, signal.signal(signum, _stop))
-        advance = stack.enter_context(progress(None, "readings stored"))
+    with progress(None, "readings stored") as advance:
 
         def on_batch(deliveries: Sequence[Delivery], result: BatchResult) -> None:
             advance(result.stored)
@@ -107,13 +85,9 @@ def ingest(ctx: click.Context, client_id: str, region: str | None, batch_size: i
             )
 
         log.info("ingest started", extra={"client_id": client_id, "region": region or "all"})
-        stats = run_ingest(
-            transport,
-            ingestor,
-            topic_filter=readings_filter(region),
-            batch_size=batch_size,
-            stop=stop,
-            on_batch=on_batch,
-        )
-    log.info("ingest stopped", extra=dict(stats))
-    click.echo(f"ingest stopped: {dict(stats)}", err=True)
+        stats = run_service(
+            cfg.store_location, cfg["telemetry_url"], int(cfg["chain_id"]), client_id, region,
+            batch_size, on_batch,
+        )  # fmt: skip
+    log.info("ingest stopped", extra=stats)
+    click.echo(f"ingest stopped: {stats}", err=True)

@@ -461,16 +461,20 @@ def main(argv: Iterable[str] | None = None) -> int:
     )  # fmt: skip
 
 
-def serve(
+def run_service(
     store_url: str,
     telemetry_url: str,
     chain_id: int,
     client_id: str = "gridledger-ingest",
     region: str | None = None,
     batch_size: int = 500,
-    ack_log: str | None = None,
-) -> int:
-    """Open the store and transport, run ingest until SIGTERM/SIGINT; log counts on exit."""
+    on_batch: Callable[[Sequence[Delivery], BatchResult], None] | None = None,
+) -> dict[str, int]:
+    """Open the transport and the store, run ingest until SIGTERM/SIGINT (handled when called
+    on the main thread) and return the counts: the one pipeline of ``python -m
+    gridledger.telemetry.ingest`` and ``gridledger ingest``.
+
+    The broker is connected first: a run that cannot reach it leaves the store untouched."""
     from gridledger.store import open_store
     from gridledger.telemetry.opening import open_transport
 
@@ -480,22 +484,43 @@ def serve(
         stop.set()
 
     with contextlib.ExitStack() as stack:
-        ack_stream = stack.enter_context(open(ack_log, "a")) if ack_log else None
-        store = stack.enter_context(open_store(store_url))
-        ingestor = Ingestor(store, Domain(chain_id))
         transport = open_transport(telemetry_url, client_id)
         stack.callback(transport.close)
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            stack.callback(signal.signal, signum, signal.signal(signum, _stop))
-        stats = run_ingest(
-            transport,
-            ingestor,
-            topic_filter=readings_filter(region),
-            batch_size=batch_size,
-            stop=stop,
-            on_batch=_ack_logger(ack_stream) if ack_stream else None,
+        store = stack.enter_context(open_store(store_url))
+        ingestor = Ingestor(store, Domain(chain_id))
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                stack.callback(signal.signal, signum, signal.signal(signum, _stop))
+        return dict(
+            run_ingest(
+                transport,
+                ingestor,
+                topic_filter=readings_filter(region),
+                batch_size=batch_size,
+                stop=stop,
+                on_batch=on_batch,
+            )
         )
-    print(f"ingest stopped: {dict(stats)}", file=sys.stderr)
+
+
+def serve(
+    store_url: str,
+    telemetry_url: str,
+    chain_id: int,
+    client_id: str = "gridledger-ingest",
+    region: str | None = None,
+    batch_size: int = 500,
+    ack_log: str | None = None,
+) -> int:
+    """:func:`run_service`, appending one line per acked message to ``ack_log``; prints the
+    counts on exit."""
+    with contextlib.ExitStack() as stack:
+        ack_stream = stack.enter_context(open(ack_log, "a")) if ack_log else None
+        stats = run_service(
+            store_url, telemetry_url, chain_id, client_id, region, batch_size,
+            _ack_logger(ack_stream) if ack_stream else None,
+        )  # fmt: skip
+    print(f"ingest stopped: {stats}", file=sys.stderr)
     return 0
 
 
