@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import warnings
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from eth_account.messages import encode_defunct
 from gridledger.config import load_config
 from gridledger.identity import Signer, address_bytes
 from gridledger.service.clock import ManualClock
+from gridledger.service.events import Event, Subscription
 from gridledger.service.options import ServeOptions
 from gridledger.service.platform import Platform
 
@@ -19,6 +22,31 @@ with warnings.catch_warnings():
     # starlette asks for httpx2 (not installed here); its test client works on httpx as is
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient as TestClient
+
+
+class BusReader:
+    """The monitor stream's event bus (the events ``accept`` lets through), read in the test's
+    own event loop."""
+
+    def __init__(self, platform: Platform, accept: Callable[[Event], bool]) -> None:
+        self.loop = asyncio.new_event_loop()
+
+        async def subscribe() -> Subscription:
+            return platform.bus.subscribe(accept)
+
+        self.sub = self.loop.run_until_complete(subscribe())
+        self.seen: list[Event] = []
+
+    def drain(self) -> list[Event]:
+        """Every event received so far."""
+        self.loop.run_until_complete(asyncio.sleep(0))
+        while not self.sub.queue.empty():
+            self.seen.append(self.sub.queue.get_nowait())
+        return self.seen
+
+    def close(self) -> None:
+        self.loop.close()
+
 
 #: A summer morning: PV produces, so households sell and buy.
 MORNING = datetime(2026, 6, 21, 9, 50, tzinfo=UTC)

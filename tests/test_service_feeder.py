@@ -5,7 +5,6 @@ as the monitor stream's event bus shows. A generous rating issues nothing."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,13 +12,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from serve_platform import TestClient, bearer, login, make_platform, run_minutes
+from serve_platform import BusReader, TestClient, bearer, login, make_platform, run_minutes
 
 from gridledger.api.app import create_app
 from gridledger.devices.models import Accumulator, BidirectionalCounter
 from gridledger.operator.feeder import LIMIT_MARGIN
 from gridledger.operator.openadr import IMPORT_CAPACITY_LIMIT
-from gridledger.service.events import Event, Subscription
 from gridledger.service.feeder import EVENT_NAME, FORECAST_SLOTS, LiveFeeder
 from gridledger.service.platform import Platform
 
@@ -28,28 +26,6 @@ EVENING = datetime(2026, 1, 15, 16, 50, tzinfo=UTC)
 TIGHT_KVA = 2.0
 GENEROUS_KVA = 50.0
 V = "/openadr3/3.0.1"
-
-
-class Bus:
-    """The monitor stream's event bus, read in the test's own event loop."""
-
-    def __init__(self, platform: Platform) -> None:
-        self.loop = asyncio.new_event_loop()
-
-        async def subscribe() -> Subscription:
-            return platform.bus.subscribe(lambda e: e.kind == "power")
-
-        self.sub = self.loop.run_until_complete(subscribe())
-        self.seen: list[Event] = []
-
-    def drain(self) -> list[Event]:
-        self.loop.run_until_complete(asyncio.sleep(0))
-        while not self.sub.queue.empty():
-            self.seen.append(self.sub.queue.get_nowait())
-        return self.seen
-
-    def close(self) -> None:
-        self.loop.close()
 
 
 def _live(tmp_path: Path, kva: float) -> Iterator[tuple[Any, Any, TestClient]]:
@@ -100,7 +76,7 @@ def test_an_overloaded_transformer_gets_an_automatic_import_limit_within_one_slo
     names = [s.site_id for s in hood.sites]
     slot_s = platform.rules.clock.length_s
     first_ms = clock.now_ms()
-    bus = Bus(platform)
+    bus = BusReader(platform, lambda e: e.kind == "power")
     try:
         while clock.now() < EVENING + timedelta(minutes=41):
             run_minutes(platform, clock, 1)

@@ -6,7 +6,6 @@ reach the household."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from serve_platform import TestClient, bearer, login, make_platform, run_minutes
+from serve_platform import BusReader, TestClient, bearer, login, make_platform, run_minutes
 
 from gridledger.api.app import create_app
 from gridledger.api.stream import event_filter
@@ -29,9 +28,8 @@ from gridledger.operator.openadr import (
     price_event,
     shed_event,
 )
-from gridledger.service.events import Event, Subscription
+from gridledger.service.events import Event
 from gridledger.service.neighbourhood import Neighbourhood
-from gridledger.service.platform import Platform
 from gridledger.service.vens import FLEXIBLE_PERMILLE
 from gridledger.service.vtn import default_program_id
 from gridledger.telemetry import open_transport
@@ -40,28 +38,6 @@ from gridledger.telemetry import open_transport
 EVENING = datetime(2026, 1, 15, 16, 50, tzinfo=UTC)
 LIMIT_W = 200
 V = "/openadr3/3.0.1"
-
-
-class Bus:
-    """The monitor stream's event bus, read in the test's own event loop."""
-
-    def __init__(self, platform: Platform) -> None:
-        self.loop = asyncio.new_event_loop()
-
-        async def subscribe() -> Subscription:
-            return platform.bus.subscribe(lambda e: e.kind in ("power", "alert"))
-
-        self.sub = self.loop.run_until_complete(subscribe())
-        self.seen: list[Event] = []
-
-    def drain(self) -> list[Event]:
-        self.loop.run_until_complete(asyncio.sleep(0))
-        while not self.sub.queue.empty():
-            self.seen.append(self.sub.queue.get_nowait())
-        return self.seen
-
-    def close(self) -> None:
-        self.loop.close()
 
 
 @pytest.fixture
@@ -117,7 +93,7 @@ def test_an_import_limit_changes_dispatch_and_orders_within_one_slot_but_not_for
     )
     assert opted.status_code == 200, opted.text
     assert opted.json()["programs"][0]["opted_out"] is True
-    bus = Bus(platform)
+    bus = BusReader(platform, lambda e: e.kind in ("power", "alert"))
     try:
         # the operator posts an import limit for the two slots after the current one
         posted_ms = clock.now_ms()
@@ -247,7 +223,7 @@ def test_excess_consumption_and_notices_alert_the_household_only(
     usual[0] = 0
     assert slot_wh[0] > MARGIN_WH  # so its slot now is an excess over its usual
     vens.history[slot % (86_400 // slot_s)] = deque([usual.copy() for _ in range(3)], maxlen=7)
-    bus = Bus(platform)
+    bus = BusReader(platform, lambda e: e.kind in ("power", "alert"))
     try:
         run_minutes(platform, clock, 16)
         seen = bus.drain()
