@@ -17,6 +17,18 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def process_gone(pid: int, within_s: float) -> bool:
+    """Whether process ``pid`` has exited within ``within_s`` [s]."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

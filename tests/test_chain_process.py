@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import vyper
 from eth_account import Account
+from serve_process import process_gone
 
 from gridledger.chain import open_ledger
 from gridledger.chain.backend import LedgerBackend
@@ -203,17 +204,6 @@ print("mined", flush=True)
 """
 
 
-def _gone(pid: int, within_s: float) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.mark.parametrize("transfers", [0, 600])
 def test_the_child_dies_with_its_parent(tmp_path: Path, transfers: int) -> None:
     """SIGKILL the parent while the child waits (0) or mines a batch (600 transfers): the child
@@ -238,7 +228,7 @@ def test_the_child_dies_with_its_parent(tmp_path: Path, transfers: int) -> None:
         if parent.stdout is not None:
             parent.stdout.close()
     # the watchdog of an orphan: it is no child of ours, so it is gone once it exits
-    assert _gone(child_pid, 3.0), "the chain process outlived its parent"
+    assert process_gone(child_pid, 3.0), "the chain process outlived its parent"
     with EmbeddedLedger(tmp_path / "chain.sqlite") as ledger:
         assert ledger.block_number() in (head, head + 1)
         check = verify_embedded_chain(ledger, replay=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from mqtt_broker import MosquittoBroker, mosquitto_binary
+from serve_process import process_gone
 from servers import PostgresServer, find_pg_bindir
 
 from gridledger.chain import open_ledger
@@ -111,7 +112,7 @@ def test_sigkill_mid_run_then_restart_loses_nothing(tmp_path: Path) -> None:
         assert len(chain) == 1, chain
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        assert _gone(chain[0], 5.0), "the chain process outlived a SIGKILLed serve"
+        assert process_gone(chain[0], 5.0), "the chain process outlived a SIGKILLed serve"
         accepted = _journal_orders(tmp_path)
         with open_store(f"sqlite:///{tmp_path / 'gridledger.sqlite'}") as store:
             readings_before = store.reading_count()
@@ -146,17 +147,6 @@ def _children(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         found += [int(c) for c in (task / "children").read_text().split()]
     return found
-
-
-def _gone(pid: int, within_s: float) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _verify(data_dir: Path, store_url: str) -> tuple[int, int]:
