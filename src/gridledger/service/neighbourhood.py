@@ -274,12 +274,14 @@ class Neighbourhood:
             grid = np.zeros(len(self.sites), np.int64)
             sent = 0
             for i, site in enumerate(self.sites):
-                self._sale_setpoint(site, now_ms)
                 acc = site.find(Accumulator)
-                # the live VENs steer a battery in self-consumption only: another mode (backup
-                # reserve, price-based, a sale, the manual ones) is the owner's own choice
-                steer = acc.mode is AccumulatorMode.AUTO if isinstance(acc, Accumulator) else False
-                battery_w = setpoints[i] if steer else None
+                battery_w = None
+                if isinstance(acc, Accumulator):
+                    self._sale_setpoint(site.site_id, acc, now_ms)
+                    # the live VENs steer a battery in self-consumption only: another mode
+                    # (backup reserve, price-based, a sale, the manual ones) is the owner's choice
+                    if acc.mode is AccumulatorMode.AUTO:
+                        battery_w = setpoints[i]
                 grid[i] = site.step(int(pv[i]), int(run_load[i]), dt_ms, battery_w=battery_w)
                 for name, payload in site.readings(now_ms, self.domain):
                     self.transport.publish(name, payload)
@@ -288,17 +290,14 @@ class Neighbourhood:
                 self.responder.observed(now_ms, dt_ms, pv, load, grid)
             return sent
 
-    def _sale_setpoint(self, site: Site, now_ms: int) -> None:
+    def _sale_setpoint(self, site_id: str, acc: Accumulator, now_ms: int) -> None:
         # the step integrates the interval ending at now_ms: a sale runs while that is in its slot
-        acc = site.find(Accumulator)
-        if not isinstance(acc, Accumulator):
-            return
-        pending = [sale for sale in self.sales.get(site.site_id, []) if now_ms <= sale[1]]
+        pending = [sale for sale in self.sales.get(site_id, []) if now_ms <= sale[1]]
         acc.sale_w = sum(sale[2] for sale in pending if sale[0] < now_ms)
         if pending:
-            self.sales[site.site_id] = pending
+            self.sales[site_id] = pending
         else:
-            self.sales.pop(site.site_id, None)
+            self.sales.pop(site_id, None)
 
     # --- commands -------------------------------------------------------------------------------
 
