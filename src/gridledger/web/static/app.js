@@ -58,6 +58,20 @@ const GL = (() => {
     return node;
   }
 
+  // a <select> of the open slot and the next ones (an order or offer may wait for a later slot),
+  // refilled only when the open slot moved on, keeping the chosen slot while it is still ahead
+  function slotChoice(choice, market, count = 8) {
+    if (choice.dataset.open === String(market.open_slot_start_s)) return;
+    const keep = choice.value;
+    choice.replaceChildren();
+    for (let i = 0; i < count; i++) {
+      const start = market.open_slot_start_s + i * market.slot_seconds;
+      choice.append(el("option", { value: String(start), text: (i ? "" : "open: ") + slotTime(start) }));
+    }
+    if (keep && Number(keep) >= market.open_slot_start_s) choice.value = keep;
+    choice.dataset.open = String(market.open_slot_start_s);
+  }
+
   function rows(tbody, items, render, empty = "Nothing yet.") {
     const t = typeof tbody === "string" ? document.querySelector(tbody) : tbody;
     t.replaceChildren();
@@ -129,5 +143,5 @@ const GL = (() => {
   }
   session();
 
-  return { api, ApiError, kw, kwh, money, perKwh, pct, time, slotTime, el, rows, toast, stream, nf2, currency };
+  return { api, ApiError, kw, kwh, money, perKwh, pct, time, slotTime, slotChoice, el, rows, toast, stream, nf2, currency };
 })();

@@ -10,17 +10,7 @@
   }
 
   async function slots() {
-    const m = await GL.api(`/regions/${region}/market`);
-    const choice = $("of-slot");
-    if (choice.dataset.open === String(m.open_slot_start_s)) return;
-    const keep = choice.value;
-    choice.replaceChildren();
-    for (let i = 0; i < 8; i++) {
-      const start = m.open_slot_start_s + i * m.slot_seconds;
-      choice.append(GL.el("option", { value: String(start), text: (i ? "" : "open: ") + GL.slotTime(start) }));
-    }
-    if (keep && Number(keep) >= m.open_slot_start_s) choice.value = keep;
-    choice.dataset.open = String(m.open_slot_start_s);
+    GL.slotChoice($("of-slot"), await GL.api(`/regions/${region}/market`));
   }
 
   async function load() {

@@ -20,18 +20,7 @@
     clockOffsetMs = platformNow - wall;
     market = m;
     $("slot").textContent = GL.slotTime(m.open_slot_start_s);
-    const choice = $("order-slot");
-    if (choice.dataset.open !== String(m.open_slot_start_s)) {
-      // the open slot and the next ones: an order may wait for a later slot
-      const keep = choice.value;
-      choice.replaceChildren();
-      for (let i = 0; i < 8; i++) {
-        const start = m.open_slot_start_s + i * m.slot_seconds;
-        choice.append(GL.el("option", { value: String(start), text: (i ? "" : "open: ") + GL.slotTime(start) }));
-      }
-      if (keep && Number(keep) >= m.open_slot_start_s) choice.value = keep;
-      choice.dataset.open = String(m.open_slot_start_s);
-    }
+    GL.slotChoice($("order-slot"), m);
     $("retail").textContent = GL.perKwh(m.tariff.retail_price_micro_per_kwh);
     $("feedin").textContent = GL.perKwh(m.tariff.feed_in_price_micro_per_kwh);
     $("fee").textContent = GL.perKwh(m.tariff.grid_fee_micro_per_kwh);
